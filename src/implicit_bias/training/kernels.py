@@ -1,0 +1,264 @@
+"""Compiled (numba) training loops over the sparse entry list of a linear tensor network.
+
+One run is one flat parameter vector; a batch of runs shares the network and the data and runs in
+parallel (``prange``) — runs never interact, so results do not depend on the thread count.
+No fastmath: results must be reproducible bit for bit.
+
+Gradient descent is the paper's protocol.  The exact flow integrates gradient flow re-timed by
+the log-loss itself: with tau = -log L and g = grad log L,
+
+    d Theta / d tau = -g / |g|^2,
+
+which traces the gradient-flow path (only the clock changes) and reaches any loss level, e.g.
+log L = -1e6, in float64; recording at loss levels is then exact.  The integrator is the
+Dormand-Prince 5(4) pair with an FSAL stage and standard step control.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+CLASSIFICATION = 0
+REGRESSION = 1
+
+FLOW_CONVERGED = 0
+FLOW_MAX_STEPS = 1
+FLOW_STALLED = 2
+FLOW_NONFINITE = 3
+
+
+@njit(cache=True)
+def _beta(theta, pos, coord, weight, beta):
+    beta[:] = 0.0
+    for e in range(pos.shape[0]):
+        p = weight[e]
+        for l in range(pos.shape[1]):
+            p *= theta[pos[e, l]]
+        beta[coord[e]] += p
+
+
+@njit(cache=True)
+def _outputs(X, beta, f):
+    for i in range(X.shape[0]):
+        s = 0.0
+        for k in range(X.shape[1]):
+            s += X[i, k] * beta[k]
+        f[i] = s
+
+
+@njit(cache=True)
+def _pullback(theta, pos, coord, weight, X, r, u, grad):
+    """grad = M(X^T r) o (v_1, .., I, .., v_L) for every layer l (eq. 7 without the sign)."""
+    for k in range(X.shape[1]):
+        s = 0.0
+        for i in range(X.shape[0]):
+            s += X[i, k] * r[i]
+        u[k] = s
+    grad[:] = 0.0
+    L = pos.shape[1]
+    for e in range(pos.shape[0]):
+        c = weight[e] * u[coord[e]]
+        for l in range(L):
+            p = c
+            for m in range(L):
+                if m != l:
+                    p *= theta[pos[e, m]]
+            grad[pos[e, l]] += p
+
+
+@njit(cache=True)
+def _log_sum_exp_margins(y, f):
+    top = -np.inf
+    for i in range(f.size):
+        top = max(top, -y[i] * f[i])
+    s = 0.0
+    for i in range(f.size):
+        s += np.exp(-y[i] * f[i] - top)
+    return top + np.log(s)
+
+
+# --- gradient descent --------------------------------------------------------------------------
+@njit(cache=True)
+def _gd_run(theta, pos, coord, weight, X, y, task, lr, checkpoints, beta_rec, loss_rec, log_loss_rec):
+    """Run GD in place on theta; record at the given steps. Returns the step that went non-finite, or -1."""
+    n, d = X.shape
+    beta = np.empty(d)
+    f = np.empty(n)
+    r = np.empty(n)
+    u = np.empty(d)
+    grad = np.empty(theta.size)
+    c = 0
+    last = checkpoints[checkpoints.size - 1]
+    for t in range(last + 1):
+        _beta(theta, pos, coord, weight, beta)
+        _outputs(X, beta, f)
+        loss = 0.0
+        if task == CLASSIFICATION:
+            for i in range(n):
+                e = np.exp(-y[i] * f[i])
+                r[i] = -y[i] * e
+                loss += e
+        else:
+            for i in range(n):
+                r[i] = f[i] - y[i]
+                loss += 0.5 * r[i] * r[i]
+        if not np.isfinite(loss):
+            return t
+        if t == checkpoints[c]:
+            beta_rec[c, :] = beta
+            loss_rec[c] = loss
+            if task == CLASSIFICATION:
+                log_loss_rec[c] = _log_sum_exp_margins(y, f)
+            else:
+                log_loss_rec[c] = np.log(loss)
+            c += 1
+            if c == checkpoints.size:
+                return -1
+        _pullback(theta, pos, coord, weight, X, r, u, grad)
+        for p in range(theta.size):
+            theta[p] -= lr * grad[p]
+    return -1
+
+
+@njit(parallel=True, cache=True)
+def gd_batch(thetas, pos, coord, weight, X, y, task, lrs, checkpoints, beta_rec, loss_rec, log_loss_rec, failed_at):
+    for run in prange(thetas.shape[0]):
+        failed_at[run] = _gd_run(
+            thetas[run], pos, coord, weight, X, y, task, lrs[run], checkpoints,
+            beta_rec[run], loss_rec[run], log_loss_rec[run],
+        )
+
+
+# --- exact gradient flow -----------------------------------------------------------------------
+@njit(cache=True)
+def _velocity(theta, pos, coord, weight, X, y, task, beta, f, r, u, grad, out):
+    """out = -g/|g|^2 with g = grad log L; returns log L (its value at theta)."""
+    _beta(theta, pos, coord, weight, beta)
+    _outputs(X, beta, f)
+    if task == CLASSIFICATION:
+        log_loss = _log_sum_exp_margins(y, f)
+        for i in range(f.size):  # d log L / d f_i = -y_i softmax_i(-y f)
+            r[i] = -y[i] * np.exp(-y[i] * f[i] - log_loss)
+    else:
+        loss = 0.0
+        for i in range(f.size):
+            loss += 0.5 * (f[i] - y[i]) ** 2
+        log_loss = np.log(loss)
+        for i in range(f.size):
+            r[i] = (f[i] - y[i]) / loss
+    _pullback(theta, pos, coord, weight, X, r, u, grad)
+    g2 = 0.0
+    for p in range(grad.size):
+        g2 += grad[p] * grad[p]
+    for p in range(grad.size):
+        out[p] = -grad[p] / g2
+    return log_loss
+
+
+@njit(cache=True)
+def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_steps,
+              beta_rec, log_loss_rec, level_rec):
+    """Integrate in place from tau = -log L(theta) through the ascending ``levels`` of tau.
+
+    Records beta and the measured log L each time tau reaches a level. Returns (status, steps).
+    """
+    n, d = X.shape
+    P = theta.size
+    beta, f, r, u, grad = np.empty(d), np.empty(n), np.empty(n), np.empty(d), np.empty(P)
+    stages = np.empty((9, P))
+    k1, k2, k3, k4, k5, k6, k7, stage, new = (
+        stages[0], stages[1], stages[2], stages[3], stages[4], stages[5], stages[6], stages[7], stages[8]
+    )
+
+    log_loss = _velocity(theta, pos, coord, weight, X, y, task, beta, f, r, u, grad, k1)
+    tau = -log_loss
+    c = 0
+    while c < levels.size and levels[c] <= tau:  # levels already passed at the start
+        _beta(theta, pos, coord, weight, beta)
+        beta_rec[c, :] = beta
+        log_loss_rec[c] = log_loss
+        level_rec[c] = tau
+        c += 1
+    if c == levels.size:
+        return FLOW_CONVERGED, 0
+    if not (np.isfinite(tau) and np.all(np.isfinite(k1))):
+        return FLOW_NONFINITE, 0
+
+    norm_theta = np.sqrt(np.sum(theta * theta))
+    norm_k1 = np.sqrt(np.sum(k1 * k1))
+    h = 0.01 * norm_theta / norm_k1 if norm_theta > 1e-5 and norm_k1 > 1e-5 else 1e-6
+    h = min(h, levels[levels.size - 1] - tau)
+    steps = 0
+    while c < levels.size:
+        if steps >= max_steps:
+            return FLOW_MAX_STEPS, steps
+        clamped = tau + h >= levels[c]
+        step = levels[c] - tau if clamped else h
+        for p in range(P):
+            stage[p] = theta[p] + step * (k1[p] / 5)
+        _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k2)
+        for p in range(P):
+            stage[p] = theta[p] + step * (3 / 40 * k1[p] + 9 / 40 * k2[p])
+        _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k3)
+        for p in range(P):
+            stage[p] = theta[p] + step * (44 / 45 * k1[p] - 56 / 15 * k2[p] + 32 / 9 * k3[p])
+        _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k4)
+        for p in range(P):
+            stage[p] = theta[p] + step * (
+                19372 / 6561 * k1[p] - 25360 / 2187 * k2[p] + 64448 / 6561 * k3[p] - 212 / 729 * k4[p]
+            )
+        _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k5)
+        for p in range(P):
+            stage[p] = theta[p] + step * (
+                9017 / 3168 * k1[p] - 355 / 33 * k2[p] + 46732 / 5247 * k3[p]
+                + 49 / 176 * k4[p] - 5103 / 18656 * k5[p]
+            )
+        _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k6)
+        for p in range(P):
+            new[p] = theta[p] + step * (
+                35 / 384 * k1[p] + 500 / 1113 * k3[p] + 125 / 192 * k4[p]
+                - 2187 / 6784 * k5[p] + 11 / 84 * k6[p]
+            )
+        new_log_loss = _velocity(new, pos, coord, weight, X, y, task, beta, f, r, u, grad, k7)
+        err = 0.0
+        for p in range(P):
+            e = step * (
+                71 / 57600 * k1[p] - 71 / 16695 * k3[p] + 71 / 1920 * k4[p]
+                - 17253 / 339200 * k5[p] + 22 / 525 * k6[p] - 1 / 40 * k7[p]
+            )
+            scale = atol + rtol * max(abs(theta[p]), abs(new[p]))
+            err += (e / scale) ** 2
+        err = np.sqrt(err / P)
+        if not (np.isfinite(err) and np.isfinite(new_log_loss)):
+            err = np.inf
+        factor = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.9 * err ** -0.2))
+        if err <= 1.0:
+            steps += 1
+            theta[:] = new
+            k1[:] = k7
+            if clamped:
+                tau = levels[c]
+                h = min(h, step * factor)
+                while c < levels.size and levels[c] <= tau:
+                    _beta(theta, pos, coord, weight, beta)
+                    beta_rec[c, :] = beta
+                    log_loss_rec[c] = new_log_loss
+                    level_rec[c] = tau
+                    c += 1
+            else:
+                tau += step
+                h = step * factor
+        else:
+            h = step * factor
+            if h < 1e-13 * max(1.0, abs(tau)):
+                return (FLOW_NONFINITE if not np.isfinite(err) else FLOW_STALLED), steps
+    return FLOW_CONVERGED, steps
+
+
+@njit(parallel=True, cache=True)
+def flow_batch(thetas, pos, coord, weight, X, y, task, levels, rtol, atol, max_steps,
+               beta_rec, log_loss_rec, level_rec, status, steps):
+    for run in prange(thetas.shape[0]):
+        status[run], steps[run] = _flow_run(
+            thetas[run], pos, coord, weight, X, y, task, levels[run], rtol, atol, max_steps,
+            beta_rec[run], log_loss_rec[run], level_rec[run],
+        )

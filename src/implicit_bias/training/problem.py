@@ -1,0 +1,91 @@
+"""What a solver trains (network, data, task) and what one run gives back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..networks import LinearTensorNetwork
+
+TASKS = ("classification", "regression")
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A network and a dataset: exponential loss (classification) or 1/2 squared loss (regression).
+
+    The loss is summed over the n data points, L = sum_i l(f(x_i), y_i), as in eq. (7).
+    """
+
+    network: LinearTensorNetwork
+    X: np.ndarray
+    y: np.ndarray
+    task: str
+
+    def __post_init__(self):
+        X = np.asarray(self.X, dtype=np.float64)
+        y = np.asarray(self.y, dtype=np.float64)
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if X.ndim != 2:
+            raise ValueError(f"X must be a 2-d array (n samples x d features), got shape {X.shape}")
+        if y.shape != (X.shape[0],):
+            raise ValueError(f"y must have one value per row of X ({X.shape[0]}), got shape {y.shape}")
+        if X.shape[1] != self.network.dim:
+            raise ValueError(f"X has d = {X.shape[1]} features, the network expects d = {self.network.dim}")
+        if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+            raise ValueError("X and y must be finite (no NaN or inf)")
+        if self.task == "classification" and not np.all(np.abs(y) == 1):
+            raise ValueError("classification labels y must be +1 or -1")
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "y", y)
+
+    @property
+    def task_code(self) -> int:
+        from .kernels import CLASSIFICATION, REGRESSION
+
+        return CLASSIFICATION if self.task == "classification" else REGRESSION
+
+    def log_loss(self, theta) -> float:
+        """log L(Theta), stable at any loss level (log-sum-exp for the exponential loss)."""
+        f = self.network.output(self.X, theta)
+        if self.task == "classification":
+            margins = -self.y * f
+            top = margins.max()
+            return float(top + np.log(np.sum(np.exp(margins - top))))
+        return float(np.log(0.5 * np.sum((f - self.y) ** 2)))
+
+    def loss_gradient(self, theta) -> np.ndarray:
+        """Flat gradient of L(Theta): M(X^T r) o (v_1, .., I, .., v_L), r from eq. (7)."""
+        f = self.network.output(self.X, theta)
+        if self.task == "classification":
+            r = -self.y * np.exp(-self.y * f)
+        else:
+            r = f - self.y
+        return self.network.gradient(self.X.T @ r, theta)
+
+
+@dataclass
+class RunResult:
+    """One trained run, recorded at checkpoints.
+
+    ``progress`` is the GD step for ``gd`` and the reached level -log L for ``flow``.
+    ``status`` is one of: completed (gd ran its steps), converged (flow reached its target),
+    diverged, target_not_reached, max_steps, stalled; ``reason`` says why in words.
+    """
+
+    progress: np.ndarray
+    beta: np.ndarray
+    loss: np.ndarray
+    log_loss: np.ndarray
+    theta_init: np.ndarray
+    theta_final: np.ndarray
+    status: str
+    reason: str = ""
+    steps: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("completed", "converged")

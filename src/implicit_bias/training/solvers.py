@@ -1,0 +1,237 @@
+"""Solvers: the paper's gradient descent (``gd``) and exact gradient flow (``flow``).
+
+Each solver is a small frozen dataclass of settings with ``run(problem, thetas0)``, which trains a
+batch of runs (one row of ``thetas0`` per run, all on the same problem) and returns one
+``RunResult`` per run.  ``SOLVERS`` maps config names to them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
+
+import numpy as np
+
+from . import kernels
+from .problem import Problem, RunResult
+
+
+def _require(condition: bool, message: str):
+    if not condition:
+        raise ValueError(message)
+
+
+def _positive_int(value, name, minimum=1):
+    _require(
+        isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum,
+        f"{name} must be an integer >= {minimum}, got {value!r}",
+    )
+
+
+def _positive_float(value, name):
+    _require(
+        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0,
+        f"{name} must be a positive finite number, got {value!r}",
+    )
+
+
+def _initial_parameters(problem: Problem, thetas0) -> np.ndarray:
+    thetas = np.array(thetas0, dtype=np.float64, copy=True)
+    if thetas.ndim == 1:
+        thetas = thetas[None, :]
+    _require(
+        thetas.ndim == 2 and thetas.shape[1] == problem.network.n_params,
+        f"initial parameters must have shape (runs, {problem.network.n_params}), got {thetas.shape}",
+    )
+    _require(bool(np.all(np.isfinite(thetas))), "initial parameters must be finite")
+    return thetas
+
+
+def log_spaced_steps(steps: int, count: int) -> np.ndarray:
+    """Checkpoint steps: 0, then about ``count - 1`` log-spaced steps up to ``steps`` (unique)."""
+    grid = np.geomspace(1, steps, max(count - 1, 1)) if steps >= 1 else np.array([])
+    return np.unique(np.concatenate([[0], np.rint(grid).astype(np.int64), [steps]]))
+
+
+@dataclass(frozen=True)
+class GradientDescent:
+    """The paper's protocol: fixed step ``lr`` for ``steps`` iterations, recorded at log-spaced steps.
+
+    Args:
+        lr: step size eta.
+        steps: number of iterations T.
+        checkpoints: about how many log-spaced steps to record (0 and T always included).
+        loss_target: if set, a run whose final loss is above it is marked target_not_reached.
+        backend: ``numba`` (compiled, parallel over runs) or ``torch`` (batched tensors).
+        device: torch device for the torch backend (``cpu``, ``cuda``).
+    """
+
+    name: ClassVar[str] = "gd"
+    lr: float = 1e-3
+    steps: int = 5000
+    checkpoints: int = 200
+    loss_target: float | None = None
+    backend: str = "numba"
+    device: str = "cpu"
+
+    def __post_init__(self):
+        _positive_float(self.lr, "gd.lr")
+        _positive_int(self.steps, "gd.steps")
+        _positive_int(self.checkpoints, "gd.checkpoints", minimum=2)
+        if self.loss_target is not None:
+            _positive_float(self.loss_target, "gd.loss_target")
+        _require(self.backend in ("numba", "torch"), f"gd.backend must be 'numba' or 'torch', got {self.backend!r}")
+        _require(
+            self.backend == "torch" or self.device == "cpu",
+            f"gd.device {self.device!r} needs backend 'torch' (the numba backend runs on the cpu)",
+        )
+
+    def settings(self) -> dict:
+        return {"name": self.name, **asdict(self)}
+
+    def run(self, problem: Problem, thetas0) -> list[RunResult]:
+        thetas = _initial_parameters(problem, thetas0)
+        init = thetas.copy()
+        steps = log_spaced_steps(self.steps, self.checkpoints)
+        runs, K, d = thetas.shape[0], steps.size, problem.network.dim
+        beta = np.full((runs, K, d), np.nan)
+        loss = np.full((runs, K), np.nan)
+        log_loss = np.full((runs, K), np.nan)
+        failed_at = np.full(runs, -1, dtype=np.int64)
+        net = problem.network
+        if self.backend == "numba":
+            kernels.gd_batch(
+                thetas, net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code,
+                np.full(runs, float(self.lr)), steps, beta, loss, log_loss, failed_at,
+            )
+        else:
+            from .torch_gd import gd_batch_torch
+
+            gd_batch_torch(problem, thetas, self.lr, steps, beta, loss, log_loss, failed_at, self.device)
+        return [self._result(steps, beta[r], loss[r], log_loss[r], init[r], thetas[r], failed_at[r]) for r in range(runs)]
+
+    def _result(self, steps, beta, loss, log_loss, init, final, failed_at) -> RunResult:
+        status, reason = "completed", f"ran {self.steps} steps with lr = {self.lr}"
+        if failed_at >= 0:
+            status = "diverged"
+            reason = f"the loss became non-finite at step {failed_at} (lr = {self.lr} is too large?)"
+        elif self.loss_target is not None and not loss[-1] <= self.loss_target:
+            status = "target_not_reached"
+            reason = f"final loss {loss[-1]:.3e} is above the target {self.loss_target:.3e} after {self.steps} steps"
+        return RunResult(steps, beta, loss, log_loss, init, final, status, reason, steps=int(self.steps))
+
+
+@dataclass(frozen=True)
+class GradientFlow:
+    """Exact gradient flow, integrated in the log-loss (see ``kernels``) to a loss target.
+
+    Args:
+        log_loss_target: stop when log L reaches it. Default: -1e6 for classification; for
+            regression the level where ||f - y|| = residual_rtol * ||y||.
+        residual_rtol: regression stopping rule (relative residual), used when no log_loss_target.
+        rtol, atol: local error tolerances of the Dormand-Prince 5(4) integrator.
+        max_steps: a run that has not reached its target after this many steps is marked max_steps.
+        checkpoints: how many loss levels to record, from the initial loss to the target.
+    """
+
+    name: ClassVar[str] = "flow"
+    log_loss_target: float | None = None
+    residual_rtol: float = 1e-12
+    rtol: float = 1e-10
+    atol: float = 1e-12
+    max_steps: int = 1_000_000
+    checkpoints: int = 200
+
+    def __post_init__(self):
+        if self.log_loss_target is not None:
+            _require(
+                isinstance(self.log_loss_target, (int, float)) and math.isfinite(self.log_loss_target),
+                f"flow.log_loss_target must be a finite number, got {self.log_loss_target!r}",
+            )
+        for name in ("residual_rtol", "rtol", "atol"):
+            _positive_float(getattr(self, name), f"flow.{name}")
+        _require(self.rtol < 1, f"flow.rtol must be < 1, got {self.rtol}")
+        _positive_int(self.max_steps, "flow.max_steps")
+        _positive_int(self.checkpoints, "flow.checkpoints", minimum=2)
+
+    def settings(self) -> dict:
+        return {"name": self.name, **asdict(self)}
+
+    def target(self, problem: Problem) -> float:
+        """The log-loss at which the flow stops."""
+        if self.log_loss_target is not None:
+            return float(self.log_loss_target)
+        if problem.task == "classification":
+            return -1e6
+        return float(np.log(0.5 * (self.residual_rtol * np.linalg.norm(problem.y)) ** 2))
+
+    def levels(self, start: float, stop: float) -> np.ndarray:
+        """Levels of tau = -log L from ``start`` to ``stop``: linear near 0, logarithmic far out."""
+        if start >= stop:
+            return np.array([start])
+        levels = np.sinh(np.linspace(np.arcsinh(start), np.arcsinh(stop), self.checkpoints))
+        levels[0], levels[-1] = start, stop
+        return levels
+
+    def run(self, problem: Problem, thetas0) -> list[RunResult]:
+        thetas = _initial_parameters(problem, thetas0)
+        init = thetas.copy()
+        runs, K, d = thetas.shape[0], self.checkpoints, problem.network.dim
+        stop = -self.target(problem)
+        levels = np.full((runs, K), np.inf)
+        for r in range(runs):
+            own = self.levels(-problem.log_loss(thetas[r]), stop)
+            levels[r, : own.size] = own
+        beta = np.full((runs, K, d), np.nan)
+        log_loss = np.full((runs, K), np.nan)
+        reached = np.full((runs, K), np.nan)
+        status = np.zeros(runs, dtype=np.int64)
+        steps = np.zeros(runs, dtype=np.int64)
+        net = problem.network
+        kernels.flow_batch(
+            thetas, net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code,
+            levels, float(self.rtol), float(self.atol), int(self.max_steps),
+            beta, log_loss, reached, status, steps,
+        )
+        results = []
+        for r in range(runs):
+            used = np.isfinite(levels[r])
+            name, reason = self._status(int(status[r]), int(steps[r]), log_loss[r][used], -stop)
+            results.append(
+                RunResult(
+                    reached[r][used], beta[r][used], np.exp(log_loss[r][used]), log_loss[r][used],
+                    init[r], thetas[r], name, reason, steps=int(steps[r]),
+                )
+            )
+        return results
+
+    def _status(self, code, steps, log_loss, target):
+        measured = log_loss[np.isfinite(log_loss)]
+        where = f"log L = {measured[-1]:.6g}" if measured.size else "the initial point"
+        if code == kernels.FLOW_CONVERGED:
+            return "converged", f"reached log L = {target:.6g} in {steps} steps"
+        if code == kernels.FLOW_MAX_STEPS:
+            return "max_steps", f"stopped after max_steps = {self.max_steps} at {where}; target log L = {target:.6g}"
+        if code == kernels.FLOW_STALLED:
+            return "stalled", (
+                f"the step size underflowed at {where} before the target log L = {target:.6g} "
+                "(a stationary point, or data this network cannot fit or separate)"
+            )
+        return "diverged", f"non-finite values after {steps} steps, last recorded at {where}"
+
+
+SOLVERS = {cls.name: cls for cls in (GradientDescent, GradientFlow)}
+
+
+def make_solver(spec: dict):
+    """Build a solver from a config entry such as ``{name: gd, lr: 1.0e-3, steps: 5000}``."""
+    spec = dict(spec)
+    name = spec.pop("name", None)
+    if name not in SOLVERS:
+        raise ValueError(f"unknown solver {name!r}; expected one of {sorted(SOLVERS)}")
+    known = {f.name for f in fields(SOLVERS[name])}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {unknown} for solver {name!r}; known: {sorted(known)}")
+    return SOLVERS[name](**spec)
