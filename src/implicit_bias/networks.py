@@ -13,6 +13,7 @@ formulation); ``flatten``/``unflatten`` convert to one flat vector for the solve
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from dataclasses import dataclass, field
 
@@ -260,6 +261,10 @@ def build_network(spec: dict, dim: int) -> LinearTensorNetwork:
     name = spec.pop("name", None)
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; expected one of {sorted(ARCHITECTURES)}")
+    known = [k for k in inspect.signature(ARCHITECTURES[name]).parameters if k != "dim"]
+    unknown = sorted(set(spec) - set(known))
+    if unknown:
+        raise ValueError(f"{name}: unknown setting(s) {unknown}; known: {known}")
     if name == "generic":
         network = generic(spec.pop("basis_tensors"))
         if network.dim != dim:

@@ -1,0 +1,232 @@
+"""Initialisations v_l(0) = alpha * v̄_l, and the check of each theorem's premise on them.
+
+Schemes (``INITS``), each seeded by the run's seed:
+- ``paper``: Section 6. A seeded random unit direction z̄ (the same for every architecture, so all
+  networks start at the same beta), random v̄_1..v̄_{L-1}, and the least-norm v̄_L with
+  beta(v̄) = z̄; hence beta(Theta(0)) = alpha^L z̄ (alpha^2 z̄ for the paper's 2-layer networks).
+- ``theorem2``: the gap condition |[U_l^T v̄_l]_j|^2 - |[U_L^T v̄_L]_j|^2 >= lambda > 0 in the
+  coordinates of Assumption 1 (Theorem 2, Corollaries 2 and 3).
+- ``theorem3`` / ``theorem5``: the same gap in the SVD of M(x) for the single data point.
+- ``theorem4``: v̄_l = U_l eta̅ (l < L), v̄_L = 0, |eta̅_j| >= 1/2 (Theorem 4, Corollaries 5 and 6; for
+  full-length conv the even variant, with even eta̅).
+- ``corollary7``: W_l(0) = alpha I (eta̅ = 1), W_L(0) = 0.
+- ``theorem6``: fully-connected, W̄_l random orthogonal and |w̄_L| = 1/2, which meets 6.1's conditions.
+- ``random``: every v̄_l ~ N(0, I / k_l).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .decompositions import is_even, orthogonal_decomposition, single_point_svd
+from .networks import LinearTensorNetwork
+
+
+@dataclass(frozen=True)
+class Premise:
+    """Whether initial directions meet a theorem's premise, and its margin lambda."""
+
+    theorem: str
+    holds: bool
+    lam: float
+    reason: str
+
+
+def _random_vectors(rng, shape):
+    return [rng.standard_normal(k) / np.sqrt(k) for k in shape]
+
+
+def _last_layer_map(network: LinearTensorNetwork, vectors) -> np.ndarray:
+    """B (d x k_L) with beta(v_1, .., v_{L-1}, v_L) = B v_L."""
+    B = np.zeros((network.dim, network.shape[-1]))
+    factors = np.prod([vectors[l][network.index[:, l]] for l in range(network.depth - 1)], axis=0)
+    np.add.at(B, (network.coord, network.index[:, -1]), network.weight * factors)
+    return B
+
+
+def _paper(network, X, rng):
+    direction = rng.standard_normal(network.dim)
+    direction /= np.linalg.norm(direction)
+    vectors = _random_vectors(rng, network.shape)[:-1]
+    B = _last_layer_map(network, vectors)
+    last = np.linalg.lstsq(B, direction, rcond=None)[0]
+    if not np.allclose(B @ last, direction, atol=1e-10):
+        raise ValueError(f"paper init: {network.describe()} cannot start at the chosen beta direction")
+    return vectors + [last]
+
+
+def _gap_init(U, rng, shape):
+    """Random v̄_1..v̄_{L-1}; v̄_L scaled so that the gap holds with half the smallest |U_l^T v̄_l|^2."""
+    vectors = _random_vectors(rng, shape)
+    smallest = min(np.min(np.abs(u.T @ v) ** 2) for u, v in zip(U[:-1], vectors[:-1]))
+    largest_last = np.max(np.abs(U[-1].T @ vectors[-1]) ** 2)
+    vectors[-1] *= np.sqrt(0.5 * smallest / largest_last) if largest_last > 0 else 0.0
+    return vectors
+
+
+def _decomposition(network, scheme, *, real=False, X=None):
+    decomposition = None
+    if real and network.name == "conv":
+        if X is not None and not all(is_even(x) for x in X):
+            raise ValueError(f"{scheme} init on full-length conv needs even data (Corollary 6)")
+        decomposition = orthogonal_decomposition(network, even=True)
+    else:
+        decomposition = orthogonal_decomposition(network)
+    if decomposition is None:
+        raise ValueError(
+            f"{scheme} init needs the orthogonal decomposition of Assumption 1, "
+            f"which {network.describe()} does not have (diag, full-length conv and matrix_sensing do)"
+        )
+    if real and not decomposition.is_real:
+        raise ValueError(f"{scheme} init needs a real decomposition (Theorem 4)")
+    return decomposition
+
+
+def _theorem2(network, X, rng):
+    return _gap_init(_decomposition(network, "theorem2").U, rng, network.shape)
+
+
+def _single_point(scheme):
+    def init(network, X, rng):
+        if network.depth != 2 or X.shape[0] != 1:
+            raise ValueError(f"{scheme} init needs a 2-layer network and one data point (n = 1)")
+        U1, _, U2 = single_point_svd(network, X[0])
+        return _gap_init((U1, U2), rng, network.shape)
+
+    return init
+
+
+def _even_eta(rng, dim):
+    """A random even vector with entries of size between 1/2 and 3/2."""
+    half = rng.choice([-1.0, 1.0], size=dim // 2 + 1) * rng.uniform(0.5, 1.5, size=dim // 2 + 1)
+    return np.concatenate([half, half[1 : (dim + 1) // 2][::-1]])
+
+
+def _theorem4(network, X, rng):
+    decomposition = _decomposition(network, "theorem4", real=True, X=X)
+    m = decomposition.S.shape[0]
+    if network.name == "conv":
+        eta = _even_eta(rng, m)
+    else:
+        eta = rng.choice([-1.0, 1.0], size=m) * rng.uniform(0.5, 1.5, size=m)
+    return [u @ eta for u in decomposition.U[:-1]] + [np.zeros(network.shape[-1])]
+
+
+def _corollary7(network, X, rng):
+    decomposition = _decomposition(network, "corollary7", real=True, X=X)
+    eta = np.ones(decomposition.S.shape[0])
+    return [u @ eta for u in decomposition.U[:-1]] + [np.zeros(network.shape[-1])]
+
+
+def _theorem6(network, X, rng):
+    if network.name != "fc" or any(w != network.dim for w in network.settings["widths"]):
+        raise ValueError("theorem6 init needs a fully-connected network with every width equal to d")
+    d = network.dim
+    layers = [np.linalg.qr(rng.standard_normal((d, d)))[0].ravel(order="F") for _ in range(network.depth - 1)]
+    last = rng.standard_normal(d)
+    return layers + [0.5 * last / np.linalg.norm(last)]
+
+
+def _random(network, X, rng):
+    return _random_vectors(rng, network.shape)
+
+
+INITS = {
+    "paper": _paper,
+    "theorem2": _theorem2,
+    "theorem3": _single_point("theorem3"),
+    "theorem4": _theorem4,
+    "theorem5": _single_point("theorem5"),
+    "theorem6": _theorem6,
+    "corollary7": _corollary7,
+    "random": _random,
+}
+
+
+def initial_directions(scheme: str, network: LinearTensorNetwork, X, *, seed: int) -> list[np.ndarray]:
+    """The directions v̄_1..v̄_L of ``scheme`` for this network and data, seeded by ``seed``.
+
+    Raises:
+        ValueError: unknown scheme, or a network/data the scheme cannot serve.
+    """
+    if scheme not in INITS:
+        raise ValueError(f"unknown init scheme {scheme!r}; expected one of {sorted(INITS)}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    rng = np.random.default_rng(int(seed))
+    return INITS[scheme](network, np.atleast_2d(np.asarray(X, dtype=np.float64)), rng)
+
+
+def initialize(scheme: str, network: LinearTensorNetwork, X, *, alpha: float, seed: int) -> np.ndarray:
+    """Flat initial parameters v_l(0) = alpha * v̄_l."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not np.isfinite(alpha) or alpha <= 0:
+        raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
+    return alpha * network.flatten(initial_directions(scheme, network, X, seed=seed))
+
+
+# --- premises ---------------------------------------------------------------------------------
+def _gap_premise(theorem, U, vectors) -> Premise:
+    last = np.abs(U[-1].T @ vectors[-1]) ** 2
+    lam = min(float(np.min(np.abs(u.T @ v) ** 2 - last)) for u, v in zip(U[:-1], vectors[:-1]))
+    if lam > 0:
+        return Premise(theorem, True, lam, f"gap condition holds with lambda = {lam:.3g}")
+    return Premise(theorem, False, lam, f"gap condition fails: min_j (|U_l^T v̄_l|^2 - |U_L^T v̄_L|^2) = {lam:.3g} <= 0")
+
+
+def premise(theorem: str, network: LinearTensorNetwork, vectors, X) -> Premise:
+    """Does the initialisation (directions ``vectors``) meet ``theorem``'s premise on data X?
+
+    ``theorem`` is one of theorem2..theorem6 or corollary2..corollary7 (which use their theorem's premise).
+    """
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    vectors = [np.asarray(v, dtype=np.float64) for v in vectors]
+    base = {"corollary2": "theorem2", "corollary3": "theorem2", "corollary4": "theorem3",
+            "corollary5": "theorem4", "corollary6": "theorem4", "corollary7": "theorem4"}.get(theorem, theorem)
+    try:
+        if base == "theorem2":
+            return _gap_premise(theorem, _decomposition(network, theorem).U, vectors)
+        if base in ("theorem3", "theorem5"):
+            if network.depth != 2 or X.shape[0] != 1:
+                return Premise(theorem, False, np.nan, "needs a 2-layer network and a single data point")
+            U1, _, U2 = single_point_svd(network, X[0])
+            return _gap_premise(theorem, (U1, U2), vectors)
+        if base == "theorem4":
+            return _theorem4_premise(theorem, network, vectors, X)
+        if base == "theorem6":
+            return _theorem6_premise(theorem, network, vectors)
+    except ValueError as error:
+        return Premise(theorem, False, np.nan, str(error))
+    raise ValueError(f"no initialisation premise is defined for {theorem!r}")
+
+
+def _theorem4_premise(theorem, network, vectors, X) -> Premise:
+    decomposition = _decomposition(network, theorem, real=True, X=X)
+    if network.name == "conv" and not all(is_even(v) for v in vectors):
+        return Premise(theorem, False, np.nan, "Corollary 6 needs even initial directions")
+    if np.max(np.abs(vectors[-1])) > 0:
+        return Premise(theorem, False, np.nan, "Theorem 4 needs v̄_L = 0")
+    eta = decomposition.U[0].T @ vectors[0]
+    for u, v in zip(decomposition.U[:-1], vectors[:-1]):
+        if not np.allclose(u @ eta, v, atol=1e-10 * max(1.0, np.abs(v).max())):
+            return Premise(theorem, False, np.nan, "Theorem 4 needs v̄_l = U_l eta̅ with one eta̅ for all l < L")
+    lam = float(np.min(eta**2))
+    if lam > 0:
+        return Premise(theorem, True, lam, f"v̄_l = U_l eta̅, v̄_L = 0, min eta̅_j^2 = {lam:.3g}")
+    return Premise(theorem, False, lam, "Theorem 4 needs every eta̅_j != 0")
+
+
+def _theorem6_premise(theorem, network, vectors) -> Premise:
+    if network.name != "fc" or any(w != network.dim for w in network.settings["widths"]):
+        return Premise(theorem, False, np.nan, "Theorem 6 is stated for fc networks with all widths d")
+    d, L = network.dim, network.depth
+    W = [v.reshape(d, d, order="F") for v in vectors[:-1]]
+    for l in range(L - 2):
+        gap = np.linalg.eigvalsh(W[l].T @ W[l] - W[l + 1] @ W[l + 1].T).min()
+        if gap < -1e-12:
+            return Premise(theorem, False, gap, f"condition (1) fails at layer {l + 1}: min eigenvalue {gap:.3g}")
+    lam = float(np.linalg.eigvalsh(W[-1].T @ W[-1] - np.outer(vectors[-1], vectors[-1])).min())
+    if lam > 0:
+        return Premise(theorem, True, lam, f"conditions (1) and (2) hold with lambda = {lam:.3g}")
+    return Premise(theorem, False, lam, f"condition (2) fails: min eigenvalue {lam:.3g} <= 0")
