@@ -3,7 +3,7 @@
 Schemes (``INITS``), each seeded by the run's seed:
 - ``paper``: Section 6. A seeded random unit direction z̄ (the same for every architecture, so all
   networks start at the same beta), random v̄_1..v̄_{L-1}, and the least-norm v̄_L with
-  beta(v̄) = z̄; hence beta(Theta(0)) = alpha^L z̄ (alpha^2 z̄ for the paper's 2-layer networks).
+  beta(v̄) = z̄, then the layers rescaled to equal norms (beta unchanged); hence beta(Theta(0)) = alpha^L z̄ (alpha^2 z̄ for the paper's 2-layer networks).
 - ``theorem2``: the gap condition |[U_l^T v̄_l]_j|^2 - |[U_L^T v̄_L]_j|^2 >= lambda > 0 in the
   coordinates of Assumption 1 (Theorem 2, Corollaries 2 and 3).
 - ``theorem3`` / ``theorem5``: the same gap in the SVD of M(x) for the single data point.
@@ -54,7 +54,10 @@ def _paper(network, X, rng):
     last = np.linalg.lstsq(B, direction, rcond=None)[0]
     if not np.allclose(B @ last, direction, atol=1e-10):
         raise ValueError(f"paper init: {network.describe()} cannot start at the chosen beta direction")
-    return vectors + [last]
+    vectors = vectors + [last]
+    # Rescale the layers to equal norms; beta is multilinear, so it is unchanged.
+    norms = np.array([np.linalg.norm(v) for v in vectors])
+    return [v * np.exp(np.mean(np.log(norms))) / n for v, n in zip(vectors, norms)]
 
 
 def _gap_init(U, rng, shape):

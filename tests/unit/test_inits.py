@@ -1,0 +1,130 @@
+"""Initialisations: the paper's construction, and the premises of the theorems."""
+
+import numpy as np
+import pytest
+
+from implicit_bias.decompositions import dft_matrix, single_point_svd
+from implicit_bias.inits import INITS, initial_directions, initialize, premise
+from implicit_bias.networks import conv, diag, fc, matrix_sensing
+
+PAPER_NETWORKS = [fc(2, depth=2), diag(2, depth=2), conv(2, depth=2)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("alpha", [0.01, 0.5, 1.0])
+def test_paper_init_starts_every_network_at_alpha_squared_z(seed, alpha):
+    """Section 6: beta(Theta(0)) = alpha^2 z̄_j, the same z̄_j for fc, diag and conv."""
+    z = np.random.default_rng(seed).standard_normal(2)
+    z /= np.linalg.norm(z)
+    for net in PAPER_NETWORKS:
+        theta = initialize("paper", net, [[1.0, 2.0]], alpha=alpha, seed=seed)
+        np.testing.assert_allclose(net.beta(theta), alpha**2 * z, rtol=1e-10, atol=1e-15)
+
+
+def test_paper_init_deeper_gives_alpha_to_the_L():
+    net = diag(3, depth=3)
+    v = initial_directions("paper", net, np.ones((1, 3)), seed=5)
+    theta = initialize("paper", net, np.ones((1, 3)), alpha=0.3, seed=5)
+    np.testing.assert_allclose(net.beta(theta), 0.3**3 * net.beta(net.flatten(v)), rtol=1e-12)
+    assert np.linalg.norm(net.beta(net.flatten(v))) == pytest.approx(1.0)
+
+
+def test_same_seed_same_init_and_different_seeds_differ():
+    net = conv(4, depth=3, filters=[2, 3])
+    a = initialize("random", net, np.ones((1, 4)), alpha=1.0, seed=7)
+    b = initialize("random", net, np.ones((1, 4)), alpha=1.0, seed=7)
+    c = initialize("random", net, np.ones((1, 4)), alpha=1.0, seed=8)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+@pytest.mark.parametrize(
+    "scheme,net,X",
+    [
+        ("theorem2", diag(3, depth=3), np.ones((2, 3))),
+        ("theorem2", conv(4, depth=2), np.ones((2, 4))),
+        ("theorem3", conv(5, depth=2, filters=[2]), np.array([[1.0, -2.0, 0.5, 3.0, 1.0]])),
+        ("theorem3", fc(3, depth=2, widths=[2]), np.array([[1.0, -2.0, 0.5]])),
+        ("theorem5", conv(5, depth=2, filters=[3]), np.array([[0.3, -1.2, 0.5, 2.0, -0.7]])),
+        ("theorem4", diag(4, depth=3), np.ones((2, 4))),
+        ("theorem4", conv(5, depth=3), np.array([[1.0, 2.0, 3.0, 3.0, 2.0]])),
+        ("theorem4", matrix_sensing(3, depth=2), np.ones((1, 3))),
+        ("corollary7", matrix_sensing(3, depth=3), np.ones((1, 3))),
+        ("theorem6", fc(3, depth=4), np.ones((1, 3))),
+    ],
+    ids=lambda p: getattr(p, "describe", lambda: p if isinstance(p, str) else "")(),
+)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_each_theorem_init_meets_its_premise(scheme, net, X, seed):
+    vectors = initial_directions(scheme, net, X, seed=seed)
+    result = premise(scheme, net, vectors, X)
+    assert result.holds, result.reason
+    assert result.lam > 0
+
+
+def test_theorem2_gap_is_the_papers_inequality():
+    net = conv(3, depth=3)
+    v = initial_directions("theorem2", net, np.ones((1, 3)), seed=0)
+    F = dft_matrix(3)
+    gaps = [np.abs(F @ v[l]) ** 2 - np.abs(F @ v[-1]) ** 2 for l in range(2)]  # Corollary 3's form
+    assert premise("corollary3", net, v, np.ones((1, 3))).lam == pytest.approx(np.min(gaps), rel=1e-9)
+
+
+def test_violated_premises_are_reported():
+    net = diag(3, depth=2)
+    X = np.ones((1, 3))
+    v = initial_directions("theorem2", net, X, seed=0)
+    swapped = [v[1], v[0]]  # the last layer is now the larger one
+    assert not premise("theorem2", net, swapped, X).holds
+    v4 = initial_directions("theorem4", net, X, seed=0)
+    v4[-1] = v4[-1] + 1e-3
+    assert premise("theorem4", net, v4, X).reason == "Theorem 4 needs v̄_L = 0"
+    assert not premise("theorem2", fc(3, depth=2), initial_directions("random", fc(3, depth=2), X, seed=0), X).holds
+    net6 = fc(2, depth=2)
+    v6 = [np.eye(2).ravel(order="F") * 0.1, np.array([1.0, 0.0])]
+    assert premise("theorem6", net6, v6, X[:, :2]).reason.startswith("condition (2) fails")
+
+
+def test_single_point_gap_uses_the_svd_of_m_x():
+    net = conv(4, depth=2, filters=[2])
+    x = np.array([[1.0, -1.0, 2.0, 0.5]])
+    v = initial_directions("theorem5", net, x, seed=3)
+    U1, _, U2 = single_point_svd(net, x[0])
+    assert premise("theorem5", net, v, x).lam == pytest.approx(np.min((U1.T @ v[0]) ** 2 - (U2.T @ v[1]) ** 2))
+
+
+def test_corollary7_init_is_alpha_identity():
+    d, depth, alpha = 3, 3, 0.2
+    Q = np.linalg.qr(np.random.default_rng(0).normal(size=(d, d)))[0]
+    net = matrix_sensing(d, depth=depth, basis=Q)
+    Ws = [v.reshape(d, d, order="F") for v in net.unflatten(initialize("corollary7", net, np.ones((1, d)), alpha=alpha, seed=0))]
+    for W in Ws[:-1]:
+        np.testing.assert_allclose(W, alpha * np.eye(d), atol=1e-15)
+    np.testing.assert_array_equal(Ws[-1], 0)
+
+
+def test_theorem4_on_conv_needs_even_data():
+    with pytest.raises(ValueError, match=r"theorem4 init on full-length conv needs even data \(Corollary 6\)"):
+        initial_directions("theorem4", conv(4, depth=2), np.array([[1.0, 2.0, 3.0, 4.0]]), seed=0)
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: initialize("xavier", diag(2, depth=2), np.ones((1, 2)), alpha=1, seed=0), "unknown init scheme 'xavier'; expected one of"),
+        (lambda: initialize("random", diag(2, depth=2), np.ones((1, 2)), alpha=0.0, seed=0), "alpha must be a positive finite number, got 0.0"),
+        (lambda: initialize("random", diag(2, depth=2), np.ones((1, 2)), alpha=float("nan"), seed=0), "alpha must be a positive finite number, got nan"),
+        (lambda: initialize("random", diag(2, depth=2), np.ones((1, 2)), alpha=1, seed=-1), "seed must be a non-negative integer, got -1"),
+        (lambda: initial_directions("theorem2", fc(2, depth=2), np.ones((1, 2)), seed=0), "theorem2 init needs the orthogonal decomposition of Assumption 1"),
+        (lambda: initial_directions("theorem5", diag(2, depth=3), np.ones((1, 2)), seed=0), "theorem5 init needs a 2-layer network and one data point (n = 1)"),
+        (lambda: initial_directions("theorem6", fc(2, depth=2, widths=[3]), np.ones((1, 2)), seed=0), "theorem6 init needs a fully-connected network with every width equal to d"),
+    ],
+)
+def test_bad_init_requests_are_rejected(call, message):
+    with pytest.raises(ValueError) as error:
+        call()
+    assert str(error.value).startswith(message)
+
+
+def test_registry_has_the_config_names():
+    assert set(INITS) == {"paper", "theorem2", "theorem3", "theorem4", "theorem5", "theorem6", "corollary7", "random"}

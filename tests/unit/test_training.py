@@ -1,0 +1,189 @@
+"""Training: GD steps, exact flow, their agreement, determinism, and honest failure statuses."""
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from implicit_bias.inits import initialize
+from implicit_bias.networks import conv, diag, fc
+from implicit_bias.training import GradientDescent, GradientFlow, Problem, log_spaced_steps, make_solver
+
+PAPER_X, PAPER_Y = np.array([[1.0, 2.0]]), np.array([1.0])
+CLASS_X, CLASS_Y = np.array([[1.0, 2.0], [0.0, -3.0]]), np.array([1.0, -1.0])
+
+
+@pytest.mark.parametrize("task,X,y", [("regression", PAPER_X, PAPER_Y), ("classification", CLASS_X, CLASS_Y)])
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_one_gd_step_is_theta_minus_lr_gradient(rng, task, X, y, backend):
+    net = conv(2, depth=3)
+    problem = Problem(net, X, y, task)
+    theta = rng.normal(size=net.n_params)
+    (result,) = GradientDescent(lr=0.01, steps=1, checkpoints=2, backend=backend).run(problem, theta)
+    np.testing.assert_allclose(result.theta_final, theta - 0.01 * problem.loss_gradient(theta), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(result.beta[0], net.beta(theta), rtol=1e-13)
+    assert result.log_loss[1] == pytest.approx(problem.log_loss(result.theta_final), rel=1e-12)
+
+
+def test_torch_backend_matches_the_compiled_kernel(rng):
+    net = fc(3, depth=3, widths=[2, 4])
+    problem = Problem(net, rng.normal(size=(2, 3)), np.array([1.0, -1.0]), "classification")
+    thetas = 0.5 * rng.normal(size=(3, net.n_params))
+    compiled = GradientDescent(lr=0.05, steps=300, checkpoints=20).run(problem, thetas)
+    batched = GradientDescent(lr=0.05, steps=300, checkpoints=20, backend="torch").run(problem, thetas)
+    for a, b in zip(compiled, batched):
+        np.testing.assert_allclose(a.beta, b.beta, rtol=1e-11, atol=1e-14)
+        np.testing.assert_allclose(a.theta_final, b.theta_final, rtol=1e-11, atol=1e-14)
+
+
+def _beta_at_level(result, level):
+    """Linear interpolation of GD's beta where its log-loss crosses ``level``."""
+    k = int(np.nonzero(result.log_loss <= level)[0][0])
+    s = (result.log_loss[k - 1] - level) / (result.log_loss[k - 1] - result.log_loss[k])
+    return (1 - s) * result.beta[k - 1] + s * result.beta[k]
+
+
+@pytest.mark.parametrize(
+    "net,task,X,y,level",
+    [(fc(2, depth=2), "regression", PAPER_X, PAPER_Y, -8.0), (diag(2, depth=3), "classification", CLASS_X, CLASS_Y, -4.0)],
+    ids=["fc-regression", "diag3-classification"],
+)
+def test_small_step_gd_approaches_the_flow_in_proportion_to_lr(net, task, X, y, level):
+    problem = Problem(net, X, y, task)
+    theta = initialize("paper", net, X, alpha=0.8, seed=0)
+    (flow,) = GradientFlow(log_loss_target=level).run(problem, theta)
+    assert flow.status == "converged"
+    errors = []
+    for lr in (4e-3, 2e-3, 1e-3):
+        steps = int(40 / lr)
+        (gd,) = GradientDescent(lr=lr, steps=steps, checkpoints=20 * steps).run(problem, theta)
+        np.testing.assert_array_equal(np.diff(gd.progress[:-1]), 1)  # every step is recorded
+        errors.append(np.linalg.norm(_beta_at_level(gd, level) - flow.beta[-1]))
+    ratios = errors[0] / errors[1], errors[1] / errors[2]
+    assert all(1.8 < r < 2.2 for r in ratios), (errors, ratios)
+
+
+def test_flow_agrees_with_an_independent_integrator_in_real_time(rng):
+    """Plain gradient flow dTheta/dt = -grad L by scipy's DOP853 reaches the same limit point."""
+    net = diag(3, depth=3)
+    X, y = rng.normal(size=(2, 3)), np.array([0.7, -0.4])
+    problem = Problem(net, X, y, "regression")
+    theta = initialize("theorem4", net, X, alpha=0.7, seed=1)
+    (flow,) = GradientFlow().run(problem, theta)
+    ivp = solve_ivp(lambda t, th: -problem.loss_gradient(th), (0, 2000), theta, method="DOP853", rtol=1e-12, atol=1e-14)
+    assert ivp.success
+    np.testing.assert_allclose(flow.beta[-1], net.beta(ivp.y[:, -1]), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("w1,w2,x,y", [(0.9, 0.1, 2.0, 3.0), (0.3, -0.2, -1.0, 0.5), (2.0, 1.5, 0.5, -4.0)])
+def test_flow_limit_of_a_scalar_two_layer_net_in_closed_form(w1, w2, x, y):
+    """f = w1 w2 x: w1^2 - w2^2 = c is conserved, so w1 w2 -> p = y/x with w1^2 = (c + sqrt(c^2 + 4 p^2)) / 2."""
+    problem = Problem(diag(1, depth=2), np.array([[x]]), np.array([y]), "regression")
+    (flow,) = GradientFlow().run(problem, np.array([w1, w2]))
+    c, p = w1**2 - w2**2, y / x
+    a = np.sign(w1) * np.sqrt((c + np.sqrt(c**2 + 4 * p**2)) / 2)
+    np.testing.assert_allclose(flow.theta_final, [a, p / a], rtol=1e-9)
+    assert flow.status == "converged"
+
+
+def test_regression_flow_stops_at_its_residual_tolerance(rng):
+    net = conv(4, depth=2, filters=[2])
+    X, y = rng.normal(size=(2, 4)), rng.normal(size=2)
+    (run,) = GradientFlow(residual_rtol=1e-12).run(Problem(net, X, y, "regression"), 0.5 * rng.normal(size=net.n_params))
+    assert run.status == "converged"
+    relative_residual = np.linalg.norm(X @ run.beta[-1] - y) / np.linalg.norm(y)
+    assert 0.5e-12 < relative_residual < 1.5e-12
+
+
+def test_classification_flow_reaches_log_loss_minus_a_million_and_the_l1_direction():
+    """Diagonal 2-layer net on the Section 6 data: the l1 max-margin direction is [0, 0.5]/0.5."""
+    problem = Problem(diag(2, depth=2), CLASS_X, CLASS_Y, "classification")
+    theta = initialize("theorem2", problem.network, CLASS_X, alpha=0.5, seed=0)
+    (run,) = GradientFlow().run(problem, theta)
+    assert run.status == "converged"
+    assert run.log_loss[-1] == pytest.approx(-1e6, rel=1e-8)
+    assert run.progress[-1] == 1e6
+    direction = run.beta[-1] / np.linalg.norm(run.beta[-1])
+    assert np.arccos(min(1.0, direction @ [0.0, 1.0])) < 1e-4
+    assert np.all(np.diff(run.log_loss) < 0)
+
+
+def test_same_seed_gives_bitwise_identical_results_alone_or_in_a_batch(rng):
+    net = fc(2, depth=2)
+    problem = Problem(net, CLASS_X, CLASS_Y, "classification")
+    thetas = np.stack([initialize("paper", net, CLASS_X, alpha=0.5, seed=s) for s in range(4)])
+    for solver in (GradientDescent(lr=1e-3, steps=2000), GradientFlow(log_loss_target=-1e3)):
+        batch = solver.run(problem, thetas)
+        again = solver.run(problem, thetas)
+        alone = solver.run(problem, thetas[2])
+        for a, b in zip(batch, again):
+            np.testing.assert_array_equal(a.beta, b.beta)
+            np.testing.assert_array_equal(a.theta_final, b.theta_final)
+        np.testing.assert_array_equal(batch[2].beta, alone[0].beta)
+
+
+def test_a_diverging_gd_run_is_recorded_as_diverged():
+    problem = Problem(fc(2, depth=2), PAPER_X, PAPER_Y, "regression")
+    (run,) = GradientDescent(lr=10.0, steps=1000).run(problem, initialize("paper", problem.network, PAPER_X, alpha=1.0, seed=0))
+    assert run.status == "diverged" and not run.ok
+    assert run.reason.startswith("the loss became non-finite at step ")
+    assert np.isnan(run.log_loss[-1]) and np.isfinite(run.log_loss[0])
+
+
+def test_gd_below_its_loss_target_is_flagged():
+    problem = Problem(fc(2, depth=2), PAPER_X, PAPER_Y, "regression")
+    (run,) = GradientDescent(lr=1e-3, steps=10, loss_target=1e-12).run(problem, initialize("paper", problem.network, PAPER_X, alpha=1.0, seed=0))
+    assert run.status == "target_not_reached"
+
+
+def test_flow_that_runs_out_of_steps_says_so():
+    problem = Problem(diag(2, depth=2), CLASS_X, CLASS_Y, "classification")
+    (run,) = GradientFlow(max_steps=3).run(problem, initialize("theorem2", problem.network, CLASS_X, alpha=1.0, seed=0))
+    assert run.status == "max_steps"
+    assert run.reason.startswith("stopped after max_steps = 3 at log L = ")
+
+
+def test_flow_on_inseparable_data_does_not_claim_convergence():
+    problem = Problem(diag(1, depth=2), np.array([[1.0], [1.0]]), np.array([1.0, -1.0]), "classification")
+    (run,) = GradientFlow(max_steps=20000).run(problem, np.array([0.5, 0.1]))
+    assert run.status in ("stalled", "max_steps")
+    assert np.nanmin(run.log_loss) >= np.log(2) - 1e-12  # e^{-f} + e^{f} >= 2
+
+
+def test_log_spaced_checkpoints_include_both_ends():
+    steps = log_spaced_steps(2_000_000, 100)
+    assert steps[0] == 0 and steps[-1] == 2_000_000 and np.all(np.diff(steps) > 0)
+    assert 80 < steps.size <= 101
+
+
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ({"name": "adam"}, "unknown solver 'adam'; expected one of ['flow', 'gd']"),
+        ({"name": "gd", "learning_rate": 0.1}, "unknown setting(s) ['learning_rate'] for solver 'gd'"),
+        ({"name": "gd", "lr": -1.0}, "gd.lr must be a positive finite number, got -1.0"),
+        ({"name": "gd", "steps": 0}, "gd.steps must be an integer >= 1, got 0"),
+        ({"name": "gd", "steps": 10.5}, "gd.steps must be an integer >= 1, got 10.5"),
+        ({"name": "gd", "device": "cuda"}, "gd.device 'cuda' needs backend 'torch'"),
+        ({"name": "flow", "rtol": 2.0}, "flow.rtol must be < 1, got 2.0"),
+        ({"name": "flow", "max_steps": 0}, "flow.max_steps must be an integer >= 1, got 0"),
+    ],
+)
+def test_bad_solver_settings_are_rejected(spec, message):
+    with pytest.raises(ValueError) as error:
+        make_solver(spec)
+    assert str(error.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "X,y,task,message",
+    [
+        (CLASS_X, np.array([1.0, 0.0]), "classification", "classification labels y must be +1 or -1"),
+        (CLASS_X, np.array([1.0]), "regression", "y must have one value per row of X (2), got shape (1,)"),
+        (np.array([[1.0, np.nan]]), PAPER_Y, "regression", "X and y must be finite (no NaN or inf)"),
+        (PAPER_X, PAPER_Y, "ranking", "task must be one of ('classification', 'regression'), got 'ranking'"),
+    ],
+)
+def test_bad_problems_are_rejected(X, y, task, message):
+    with pytest.raises(ValueError) as error:
+        Problem(diag(2, depth=2), X, y, task)
+    assert str(error.value) == message
