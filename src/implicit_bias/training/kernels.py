@@ -77,55 +77,105 @@ def _log_sum_exp_margins(y, f):
 
 
 # --- gradient descent --------------------------------------------------------------------------
+# Runs are processed in blocks, one column per run, with the loop over the block innermost: one
+# run's steps form a dependent chain (each waits for an exp), so interleaving independent runs
+# is what keeps the core busy.  Every run sees exactly the same operations in the same order,
+# so results do not depend on the block a run lands in.
 @njit(cache=True)
-def _gd_run(theta, pos, coord, weight, X, y, task, lr, checkpoints, beta_rec, loss_rec, log_loss_rec):
-    """Run GD in place on theta; record at the given steps. Returns the step that went non-finite, or -1."""
+def _gd_block(th, pos, coord, weight, X, y, task, lr, checkpoints, beta_rec, loss_rec, log_loss_rec, failed_at):
+    """GD in place on th (P, B), one column per run; records at the given steps."""
     n, d = X.shape
-    beta = np.empty(d)
-    f = np.empty(n)
-    r = np.empty(n)
-    u = np.empty(d)
-    grad = np.empty(theta.size)
+    E, L = pos.shape
+    P, B = th.shape
+    beta = np.empty((d, B))
+    r = np.empty((n, B))
+    u = np.empty((d, B))
+    grad = np.empty((P, B))
+    prod = np.empty(B)
+    f = np.empty((n, B))
+    loss = np.empty(B)
+    prefix = np.empty((L + 1, B))
+    suffix = np.empty(B)
     c = 0
-    last = checkpoints[checkpoints.size - 1]
-    for t in range(last + 1):
-        _beta(theta, pos, coord, weight, beta)
-        _outputs(X, beta, f)
-        loss = 0.0
-        if task == CLASSIFICATION:
-            for i in range(n):
-                e = np.exp(-y[i] * f[i])
-                r[i] = -y[i] * e
-                loss += e
-        else:
-            for i in range(n):
-                r[i] = f[i] - y[i]
-                loss += 0.5 * r[i] * r[i]
-        if not np.isfinite(loss):
-            return t
-        if t == checkpoints[c]:
-            beta_rec[c, :] = beta
-            loss_rec[c] = loss
+    for t in range(checkpoints[checkpoints.size - 1] + 1):
+        beta[:, :] = 0.0
+        for e in range(E):
+            for b in range(B):
+                prod[b] = weight[e]
+            for l in range(L):
+                row = pos[e, l]
+                for b in range(B):
+                    prod[b] *= th[row, b]
+            k = coord[e]
+            for b in range(B):
+                beta[k, b] += prod[b]
+        loss[:] = 0.0
+        for i in range(n):
+            f[i, :] = 0.0
+            for k in range(d):
+                xik = X[i, k]
+                for b in range(B):
+                    f[i, b] += xik * beta[k, b]
+            yi = y[i]
             if task == CLASSIFICATION:
-                log_loss_rec[c] = _log_sum_exp_margins(y, f)
+                for b in range(B):
+                    ex = np.exp(-yi * f[i, b])
+                    r[i, b] = -yi * ex
+                    loss[b] += ex
             else:
-                log_loss_rec[c] = np.log(loss)
+                for b in range(B):
+                    r[i, b] = f[i, b] - yi
+                    loss[b] += 0.5 * r[i, b] * r[i, b]
+        for b in range(B):
+            if failed_at[b] < 0 and not np.isfinite(loss[b]):
+                failed_at[b] = t
+        if t == checkpoints[c]:
+            for b in range(B):
+                for k in range(d):
+                    beta_rec[b, c, k] = beta[k, b]
+                loss_rec[b, c] = loss[b]
+                log_loss_rec[b, c] = _log_sum_exp_margins(y, f[:, b]) if task == CLASSIFICATION else np.log(loss[b])
             c += 1
             if c == checkpoints.size:
-                return -1
-        _pullback(theta, pos, coord, weight, X, r, u, grad)
-        for p in range(theta.size):
-            theta[p] -= lr * grad[p]
-    return -1
+                return
+        for k in range(d):
+            u[k, :] = 0.0
+            for i in range(n):
+                xik = X[i, k]
+                for b in range(B):
+                    u[k, b] += xik * r[i, b]
+        grad[:, :] = 0.0
+        for e in range(E):  # grad_l += w u_k prod_{m<l} v_m prod_{m>l} v_m, by prefix and suffix products
+            k = coord[e]
+            for b in range(B):
+                prefix[0, b] = weight[e] * u[k, b]
+            for l in range(L):
+                row = pos[e, l]
+                for b in range(B):
+                    prefix[l + 1, b] = prefix[l, b] * th[row, b]
+            suffix[:] = 1.0
+            for l in range(L - 1, -1, -1):
+                row = pos[e, l]
+                for b in range(B):
+                    grad[row, b] += prefix[l, b] * suffix[b]
+                    suffix[b] *= th[row, b]
+        for p in range(P):
+            for b in range(B):
+                th[p, b] -= lr * grad[p, b]
 
 
 @njit(parallel=True, cache=True)
-def gd_batch(thetas, pos, coord, weight, X, y, task, lrs, checkpoints, beta_rec, loss_rec, log_loss_rec, failed_at):
-    for run in prange(thetas.shape[0]):
-        failed_at[run] = _gd_run(
-            thetas[run], pos, coord, weight, X, y, task, lrs[run], checkpoints,
-            beta_rec[run], loss_rec[run], log_loss_rec[run],
+def gd_batch(thetas_t, pos, coord, weight, X, y, task, lr, checkpoints, block_starts,
+             beta_rec, loss_rec, log_loss_rec, failed_at):
+    """GD on thetas_t (P, runs) in place; ``block_starts`` splits the runs into parallel blocks."""
+    for j in prange(block_starts.size - 1):
+        lo, hi = block_starts[j], block_starts[j + 1]
+        block = np.ascontiguousarray(thetas_t[:, lo:hi])  # unit stride lets the run loops vectorise
+        _gd_block(
+            block, pos, coord, weight, X, y, task, lr, checkpoints,
+            beta_rec[lo:hi], loss_rec[lo:hi], log_loss_rec[lo:hi], failed_at[lo:hi],
         )
+        thetas_t[:, lo:hi] = block
 
 
 # --- exact gradient flow -----------------------------------------------------------------------

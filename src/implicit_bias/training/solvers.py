@@ -48,6 +48,14 @@ def _initial_parameters(problem: Problem, thetas0) -> np.ndarray:
     return thetas
 
 
+def _blocks(runs: int, max_block: int = 32) -> np.ndarray:
+    """Split runs into blocks: at least one per thread, at most ``max_block`` runs each."""
+    from numba import get_num_threads
+
+    count = max(min(get_num_threads(), runs), -(-runs // max_block))
+    return np.linspace(0, runs, count + 1).round().astype(np.int64)
+
+
 def log_spaced_steps(steps: int, count: int) -> np.ndarray:
     """Checkpoint steps: 0, then about ``count - 1`` log-spaced steps up to ``steps`` (unique)."""
     grid = np.geomspace(1, steps, max(count - 1, 1)) if steps >= 1 else np.array([])
@@ -101,14 +109,19 @@ class GradientDescent:
         failed_at = np.full(runs, -1, dtype=np.int64)
         net = problem.network
         if self.backend == "numba":
+            thetas_t = np.ascontiguousarray(thetas.T)
             kernels.gd_batch(
-                thetas, net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code,
-                np.full(runs, float(self.lr)), steps, beta, loss, log_loss, failed_at,
+                thetas_t, net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code,
+                float(self.lr), steps, _blocks(runs), beta, loss, log_loss, failed_at,
             )
+            thetas = thetas_t.T
         else:
             from .torch_gd import gd_batch_torch
 
             gd_batch_torch(problem, thetas, self.lr, steps, beta, loss, log_loss, failed_at, self.device)
+        for r in np.nonzero(failed_at >= 0)[0]:  # nothing recorded from the failing step on is a result
+            late = steps >= failed_at[r]
+            beta[r, late], loss[r, late], log_loss[r, late] = np.nan, np.nan, np.nan
         return [self._result(steps, beta[r], loss[r], log_loss[r], init[r], thetas[r], failed_at[r]) for r in range(runs)]
 
     def _result(self, steps, beta, loss, log_loss, init, final, failed_at) -> RunResult:
