@@ -1,0 +1,105 @@
+"""The command line and the run files it writes."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from implicit_bias.cli import main
+from implicit_bias.datasets import Dataset, paper_regression
+from implicit_bias.inits import initialize
+from implicit_bias.netcdf import write_netcdf
+from implicit_bias.networks import conv
+from implicit_bias.runs import train_run
+from implicit_bias.training import GradientFlow, Problem
+
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "implicit_bias", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_help_lists_the_verbs_and_each_verb_has_help(tmp_path):
+    top = run_cli("--help", cwd=tmp_path)
+    assert top.returncode == 0
+    for verb in ("dataset", "train"):
+        assert verb in top.stdout
+        assert run_cli(verb, "--help", cwd=tmp_path).returncode == 0
+
+
+@pytest.fixture
+def dataset_file(tmp_path):
+    path = tmp_path / "dataset.nc"
+    assert main(["-q", "dataset", "--inline", json.dumps({"task": "regression", "X": [[0.3, -1.2, 0.5, 2.0, -0.7]], "y": [0.8]}), "--output", str(path)]) == 0
+    return path
+
+
+def test_train_writes_a_self_describing_run_file(tmp_path, dataset_file):
+    out = tmp_path / "runs" / "run.nc"
+    done = run_cli(
+        "train", "--dataset", str(dataset_file), "--architecture", '{"name": "conv", "depth": 2, "filters": [3]}',
+        "--init", "theorem5", "--alpha", "0.1", "--seed", "1", "--solver", '{"name": "flow"}',
+        "--experiment", "my_point", "--config", '{"alphas": [0.1]}', "--output", str(out), cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "converged" in done.stderr
+    ds = xr.open_dataset(out)
+    for key, value in {"experiment": "my_point", "task": "regression", "architecture": "conv", "depth": 2,
+                       "alpha": 0.1, "seed": 1, "solver": "flow", "status": "converged", "init": "theorem5"}.items():
+        assert ds.attrs[key] == value
+    assert json.loads(ds.attrs["solver_settings"])["residual_rtol"] == 1e-12
+    assert json.loads(ds.attrs["config"]) == {"alphas": [0.1]}
+    assert ds.attrs["package_version"] == "0.1.0" and ds.attrs["git_commit"] and ds.attrs["created_at"]
+    for name in ("beta", "loss", "log_loss", "theta_init_1", "theta_init_2", "theta_final_1", "theta_final_2"):
+        assert {"units", "long_name"} <= set(ds[name].attrs), name
+    assert ds["beta"].dims == ("checkpoint", "coef") and ds["theta_final_1"].shape == (3,)
+    # the file holds what the library computes for the same settings
+    net = conv(5, depth=2, filters=[3])
+    X = np.array([[0.3, -1.2, 0.5, 2.0, -0.7]])
+    theta0 = initialize("theorem5", net, X, alpha=0.1, seed=1)
+    (expected,) = GradientFlow().run(Problem(net, X, np.array([0.8]), "regression"), theta0)
+    np.testing.assert_array_equal(ds["beta"].values, expected.beta)
+    np.testing.assert_array_equal(np.concatenate([ds["theta_final_1"], ds["theta_final_2"]]), expected.theta_final)
+    assert not list(out.parent.glob(".*.tmp"))
+
+
+def test_a_diverging_run_is_written_with_its_status(tmp_path):
+    run = train_run(paper_regression(), architecture={"name": "fc", "depth": 2}, init="paper", alpha=1.0, seed=0,
+                    solver={"name": "gd", "lr": 10.0, "steps": 100})
+    assert run.attrs["status"] == "diverged"
+    assert run.attrs["reason"].startswith("the loss became non-finite at step")
+    assert np.isnan(run["log_loss"].values[-1])
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--architecture", '{"name": "conv", "depth": 2, "filters": [7]}'], "error: conv: each filter size must satisfy 1 <= k_l <= d = 5; got [7]"),
+        (["--init", "xavier"], "error: unknown init scheme 'xavier'"),
+        (["--solver", '{"name": "gd", "lr": 0}'], "error: gd.lr must be a positive finite number, got 0"),
+        (["--alpha", "-1"], "error: alpha must be a positive finite number, got -1.0"),
+    ],
+)
+def test_bad_train_arguments_fail_with_a_clear_message_and_no_file(tmp_path, dataset_file, args, message):
+    base = {"--architecture": '{"name": "fc", "depth": 2}', "--init": "random", "--alpha": "1", "--seed": "0", "--solver": '{"name": "flow"}'}
+    base.update(dict(zip(args[::2], args[1::2])))
+    out = tmp_path / "run.nc"
+    done = run_cli("train", "--dataset", str(dataset_file), *[x for kv in base.items() for x in kv], "--output", str(out), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith(message)
+    assert not out.exists()
+
+
+def test_an_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
+    ds = Dataset(np.ones((1, 2)), np.ones(1), "regression").to_xarray()
+
+    def crash(self, path, **kwargs):
+        open(path, "wb").write(b"half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", crash)
+    with pytest.raises(KeyboardInterrupt):
+        write_netcdf(ds, tmp_path / "d.nc")
+    assert list(tmp_path.iterdir()) == []

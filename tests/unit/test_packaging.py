@@ -1,0 +1,36 @@
+"""The install files agree with each other, and CI runs what the README tells users to run."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CONDA_NAMES = {"torch": "pytorch"}
+
+
+def _split(requirement):
+    name, bounds = re.match(r"([A-Za-z0-9_.\-]+)(.*)", requirement.replace(" ", "")).groups()
+    return name.lower(), bounds
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["test"]
+    expected = {CONDA_NAMES.get(name, name): bounds for name, bounds in map(_split, wanted)}
+    conda = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+    listed = dict(_split(item) for item in conda if isinstance(item, str) and not item.startswith(("python", "pip")))
+    assert listed == expected
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    test_command = re.search(r"^(pip install .*&& python -m pytest.*)$", readme, re.MULTILINE).group(1)
+    assert test_command in ci
+
+
+def test_torch_is_pinned_to_the_cpu_build_everywhere_it_is_installed():
+    for path in ("README.md", ".ci/run"):
+        assert "torch==2.13.0" in (ROOT / path).read_text(), path
