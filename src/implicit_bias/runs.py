@@ -64,7 +64,8 @@ def run_dataset(result: RunResult, network: LinearTensorNetwork, solver: str, at
         "loss": (("checkpoint",), result.loss, {"long_name": "training loss L(Theta)", "units": "1"}),
         "log_loss": (("checkpoint",), result.log_loss, {"long_name": "natural log of the training loss", "units": "1"}),
     }
-    coords = {"checkpoint": np.arange(K), "coef": np.arange(network.dim)}
+    coords = {"checkpoint": np.arange(K), "coef": np.arange(network.dim), "param": np.arange(network.n_params)}
+    data["theta"] = (("checkpoint", "param"), result.theta, {"long_name": "all parameters (v_1, ..., v_L) concatenated", "units": "1"})
     for l, (init, final) in enumerate(zip(network.unflatten(result.theta_init), network.unflatten(result.theta_final)), 1):
         dim = f"param_{l}"
         coords[dim] = np.arange(network.shape[l - 1])

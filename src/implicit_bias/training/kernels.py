@@ -82,7 +82,7 @@ def _log_sum_exp_margins(y, f):
 # is what keeps the core busy.  Every run sees exactly the same operations in the same order,
 # so results do not depend on the block a run lands in.
 @njit(cache=True)
-def _gd_block(th, pos, coord, weight, X, y, task, lr, checkpoints, beta_rec, loss_rec, log_loss_rec, failed_at):
+def _gd_block(th, pos, coord, weight, X, y, task, lr, checkpoints, beta_rec, loss_rec, log_loss_rec, theta_rec, failed_at):
     """GD in place on th (P, B), one column per run; records at the given steps."""
     n, d = X.shape
     E, L = pos.shape
@@ -133,6 +133,8 @@ def _gd_block(th, pos, coord, weight, X, y, task, lr, checkpoints, beta_rec, los
             for b in range(B):
                 for k in range(d):
                     beta_rec[b, c, k] = beta[k, b]
+                for p in range(P):
+                    theta_rec[b, c, p] = th[p, b]
                 loss_rec[b, c] = loss[b]
                 log_loss_rec[b, c] = _log_sum_exp_margins(y, f[:, b]) if task == CLASSIFICATION else np.log(loss[b])
             c += 1
@@ -166,14 +168,14 @@ def _gd_block(th, pos, coord, weight, X, y, task, lr, checkpoints, beta_rec, los
 
 @njit(parallel=True, cache=True)
 def gd_batch(thetas_t, pos, coord, weight, X, y, task, lr, checkpoints, block_starts,
-             beta_rec, loss_rec, log_loss_rec, failed_at):
+             beta_rec, loss_rec, log_loss_rec, theta_rec, failed_at):
     """GD on thetas_t (P, runs) in place; ``block_starts`` splits the runs into parallel blocks."""
     for j in prange(block_starts.size - 1):
         lo, hi = block_starts[j], block_starts[j + 1]
         block = np.ascontiguousarray(thetas_t[:, lo:hi])  # unit stride lets the run loops vectorise
         _gd_block(
             block, pos, coord, weight, X, y, task, lr, checkpoints,
-            beta_rec[lo:hi], loss_rec[lo:hi], log_loss_rec[lo:hi], failed_at[lo:hi],
+            beta_rec[lo:hi], loss_rec[lo:hi], log_loss_rec[lo:hi], theta_rec[lo:hi], failed_at[lo:hi],
         )
         thetas_t[:, lo:hi] = block
 
@@ -206,7 +208,7 @@ def _velocity(theta, pos, coord, weight, X, y, task, beta, f, r, u, grad, out):
 
 @njit(cache=True)
 def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_steps,
-              beta_rec, log_loss_rec, level_rec):
+              beta_rec, log_loss_rec, level_rec, theta_rec):
     """Integrate in place from tau = -log L(theta) through the ascending ``levels`` of tau.
 
     Records beta and the measured log L each time tau reaches a level. Returns (status, steps).
@@ -225,6 +227,7 @@ def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_ste
     while c < levels.size and levels[c] <= tau:  # levels already passed at the start
         _beta(theta, pos, coord, weight, beta)
         beta_rec[c, :] = beta
+        theta_rec[c, :] = theta
         log_loss_rec[c] = log_loss
         level_rec[c] = tau
         c += 1
@@ -291,6 +294,7 @@ def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_ste
                 while c < levels.size and levels[c] <= tau:
                     _beta(theta, pos, coord, weight, beta)
                     beta_rec[c, :] = beta
+                    theta_rec[c, :] = theta
                     log_loss_rec[c] = new_log_loss
                     level_rec[c] = tau
                     c += 1
@@ -306,9 +310,9 @@ def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_ste
 
 @njit(parallel=True, cache=True)
 def flow_batch(thetas, pos, coord, weight, X, y, task, levels, rtol, atol, max_steps,
-               beta_rec, log_loss_rec, level_rec, status, steps):
+               beta_rec, log_loss_rec, level_rec, theta_rec, status, steps):
     for run in prange(thetas.shape[0]):
         status[run], steps[run] = _flow_run(
             thetas[run], pos, coord, weight, X, y, task, levels[run], rtol, atol, max_steps,
-            beta_rec[run], log_loss_rec[run], level_rec[run],
+            beta_rec[run], log_loss_rec[run], level_rec[run], theta_rec[run],
         )

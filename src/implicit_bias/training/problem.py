@@ -70,7 +70,8 @@ class Problem:
 class RunResult:
     """One trained run, recorded at checkpoints.
 
-    ``progress`` is the GD step for ``gd`` and the reached level -log L for ``flow``.
+    ``progress`` is the GD step for ``gd`` and the reached level -log L for ``flow``; ``theta``
+    holds the flat parameters at each checkpoint.
     ``status`` is one of: completed (gd ran its steps), converged (flow reached its target),
     diverged, target_not_reached, max_steps, stalled; ``reason`` says why in words.
     """
@@ -79,6 +80,7 @@ class RunResult:
     beta: np.ndarray
     loss: np.ndarray
     log_loss: np.ndarray
+    theta: np.ndarray
     theta_init: np.ndarray
     theta_final: np.ndarray
     status: str

@@ -106,25 +106,29 @@ class GradientDescent:
         beta = np.full((runs, K, d), np.nan)
         loss = np.full((runs, K), np.nan)
         log_loss = np.full((runs, K), np.nan)
+        theta_rec = np.full((runs, K, problem.network.n_params), np.nan)
         failed_at = np.full(runs, -1, dtype=np.int64)
         net = problem.network
         if self.backend == "numba":
             thetas_t = np.ascontiguousarray(thetas.T)
             kernels.gd_batch(
                 thetas_t, net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code,
-                float(self.lr), steps, _blocks(runs), beta, loss, log_loss, failed_at,
+                float(self.lr), steps, _blocks(runs), beta, loss, log_loss, theta_rec, failed_at,
             )
             thetas = thetas_t.T
         else:
             from .torch_gd import gd_batch_torch
 
-            gd_batch_torch(problem, thetas, self.lr, steps, beta, loss, log_loss, failed_at, self.device)
+            gd_batch_torch(problem, thetas, self.lr, steps, beta, loss, log_loss, theta_rec, failed_at, self.device)
         for r in np.nonzero(failed_at >= 0)[0]:  # nothing recorded from the failing step on is a result
             late = steps >= failed_at[r]
-            beta[r, late], loss[r, late], log_loss[r, late] = np.nan, np.nan, np.nan
-        return [self._result(steps, beta[r], loss[r], log_loss[r], init[r], thetas[r], failed_at[r]) for r in range(runs)]
+            beta[r, late], loss[r, late], log_loss[r, late], theta_rec[r, late] = np.nan, np.nan, np.nan, np.nan
+        return [
+            self._result(steps, beta[r], loss[r], log_loss[r], theta_rec[r], init[r], thetas[r], failed_at[r])
+            for r in range(runs)
+        ]
 
-    def _result(self, steps, beta, loss, log_loss, init, final, failed_at) -> RunResult:
+    def _result(self, steps, beta, loss, log_loss, theta, init, final, failed_at) -> RunResult:
         status, reason = "completed", f"ran {self.steps} steps with lr = {self.lr}"
         if failed_at >= 0:
             status = "diverged"
@@ -132,7 +136,7 @@ class GradientDescent:
         elif self.loss_target is not None and not loss[-1] <= self.loss_target:
             status = "target_not_reached"
             reason = f"final loss {loss[-1]:.3e} is above the target {self.loss_target:.3e} after {self.steps} steps"
-        return RunResult(steps, beta, loss, log_loss, init, final, status, reason, steps=int(self.steps))
+        return RunResult(steps, beta, loss, log_loss, theta, init, final, status, reason, steps=int(self.steps))
 
 
 @dataclass(frozen=True)
@@ -199,13 +203,14 @@ class GradientFlow:
         beta = np.full((runs, K, d), np.nan)
         log_loss = np.full((runs, K), np.nan)
         reached = np.full((runs, K), np.nan)
+        theta_rec = np.full((runs, K, problem.network.n_params), np.nan)
         status = np.zeros(runs, dtype=np.int64)
         steps = np.zeros(runs, dtype=np.int64)
         net = problem.network
         kernels.flow_batch(
             thetas, net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code,
             levels, float(self.rtol), float(self.atol), int(self.max_steps),
-            beta, log_loss, reached, status, steps,
+            beta, log_loss, reached, theta_rec, status, steps,
         )
         results = []
         for r in range(runs):
@@ -214,7 +219,7 @@ class GradientFlow:
             results.append(
                 RunResult(
                     reached[r][used], beta[r][used], np.exp(log_loss[r][used]), log_loss[r][used],
-                    init[r], thetas[r], name, reason, steps=int(steps[r]),
+                    theta_rec[r][used], init[r], thetas[r], name, reason, steps=int(steps[r]),
                 )
             )
         return results

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 
-def gd_batch_torch(problem, thetas, lr, checkpoints, beta_rec, loss_rec, log_loss_rec, failed_at, device="cpu"):
+def gd_batch_torch(problem, thetas, lr, checkpoints, beta_rec, loss_rec, log_loss_rec, theta_rec, failed_at, device="cpu"):
     """Same contract as ``kernels.gd_batch``: updates ``thetas`` and the record arrays in place."""
     dev = torch.device(device)
     net = problem.network
@@ -48,6 +48,7 @@ def gd_batch_torch(problem, thetas, lr, checkpoints, beta_rec, loss_rec, log_los
                 beta_rec[keep, record] = beta[alive].cpu().numpy()
                 loss_rec[keep, record] = loss[alive].cpu().numpy()
                 log_loss_rec[keep, record] = log_loss[alive].cpu().numpy()
+                theta_rec[keep, record] = theta[alive].cpu().numpy()
                 record += 1
                 if record == len(checkpoints):
                     break

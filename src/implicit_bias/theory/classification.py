@@ -1,0 +1,141 @@
+"""Limit directions of gradient flow in separable classification (Section 4, Appendix A.1-A.3).
+
+Convex max-margin problems are solved with cvxpy (Clarabel); for L >= 3 the l_{2/L} problems are
+non-convex, and a trained direction is judged by its KKT stationarity residual instead.
+"""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+from scipy.optimize import nnls
+
+from ..decompositions import single_point_svd
+from ..networks import LinearTensorNetwork
+
+
+def _solve(problem: cp.Problem, what: str):
+    problem.solve(solver=cp.CLARABEL)
+    if problem.status != cp.OPTIMAL:
+        raise ValueError(f"{what}: cvxpy status {problem.status} (data not separable?)")
+
+
+def l2_max_margin(X, y) -> np.ndarray:
+    """Corollary 1: argmin ||z||_2^2 s.t. y_i x_i^T z >= 1 (the hard-margin SVM)."""
+    z = cp.Variable(np.shape(X)[1])
+    _solve(cp.Problem(cp.Minimize(cp.sum_squares(z)), [cp.multiply(y, X @ z) >= 1]), "l2 max-margin")
+    return np.array(z.value)
+
+
+def transformed_l1_max_margin(X, y, S) -> np.ndarray:
+    """Theorem 2 with L = 2: argmin sum_j |[S z]_j| s.t. y_i x_i^T z >= 1 (S may be complex: moduli).
+
+    S = I: Corollary 2 (l1); S = sqrt(d) F: Corollary 3 (DFT-domain l1); S = T: Remark 3.
+    """
+    z = cp.Variable(np.shape(X)[1])
+    S = np.asarray(S)
+    objective = cp.sum(cp.abs(S @ z)) if np.iscomplexobj(S) else cp.norm1(S @ z)
+    _solve(cp.Problem(cp.Minimize(objective), [cp.multiply(y, X @ z) >= 1]), "l1 max-margin")
+    return np.array(z.value)
+
+
+def singular_value_l1(s, y) -> np.ndarray:
+    """Theorem 3: argmin ||rho||_1 s.t. y s^T rho >= 1."""
+    rho = cp.Variable(len(s))
+    _solve(cp.Problem(cp.Minimize(cp.norm1(rho)), [y * (s @ rho) >= 1]), "Theorem 3 l1 problem")
+    return np.array(rho.value)
+
+
+def normalized_margin_direction(beta, X, y) -> np.ndarray:
+    """beta scaled so that its smallest margin y_i x_i^T beta is 1."""
+    margins = y * (X @ beta)
+    if margins.min() <= 0:
+        raise ValueError("beta does not separate the data")
+    return beta / margins.min()
+
+
+def kkt_residual(beta, X, y, S, L: int, *, support_rtol: float = 1e-3, active_rtol: float = 1e-3) -> float:
+    """Stationarity residual of z = beta (scaled to min margin 1) for min ||S z||_{2/L} s.t. margins >= 1.
+
+    On the support J = {j : |[S z]_j| > support_rtol max|S z|} the objective
+    sum_j |[S z]_j|^p (p = 2/L) is smooth; the condition is that, within the subspace where the
+    off-support [S w]_j stay 0, its gradient is a non-negative combination (multipliers from NNLS)
+    of the active constraints' y_i x_i.  Returns ||projected residual|| / ||projected gradient||.
+    """
+    X, y, S = np.asarray(X, float), np.asarray(y, float), np.asarray(S)
+    z = normalized_margin_direction(np.asarray(beta, float), X, y)
+    rho = S @ z
+    p = 2.0 / L
+    support = np.abs(rho) > support_rtol * np.abs(rho).max()
+    # gradient of sum_{j in J} |rho_j|^p with respect to the real z
+    weights = np.zeros(rho.shape, dtype=rho.dtype)
+    weights[support] = p * np.abs(rho[support]) ** (p - 2) * rho[support]
+    gradient = np.real(S.conj().T @ weights) if np.iscomplexobj(S) else S.T @ weights
+    off = S[~support]
+    constraints = np.vstack([off.real, off.imag]) if np.iscomplexobj(S) else off
+    if constraints.size:
+        _, sv, vt = np.linalg.svd(constraints)
+        rank = int(np.sum(sv > 1e-10 * max(sv.max(), 1e-300)))
+        basis = vt[rank:].T  # the subspace where off-support coordinates stay zero
+    else:
+        basis = np.eye(len(z))
+    active = y * (X @ z) <= 1 + active_rtol
+    G = basis.T @ (X[active] * y[active, None]).T
+    g = basis.T @ gradient
+    if np.linalg.norm(g) == 0:
+        return 0.0
+    multipliers, _ = nnls(G, g) if G.size else (np.zeros(0), None)
+    return float(np.linalg.norm(G @ multipliers - g) / np.linalg.norm(g))
+
+
+def angle_degrees(a, b) -> float:
+    """The angle between two vectors, in degrees (accurate for small angles)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    return float(np.degrees(2 * np.arctan2(np.linalg.norm(a - b), np.linalg.norm(a + b))))
+
+
+def residual_direction(beta, X, y) -> np.ndarray:
+    """u = X^T r / ||X^T r|| for the exponential loss, computed stably (softmax of -y f)."""
+    margins = -y * (X @ beta)
+    weights = np.exp(margins - margins.max())
+    u = X.T @ (-y * weights)
+    return u / np.linalg.norm(u)
+
+
+def singular_vector_residual(network: LinearTensorNetwork, theta, X, y) -> float:
+    """Theorem 1 (eq. 8): max_l || v_l/|v_l| - g_l/|g_l| || with g_l = M(-u) o (v_1, .., I, .., v_L)."""
+    u = residual_direction(network.beta(theta), X, y)
+    layers = network.unflatten(theta)
+    grads = network.unflatten(network.gradient(-u, theta))
+    return float(max(np.linalg.norm(v / np.linalg.norm(v) - g / np.linalg.norm(g)) for v, g in zip(layers, grads)))
+
+
+def theorem3_directions(network: LinearTensorNetwork, x, y):
+    """Theorem 3: the limit directions (U_1 eta_1, U_2 eta_2), up to a common sign flip of both.
+
+    Raises ValueError when rho^inf is not unique (the largest singular value is repeated).
+    """
+    U1, s, U2 = single_point_svd(network, x)
+    rho = singular_value_l1(s, y)
+    top = np.isclose(s, s.max(), rtol=1e-9)
+    if top.sum() > 1:
+        raise ValueError("the largest singular value of M(x) is repeated: rho^inf is not unique")
+    magnitude = np.sqrt(np.abs(rho))
+    eta2 = magnitude
+    eta1 = np.sign(y) * magnitude
+    return U1 @ eta1, U2 @ eta2
+
+
+def corollary4_direction(x, y, filter_size: int) -> np.ndarray:
+    """Corollary 4: k_1 = 1: beta ∝ y x; k_1 = 2: beta ∝ 2yx ± y(x← + x→) by the sign of x^T x←."""
+    x = np.asarray(x, dtype=np.float64)
+    if filter_size == 1:
+        return y * x
+    if filter_size == 2:
+        left, right = np.roll(x, -1), np.roll(x, 1)
+        autocorrelation = x @ left
+        if autocorrelation == 0:
+            raise ValueError("Corollary 4 (k_1 = 2) needs x^T x← != 0")
+        return 2 * y * x + np.sign(autocorrelation) * y * (left + right)
+    raise ValueError(f"Corollary 4 covers filter sizes 1 and 2, not {filter_size}")

@@ -1,0 +1,124 @@
+"""Limit points of gradient flow in underdetermined regression (Section 5, Appendix A.4).
+
+- Theorem 4 (and Corollaries 5-7): beta -> S^T rho, rho = argmin Q_{L,alpha,eta̅}(rho) s.t. X S^T rho = y.
+  Solved through its dual in n variables (Appendix F.2): rho(nu) = alpha^L |eta̅|^L h_L(z),
+  z = alpha^{L-2} |eta̅|^{L-2} (S X^T nu), and nu minimises the convex
+  Phi(nu) = sum_j alpha^2 eta̅_j^2 q_L(z_j)^2 / 2 - nu^T y, whose gradient is X S^T rho(nu) - y.
+  Damped Newton with backtracking keeps z inside (-c_L, c_L).
+- Remark 4: the alpha -> 0 and alpha -> inf limits, weighted l1 and weighted l2 (cvxpy).
+- Theorem 5: the closed-form limit of a 2-layer network on one data point, through g^{-1}(y / alpha^2).
+- Theorem 6: the minimum l2-norm solution X^T (X X^T)^{-1} y.
+"""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+from scipy.optimize import brentq
+
+from . import lemma5_1
+
+
+def theorem4_rho(X, y, S, eta_bar, *, alpha: float, L: int, tol: float = 1e-14, max_iter: int = 500):
+    """rho^infinity of Theorem 4 (real S). Returns rho (m,).
+
+    Raises:
+        ValueError: if X S^T does not have full row rank, or Newton does not converge.
+    """
+    X, y, S, eta = (np.asarray(a, dtype=np.float64) for a in (X, y, S, eta_bar))
+    A = X @ S.T  # (n, m)
+    if np.linalg.matrix_rank(A) < A.shape[0]:
+        raise ValueError("Theorem 4 needs X S^T of full row rank (an exactly solvable regression problem)")
+    weight = alpha**2 * eta**2
+    scale = alpha ** (L - 2) * np.abs(eta) ** (L - 2)
+    amplitude = alpha**L * np.abs(eta) ** L
+    c = lemma5_1.c_limit(L)
+
+    def evaluate(nu):
+        """(Phi(nu), rho(nu), residual), with Phi = inf outside the domain |z| < c_L."""
+        z = scale * (A.T @ nu)
+        if np.any(np.abs(z) >= c):
+            return np.inf, None, None
+        with np.errstate(over="ignore", invalid="ignore"):
+            q = lemma5_1.q_of_time(z, L)
+            value = float(np.sum(weight * q * q) / 2 - nu @ y)
+            rho = amplitude * lemma5_1.h(z, L)
+        if not np.isfinite(value) or not np.all(np.isfinite(rho)):
+            return np.inf, None, None
+        return value, rho, A @ rho - y
+
+    nu = np.zeros(A.shape[0])
+    value, rho, residual = evaluate(nu)
+    target = tol * max(np.linalg.norm(y), 1e-300)
+    for _ in range(max_iter):
+        if np.linalg.norm(residual) <= target:
+            return rho
+        z = scale * (A.T @ nu)
+        hessian = (A * (amplitude * scale * lemma5_1.h_derivative(z, L))) @ A.T
+        step = np.linalg.solve(hessian, -residual)
+        # Backtrack until Phi decreases (Armijo) or, near the solution where Phi is flat to
+        # rounding, the residual does.
+        t = 1.0
+        while t >= 1e-12:
+            new_value, new_rho, new_residual = evaluate(nu + t * step)
+            if new_rho is not None and (
+                new_value <= value + 1e-4 * t * (residual @ step)
+                or np.linalg.norm(new_residual) < (1 - 1e-4 * t) * np.linalg.norm(residual)
+            ):
+                break
+            t /= 2
+        if t < 1e-12:
+            break  # no progress at machine precision: the residual is as small as it gets
+        nu, value, rho, residual = nu + t * step, new_value, new_rho, new_residual
+    if np.linalg.norm(residual) > 1e-9 * max(np.linalg.norm(y), 1e-300):
+        raise ValueError(f"Theorem 4 dual Newton did not converge (residual {np.linalg.norm(residual):.3e})")
+    return rho
+
+
+def weighted_norm_limits(X, y, S, eta_bar, *, L: int):
+    """Remark 4: (argmin sum |rho_j| / |eta̅_j|^{L-2}, argmin sum rho_j^2 / eta̅_j^{2L-2}) s.t. X S^T rho = y."""
+    A = np.asarray(X) @ np.asarray(S).T
+    eta = np.abs(np.asarray(eta_bar, dtype=np.float64))
+    rho = cp.Variable(A.shape[1])
+    l1 = cp.Problem(cp.Minimize(cp.norm1(cp.multiply(eta ** -(L - 2), rho))), [A @ rho == y])
+    l1.solve(solver=cp.CLARABEL)
+    rho_l1 = np.array(rho.value)
+    # weighted l2 in closed form: rho = W A^T (A W A^T)^{-1} y with W = diag(eta^{2L-2})
+    W = eta ** (2 * L - 2)
+    rho_l2 = W * (A.T @ np.linalg.solve((A * W) @ A.T, y))
+    if l1.status != cp.OPTIMAL:
+        raise ValueError(f"weighted l1 problem: cvxpy status {l1.status}")
+    return rho_l1, rho_l2
+
+
+def theorem5_limit(M, y, v1_bar, v2_bar, *, alpha: float, rtol: float = 1e-12):
+    """Theorem 5: the limit points (v_1^inf, v_2^inf) for the data matrix M = M(x) of one point.
+
+    g(nu) = sum_j s_j ((a_j^2 + b_j^2)/2 sinh(2 s_j nu) + a_j b_j cosh(2 s_j nu)), a = U_1^T v̄_1,
+    b = U_2^T v̄_2, is increasing; nu* = g^{-1}(y / alpha^2) is found by a bracketed root.
+    """
+    U1, s, U2t = np.linalg.svd(np.asarray(M, dtype=np.float64), full_matrices=False)
+    keep = s > rtol * s.max()
+    U1, s, U2 = U1[:, keep], s[keep], U2t[keep].T
+    a, b = U1.T @ v1_bar, U2.T @ v2_bar
+
+    def g(nu):
+        return float(np.sum(s * ((a * a + b * b) / 2 * np.sinh(2 * s * nu) + a * b * np.cosh(2 * s * nu))))
+
+    target = y / alpha**2
+    lo, hi = -1.0, 1.0
+    while g(lo) > target:
+        lo *= 2
+    while g(hi) < target:
+        hi *= 2
+    nu = brentq(lambda v: g(v) - target, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
+    ch, sh = np.cosh(nu * s), np.sinh(nu * s)
+    v1 = alpha * U1 @ (a * ch + b * sh) + alpha * (v1_bar - U1 @ a)
+    v2 = alpha * U2 @ (a * sh + b * ch) + alpha * (v2_bar - U2 @ b)
+    return v1, v2, nu
+
+
+def min_norm_solution(X, y):
+    """Theorem 6.2: X^T (X X^T)^{-1} y."""
+    X = np.asarray(X, dtype=np.float64)
+    return X.T @ np.linalg.solve(X @ X.T, np.asarray(y, dtype=np.float64))
