@@ -74,6 +74,8 @@ def orthogonal_decomposition(network: LinearTensorNetwork, *, even: bool = False
                 d ** ((L - 1) / 2) * real, (real,) * L, domain="even inputs and even parameters"
             )
         return OrthogonalDecomposition(d ** ((L - 1) / 2) * F, (F.conj(),) * L)
+    if network.name == "transform":
+        return OrthogonalDecomposition(np.asarray(network.settings["matrix"]), (np.eye(d),) * L)
     if network.name == "matrix_sensing":
         Q = np.asarray(network.settings["basis"])
         columns = np.stack([np.outer(Q[:, j], Q[:, j]).ravel(order="F") for j in range(d)], axis=1)

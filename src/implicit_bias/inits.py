@@ -3,7 +3,10 @@
 Schemes (``INITS``), each seeded by the run's seed:
 - ``paper``: Section 6. A seeded random unit direction z̄ (the same for every architecture, so all
   networks start at the same beta), random v̄_1..v̄_{L-1}, and the least-norm v̄_L with
-  beta(v̄) = z̄, then the layers rescaled to equal norms (beta unchanged); hence beta(Theta(0)) = alpha^L z̄ (alpha^2 z̄ for the paper's 2-layer networks).
+  beta(v̄) = z̄, then the layers rescaled to equal norms (beta unchanged) and, for 2-layer networks,
+  the first layer scaled up and the second down until the gap of Theorems 2, 3 and 5 holds (with
+  a factor 2 to spare) in the SVD of M(x) (one point) or Assumption 1's coordinates; hence
+  beta(Theta(0)) = alpha^L z̄ (alpha^2 z̄ for the paper's 2-layer networks).
 - ``theorem2``: the gap condition |[U_l^T v̄_l]_j|^2 - |[U_L^T v̄_L]_j|^2 >= lambda > 0 in the
   coordinates of Assumption 1 (Theorem 2, Corollaries 2 and 3).
 - ``theorem3`` / ``theorem5``: the same gap in the SVD of M(x) for the single data point.
@@ -55,9 +58,28 @@ def _paper(network, X, rng):
     if not np.allclose(B @ last, direction, atol=1e-10):
         raise ValueError(f"paper init: {network.describe()} cannot start at the chosen beta direction")
     vectors = vectors + [last]
-    # Rescale the layers to equal norms; beta is multilinear, so it is unchanged.
+    # Rescale the layers (beta is multilinear, so it is unchanged): to equal norms, and for
+    # 2-layer networks further so that the first layer dominates by the gap that Theorems 2, 3
+    # and 5 ask for, which the predicted limit points of Figure 1 rely on.
     norms = np.array([np.linalg.norm(v) for v in vectors])
-    return [v * np.exp(np.mean(np.log(norms))) / n for v, n in zip(vectors, norms)]
+    vectors = [v * np.exp(np.mean(np.log(norms))) / n for v, n in zip(vectors, norms)]
+    U = _two_layer_coordinates(network, X)
+    if U is not None:
+        a, b = np.abs(U[0].T @ vectors[0]), np.abs(U[1].T @ vectors[1])
+        c = max(1.0, (2 * np.max(b**2 / np.maximum(a**2, 1e-300))) ** 0.25)
+        vectors = [c * vectors[0], vectors[1] / c]
+    return vectors
+
+
+def _two_layer_coordinates(network, X):
+    """(U_1, U_2) of the gap condition for a 2-layer network: the SVD of M(x) for one point, else Assumption 1."""
+    if network.depth != 2:
+        return None
+    if X.shape[0] == 1:
+        U1, _, U2 = single_point_svd(network, X[0])
+        return U1, U2
+    decomposition = orthogonal_decomposition(network)
+    return None if decomposition is None else decomposition.U
 
 
 def _gap_init(U, rng, shape):
@@ -80,7 +102,7 @@ def _decomposition(network, scheme, *, real=False, X=None):
     if decomposition is None:
         raise ValueError(
             f"{scheme} init needs the orthogonal decomposition of Assumption 1, "
-            f"which {network.describe()} does not have (diag, full-length conv and matrix_sensing do)"
+            f"which {network.describe()} does not have (diag, full-length conv, transform and matrix_sensing do)"
         )
     if real and not decomposition.is_real:
         raise ValueError(f"{scheme} init needs a real decomposition (Theorem 4)")
@@ -186,7 +208,8 @@ def premise(theorem: str, network: LinearTensorNetwork, vectors, X) -> Premise:
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     vectors = [np.asarray(v, dtype=np.float64) for v in vectors]
     base = {"corollary2": "theorem2", "corollary3": "theorem2", "corollary4": "theorem3",
-            "corollary5": "theorem4", "corollary6": "theorem4", "corollary7": "theorem4"}.get(theorem, theorem)
+            "corollary5": "theorem4", "corollary6": "theorem4", "corollary7": "theorem4",
+            "remark3": "theorem4", "remark4": "theorem4"}.get(theorem, theorem)
     try:
         if base == "theorem2":
             return _gap_premise(theorem, _decomposition(network, theorem).U, vectors)

@@ -232,6 +232,31 @@ def matrix_sensing(dim: int, *, depth: int, basis=None) -> LinearTensorNetwork:
     return _network("matrix_sensing", dim, (dim * dim,) * depth, entries, settings)
 
 
+def transform(dim: int, *, depth: int, kind: str = "dct", seed: int = 0, matrix=None) -> LinearTensorNetwork:
+    """A network built by Assumption 1 from a chosen transform T (Remark 3): S = T, U_l = I.
+
+    M(x) = sum_j [T x]_j e_j o ... o e_j, i.e. a diagonal network acting on T x.
+    ``kind``: ``dct`` (orthonormal DCT-II), ``random_orthogonal`` (seeded), or ``matrix`` given.
+    """
+    _check_dim(dim)
+    _check_depth(depth)
+    if matrix is not None:
+        T = np.asarray(matrix, dtype=np.float64)
+        kind = "matrix"
+    elif kind == "dct":
+        from scipy.fft import dct
+
+        T = dct(np.eye(dim), norm="ortho", axis=0)
+    elif kind == "random_orthogonal":
+        T = np.linalg.qr(np.random.default_rng(seed).standard_normal((dim, dim)))[0]
+    else:
+        raise ValueError(f"transform: kind must be 'dct', 'random_orthogonal' or a matrix, got {kind!r}")
+    if T.shape != (dim, dim) or abs(np.linalg.det(T)) < 1e-12:
+        raise ValueError(f"transform: the matrix must be an invertible {dim}x{dim} matrix")
+    entries = [(k, (j,) * depth, T[j, k]) for j in range(dim) for k in range(dim)]
+    return _network("transform", dim, (dim,) * depth, entries, {"depth": depth, "kind": kind, "matrix": T.tolist()})
+
+
 def generic(basis_tensors) -> LinearTensorNetwork:
     """Any linear tensor network, given E_k = M(e_k) as an array of shape (d, k_1, ..., k_L)."""
     E = np.asarray(basis_tensors, dtype=np.float64)
@@ -251,6 +276,7 @@ ARCHITECTURES = {
     "conv": conv,
     "fc": fc,
     "matrix_sensing": matrix_sensing,
+    "transform": transform,
     "generic": generic,
 }
 

@@ -24,6 +24,7 @@ FLOW_CONVERGED = 0
 FLOW_MAX_STEPS = 1
 FLOW_STALLED = 2
 FLOW_NONFINITE = 3
+NEAR_TARGET = np.log(4.0)  # log-loss slack: a factor 2 in the residual of a regression target
 
 
 @njit(cache=True)
@@ -207,105 +208,147 @@ def _velocity(theta, pos, coord, weight, X, y, task, beta, f, r, u, grad, out):
 
 
 @njit(cache=True)
-def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_steps,
-              beta_rec, log_loss_rec, level_rec, theta_rec):
-    """Integrate in place from tau = -log L(theta) through the ascending ``levels`` of tau.
+def _dp5_step(theta, step, ks, stage, new, pos, coord, weight, X, y, task, beta, f, r, u, grad, rtol, atol):
+    """One Dormand-Prince 5(4) step from theta, whose velocity is ks[0].
 
-    Records beta and the measured log L each time tau reaches a level. Returns (status, steps).
+    Writes the 5th-order candidate to ``new`` and its velocity to ks[6] (first-same-as-last);
+    returns (RMS error relative to atol + rtol |theta|, log L at the candidate).
     """
-    n, d = X.shape
     P = theta.size
-    beta, f, r, u, grad = np.empty(d), np.empty(n), np.empty(n), np.empty(d), np.empty(P)
-    stages = np.empty((9, P))
-    k1, k2, k3, k4, k5, k6, k7, stage, new = (
-        stages[0], stages[1], stages[2], stages[3], stages[4], stages[5], stages[6], stages[7], stages[8]
-    )
+    k1, k2, k3, k4, k5, k6, k7 = ks[0], ks[1], ks[2], ks[3], ks[4], ks[5], ks[6]
+    for p in range(P):
+        stage[p] = theta[p] + step * (k1[p] / 5)
+    _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k2)
+    for p in range(P):
+        stage[p] = theta[p] + step * (3 / 40 * k1[p] + 9 / 40 * k2[p])
+    _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k3)
+    for p in range(P):
+        stage[p] = theta[p] + step * (44 / 45 * k1[p] - 56 / 15 * k2[p] + 32 / 9 * k3[p])
+    _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k4)
+    for p in range(P):
+        stage[p] = theta[p] + step * (
+            19372 / 6561 * k1[p] - 25360 / 2187 * k2[p] + 64448 / 6561 * k3[p] - 212 / 729 * k4[p]
+        )
+    _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k5)
+    for p in range(P):
+        stage[p] = theta[p] + step * (
+            9017 / 3168 * k1[p] - 355 / 33 * k2[p] + 46732 / 5247 * k3[p]
+            + 49 / 176 * k4[p] - 5103 / 18656 * k5[p]
+        )
+    _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k6)
+    for p in range(P):
+        new[p] = theta[p] + step * (
+            35 / 384 * k1[p] + 500 / 1113 * k3[p] + 125 / 192 * k4[p]
+            - 2187 / 6784 * k5[p] + 11 / 84 * k6[p]
+        )
+    new_log_loss = _velocity(new, pos, coord, weight, X, y, task, beta, f, r, u, grad, k7)
+    err = 0.0
+    for p in range(P):
+        e = step * (
+            71 / 57600 * k1[p] - 71 / 16695 * k3[p] + 71 / 1920 * k4[p]
+            - 17253 / 339200 * k5[p] + 22 / 525 * k6[p] - 1 / 40 * k7[p]
+        )
+        scale = atol + rtol * max(abs(theta[p]), abs(new[p]))
+        err += (e / scale) ** 2
+    err = np.sqrt(err / P)
+    if not (np.isfinite(err) and np.isfinite(new_log_loss)):
+        err = np.inf
+    return err, new_log_loss
 
-    log_loss = _velocity(theta, pos, coord, weight, X, y, task, beta, f, r, u, grad, k1)
-    tau = -log_loss
-    c = 0
-    while c < levels.size and levels[c] <= tau:  # levels already passed at the start
-        _beta(theta, pos, coord, weight, beta)
-        beta_rec[c, :] = beta
-        theta_rec[c, :] = theta
-        log_loss_rec[c] = log_loss
-        level_rec[c] = tau
-        c += 1
-    if c == levels.size:
-        return FLOW_CONVERGED, 0
-    if not (np.isfinite(tau) and np.all(np.isfinite(k1))):
-        return FLOW_NONFINITE, 0
 
-    norm_theta = np.sqrt(np.sum(theta * theta))
-    norm_k1 = np.sqrt(np.sum(k1 * k1))
-    h = 0.01 * norm_theta / norm_k1 if norm_theta > 1e-5 and norm_k1 > 1e-5 else 1e-6
-    h = min(h, levels[levels.size - 1] - tau)
-    steps = 0
-    while c < levels.size:
+@njit(cache=True)
+def _advance(theta, tau, goal, h, steps, max_steps, ks, stage, new, pos, coord, weight, X, y, task,
+             beta, f, r, u, grad, rtol, atol):
+    """Integrate theta in place from tau to exactly ``goal``; h is the proposed step size.
+
+    Returns (status, tau, h, log L at theta, steps taken so far).
+    """
+    log_loss = -tau
+    while tau < goal:
         if steps >= max_steps:
-            return FLOW_MAX_STEPS, steps
-        clamped = tau + h >= levels[c]
-        step = levels[c] - tau if clamped else h
-        for p in range(P):
-            stage[p] = theta[p] + step * (k1[p] / 5)
-        _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k2)
-        for p in range(P):
-            stage[p] = theta[p] + step * (3 / 40 * k1[p] + 9 / 40 * k2[p])
-        _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k3)
-        for p in range(P):
-            stage[p] = theta[p] + step * (44 / 45 * k1[p] - 56 / 15 * k2[p] + 32 / 9 * k3[p])
-        _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k4)
-        for p in range(P):
-            stage[p] = theta[p] + step * (
-                19372 / 6561 * k1[p] - 25360 / 2187 * k2[p] + 64448 / 6561 * k3[p] - 212 / 729 * k4[p]
-            )
-        _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k5)
-        for p in range(P):
-            stage[p] = theta[p] + step * (
-                9017 / 3168 * k1[p] - 355 / 33 * k2[p] + 46732 / 5247 * k3[p]
-                + 49 / 176 * k4[p] - 5103 / 18656 * k5[p]
-            )
-        _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k6)
-        for p in range(P):
-            new[p] = theta[p] + step * (
-                35 / 384 * k1[p] + 500 / 1113 * k3[p] + 125 / 192 * k4[p]
-                - 2187 / 6784 * k5[p] + 11 / 84 * k6[p]
-            )
-        new_log_loss = _velocity(new, pos, coord, weight, X, y, task, beta, f, r, u, grad, k7)
-        err = 0.0
-        for p in range(P):
-            e = step * (
-                71 / 57600 * k1[p] - 71 / 16695 * k3[p] + 71 / 1920 * k4[p]
-                - 17253 / 339200 * k5[p] + 22 / 525 * k6[p] - 1 / 40 * k7[p]
-            )
-            scale = atol + rtol * max(abs(theta[p]), abs(new[p]))
-            err += (e / scale) ** 2
-        err = np.sqrt(err / P)
-        if not (np.isfinite(err) and np.isfinite(new_log_loss)):
-            err = np.inf
+            return FLOW_MAX_STEPS, tau, h, log_loss, steps
+        clamped = tau + h >= goal
+        step = goal - tau if clamped else h
+        err, new_log_loss = _dp5_step(theta, step, ks, stage, new, pos, coord, weight, X, y, task,
+                                      beta, f, r, u, grad, rtol, atol)
         factor = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.9 * err ** -0.2))
         if err <= 1.0:
             steps += 1
             theta[:] = new
-            k1[:] = k7
+            ks[0, :] = ks[6]
+            log_loss = new_log_loss
             if clamped:
-                tau = levels[c]
-                h = min(h, step * factor)
-                while c < levels.size and levels[c] <= tau:
-                    _beta(theta, pos, coord, weight, beta)
-                    beta_rec[c, :] = beta
-                    theta_rec[c, :] = theta
-                    log_loss_rec[c] = new_log_loss
-                    level_rec[c] = tau
-                    c += 1
+                tau = goal
+                h = min(h, step * factor)  # keep the unclamped proposal unless the step was hard
             else:
                 tau += step
                 h = step * factor
         else:
             h = step * factor
             if h < 1e-13 * max(1.0, abs(tau)):
-                return (FLOW_NONFINITE if not np.isfinite(err) else FLOW_STALLED), steps
-    return FLOW_CONVERGED, steps
+                return (FLOW_NONFINITE if not np.isfinite(err) else FLOW_STALLED), tau, h, log_loss, steps
+    return FLOW_CONVERGED, tau, h, log_loss, steps
+
+
+@njit(cache=True)
+def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_steps,
+              beta_rec, log_loss_rec, level_rec, theta_rec):
+    """Integrate in place from tau = -log L(theta) through the ascending ``levels`` of tau.
+
+    Records beta, theta and the measured log L each time tau reaches a level.  The integration
+    variable and the measured -log L(theta) drift apart by the integration error; a run whose
+    measured loss has not reached the last level when tau has is continued until it has (the
+    last record is then its final state).  Returns (status, steps).
+    """
+    n, d = X.shape
+    P = theta.size
+    beta, f, r, u, grad = np.empty(d), np.empty(n), np.empty(n), np.empty(d), np.empty(P)
+    ks = np.empty((7, P))
+    stage, new = np.empty(P), np.empty(P)
+    log_loss = _velocity(theta, pos, coord, weight, X, y, task, beta, f, r, u, grad, ks[0])
+    tau = -log_loss
+    if not (np.isfinite(tau) and np.all(np.isfinite(ks[0]))):
+        if tau >= levels[levels.size - 1]:  # e.g. an exact fit: nothing to integrate
+            _beta(theta, pos, coord, weight, beta)
+            for c in range(levels.size):
+                beta_rec[c, :], theta_rec[c, :], log_loss_rec[c], level_rec[c] = beta, theta, log_loss, tau
+            return FLOW_CONVERGED, 0
+        return FLOW_NONFINITE, 0
+    norm_theta = np.sqrt(np.sum(theta * theta))
+    norm_k1 = np.sqrt(np.sum(ks[0] * ks[0]))
+    h = 0.01 * norm_theta / norm_k1 if norm_theta > 1e-5 and norm_k1 > 1e-5 else 1e-6
+    steps = 0
+    target = levels[levels.size - 1]
+    c = 0
+    while c < levels.size:
+        if levels[c] > tau:
+            status, tau, h, log_loss, steps = _advance(
+                theta, tau, levels[c], h, steps, max_steps, ks, stage, new, pos, coord, weight, X, y, task,
+                beta, f, r, u, grad, rtol, atol,
+            )
+            if status == FLOW_STALLED and target + log_loss <= NEAR_TARGET:
+                c = levels.size - 1  # at the round-off floor, within a factor 2 of a residual target
+            elif status != FLOW_CONVERGED:
+                return status, steps
+        _beta(theta, pos, coord, weight, beta)
+        beta_rec[c, :], theta_rec[c, :], log_loss_rec[c], level_rec[c] = beta, theta, log_loss, tau
+        c += 1
+    for _ in range(100):
+        deficit = target + log_loss  # how far the measured -log L is short of the target
+        if deficit <= 1e-9 * max(1.0, abs(target)):
+            return FLOW_CONVERGED, steps
+        status, tau, h, log_loss, steps = _advance(
+            theta, tau, tau + deficit, h, steps, max_steps, ks, stage, new, pos, coord, weight, X, y, task,
+            beta, f, r, u, grad, rtol, atol,
+        )
+        if status == FLOW_STALLED and deficit <= NEAR_TARGET:
+            return FLOW_CONVERGED, steps  # at the round-off floor, within a factor 2 of a residual target
+        if status != FLOW_CONVERGED:
+            return status, steps
+        _beta(theta, pos, coord, weight, beta)
+        c = levels.size - 1
+        beta_rec[c, :], theta_rec[c, :], log_loss_rec[c], level_rec[c] = beta, theta, log_loss, tau
+    return (FLOW_CONVERGED if target + log_loss <= NEAR_TARGET else FLOW_STALLED), steps
 
 
 @njit(parallel=True, cache=True)
