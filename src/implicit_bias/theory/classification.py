@@ -126,6 +126,7 @@ def theorem3_directions(network: LinearTensorNetwork, x, y):
     top = np.isclose(s, s.max(), rtol=1e-9)
     if top.sum() > 1:
         raise ValueError("the largest singular value of M(x) is repeated: rho^inf is not unique")
+    rho[np.abs(rho) < 1e-6 * np.abs(rho).max()] = 0.0  # the interior-point solver's residue; sqrt would amplify it
     magnitude = np.sqrt(np.abs(rho))
     eta2 = magnitude
     eta1 = np.sign(y) * magnitude

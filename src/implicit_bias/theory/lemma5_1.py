@@ -61,7 +61,7 @@ def q_of_time(t, L: int):
     c, a = c_limit(L), (L - 1) / 2
     at = np.abs(t)
     q = np.full(t.shape, np.nan)
-    q[at >= c] = np.inf
+    q[at == c] = np.inf
     t_one = float(time_of_q(1.0, L))
     # |q| <= 1: t(q) is concave on q > 0 with t(q) <= q, so Newton from q = t rises to the root.
     small = at <= t_one
