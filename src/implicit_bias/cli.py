@@ -30,6 +30,8 @@ def _add_dataset(verbs):
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--paper", choices=["paper_regression", "paper_classification"], help="a dataset of Section 6")
     source.add_argument("--inline", type=_json, metavar="JSON", help='{"task": ..., "X": [[...]], "y": [...]}')
+    source.add_argument("--spec", type=_json, metavar="JSON", help='an experiment\'s task and data: {"task": ..., "data": {...}}')
+    p.add_argument("--experiment", default="inline", help="experiment name (names the dataset)")
     p.add_argument("--output", required=True, help="path of the .nc file to write")
     p.set_defaults(handler=_dataset)
 
@@ -39,6 +41,10 @@ def _dataset(args):
 
     if args.paper:
         dataset = GENERATORS[args.paper]()
+    elif args.spec:
+        from .experiments import make_dataset
+
+        dataset = make_dataset(args.experiment, args.spec)
     else:
         spec = args.inline
         dataset = Dataset(spec.get("X"), spec.get("y"), spec.get("task"), spec.get("name", "inline"))
@@ -52,13 +58,7 @@ def _add_train(verbs):
         help="train one (architecture, alpha, seed) and write its run file",
         description="Train one run and write a self-describing NetCDF run file (docs/results.md).",
     )
-    p.add_argument("--dataset", required=True, help="dataset .nc file (see the dataset verb)")
-    p.add_argument("--architecture", required=True, type=_json, metavar="JSON", help='e.g. {"name": "conv", "depth": 2, "filters": [3]}')
-    p.add_argument("--init", required=True, help="init scheme: paper, theorem2..6, corollary7, random")
-    p.add_argument("--alpha", required=True, type=float, help="initial scale alpha > 0")
-    p.add_argument("--seed", required=True, type=int, help="seed of the initial directions")
-    p.add_argument("--solver", required=True, type=_json, metavar="JSON", help='e.g. {"name": "gd", "lr": 1e-3, "steps": 5000} or {"name": "flow"}')
-    p.add_argument("--experiment", default="adhoc", help="experiment name, stored in the run file")
+    _run_arguments(p)
     p.add_argument("--config", type=_json, metavar="JSON", help="the experiment's config, stored in the run file")
     p.add_argument("--output", required=True, help="path of the run .nc file to write")
     p.set_defaults(handler=_train)
@@ -81,6 +81,154 @@ def _train(args):
     log.info("%s: %s (final log L = %.6g) in %.2f s; wrote %s", run.attrs["status"], run.attrs["reason"], final, time.perf_counter() - start, args.output)
 
 
+def _add_predict(verbs):
+    p = verbs.add_parser(
+        "predict",
+        help="what each claim predicts for every run of an experiment",
+        description="Write one predictions NetCDF file per run of an experiment (named like its run file): "
+                    "for each claim, whether it applies and its predicted limit.",
+    )
+    p.add_argument("--dataset", required=True, help="the experiment's dataset .nc file")
+    p.add_argument("--experiment", required=True, help="experiment name")
+    p.add_argument("--spec", required=True, type=_json, metavar="JSON", help="the experiment's config entry")
+    p.add_argument("--output-dir", required=True, help="folder for the predictions files")
+    p.set_defaults(handler=_predict)
+
+
+def _run_arguments(p):
+    p.add_argument("--dataset", required=True, help="dataset .nc file")
+    p.add_argument("--architecture", required=True, type=_json, metavar="JSON", help='e.g. {"name": "conv", "depth": 2, "filters": [3]}')
+    p.add_argument("--init", required=True, help="init scheme: paper, theorem2..6, corollary7, random")
+    p.add_argument("--alpha", required=True, type=float, help="initial scale alpha > 0")
+    p.add_argument("--seed", required=True, type=int, help="seed of the initial directions")
+    p.add_argument("--solver", required=True, type=_json, metavar="JSON", help='e.g. {"name": "gd", "lr": 1e-3, "steps": 5000} or {"name": "flow"}')
+    p.add_argument("--experiment", default="adhoc", help="experiment name, stored in the file")
+
+
+def _predict(args):
+    from pathlib import Path
+
+    from .datasets import Dataset
+    from .experiments import architecture_by_label, run_ids
+    from .netcdf import write_netcdf
+    from .predictions import planned_run, predictions_dataset
+    from .training import make_solver
+
+    dataset = Dataset.read(args.dataset)
+    spec = args.spec
+    solver = make_solver(spec["solver"]).settings()
+    claims = [c for c in spec["claims"] if c != "lemma5_1"]
+    for label, alpha, seed in run_ids(spec):
+        run = planned_run(dataset, architecture=architecture_by_label(spec, label), init=spec["init"],
+                          alpha=float(alpha), seed=int(seed), solver=solver, experiment=args.experiment)
+        ds = predictions_dataset(claims, run)
+        write_netcdf(ds, Path(args.output_dir) / f"{label}_a{alpha}_s{seed}.nc")
+        applies = [c for c, a in zip(claims, ds["applicable"].values) if a]
+        log.info("%s alpha=%s seed=%s: %d of %d claims apply (%s)", label, alpha, seed, len(applies), len(claims), ", ".join(applies) or "none")
+
+
+def _add_check(verbs):
+    p = verbs.add_parser(
+        "check",
+        help="compare run files with their predictions; write one row per check (CSV)",
+        description="Check runs against predictions. Runs and predictions pair up by file name.",
+    )
+    p.add_argument("--dataset", help="dataset .nc file (not needed for lemma5_1 alone)")
+    p.add_argument("--runs", nargs="*", default=[], help="run .nc files")
+    p.add_argument("--predictions", nargs="*", default=[], help="predictions .nc files, same names as the runs")
+    p.add_argument("--claims", required=True, nargs="+", help="claim ids")
+    p.add_argument("--depths", nargs="*", type=int, help="depths for lemma5_1 (default: the runs' depths, or 2..6)")
+    p.add_argument("--output", required=True, help="path of the CSV file to write")
+    p.set_defaults(handler=_check)
+
+
+def _check(args):
+    from pathlib import Path
+
+    from .checking import check_files, write_table
+
+    rows = check_files(args.claims, dataset=args.dataset, runs=args.runs, predictions=args.predictions, depths=args.depths)
+    write_table(rows, Path(args.output))
+    counts = rows["status"].value_counts().to_dict()
+    log.info("wrote %s: %d checks (%s)", args.output, len(rows), ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def _add_summarize(verbs):
+    p = verbs.add_parser("summarize", help="stack an experiment's runs and predictions into one NetCDF file",
+                         description="Write summary.nc with dims (architecture, alpha, seed, checkpoint, coef).")
+    p.add_argument("--experiment", required=True)
+    p.add_argument("--dataset", required=True, help="the experiment's dataset .nc file")
+    p.add_argument("--runs", nargs="+", required=True)
+    p.add_argument("--predictions", nargs="*", default=[])
+    p.add_argument("--config", type=_json, metavar="JSON", help="the experiment's config entry, stored in the file")
+    p.add_argument("--output", required=True)
+    p.set_defaults(handler=_summarize)
+
+
+def _summarize(args):
+    from .datasets import Dataset
+    from .netcdf import write_netcdf
+    from .summaries import summarize
+
+    ds = summarize(args.runs, args.predictions, experiment=args.experiment, config=args.config, dataset=Dataset.read(args.dataset))
+    write_netcdf(ds, args.output)
+    log.info("wrote %s: %s", args.output, dict(ds.sizes))
+
+
+def _add_figures(verbs):
+    p = verbs.add_parser("figures", help="draw an experiment's figures (PNG and PDF) from its summary",
+                         description="Figures: trajectories, alpha_sweep, direction_error, agreement.")
+    p.add_argument("--summary", required=True)
+    p.add_argument("--name", required=True, help="experiment name (prefix of the files)")
+    p.add_argument("--kinds", nargs="+", required=True, help="which figures")
+    p.add_argument("--output-dir", required=True)
+    p.set_defaults(handler=_figures)
+
+
+def _figures(args):
+    from .figures import make_figures
+    from .netcdf import read_netcdf
+
+    paths = make_figures(read_netcdf(args.summary), args.output_dir, args.name, args.kinds)
+    log.info("wrote %s", ", ".join(str(p) for p in paths))
+
+
+def _add_report(verbs):
+    p = verbs.add_parser("report", help="the verification report: claims.csv, report.md, report.html",
+                         description="Collect every check into claims.csv and write the report with a verdict per claim.")
+    p.add_argument("--checks", nargs="+", required=True, help="checks CSV files")
+    p.add_argument("--figures", nargs="*", default=[])
+    p.add_argument("--benchmarks", nargs="*", default=[], help="Snakemake benchmark files of the training jobs")
+    p.add_argument("--output-dir", required=True)
+    p.set_defaults(handler=_report)
+
+
+def _report(args):
+    from .report import write_report
+
+    counts = write_report(args.checks, args.figures, args.benchmarks, args.output_dir)
+    log.info("wrote the report in %s: %d checks, %d failed", args.output_dir, counts["checks"], counts["failed"])
+
+
+def _add_gate(verbs):
+    p = verbs.add_parser("gate", help="exit non-zero when any check failed (for CI)",
+                         description="Read claims.csv; exit 1 if any check failed, listing them.")
+    p.add_argument("--claims-table", required=True)
+    p.set_defaults(handler=_gate)
+
+
+def _gate(args):
+    import pandas as pd
+
+    table = pd.read_csv(args.claims_table)
+    failed = table[table["status"] == "fail"]
+    for _, r in failed.iterrows():
+        print(f"FAILED {r['claim']} {r['experiment']} {r['architecture']} alpha={r['alpha']} seed={r['seed']}: "
+              f"{r['metric']} = {r['value']:.3g} > {r['tolerance']:.3g} ({r['reason']})", file=sys.stderr)
+    if len(failed):
+        raise SystemExit(1)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m implicit_bias",
@@ -90,6 +238,12 @@ def parser() -> argparse.ArgumentParser:
     verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     _add_dataset(verbs)
     _add_train(verbs)
+    _add_predict(verbs)
+    _add_check(verbs)
+    _add_summarize(verbs)
+    _add_figures(verbs)
+    _add_report(verbs)
+    _add_gate(verbs)
     return p
 
 

@@ -3,7 +3,7 @@
 from .claims import CLAIM_IDS, CLAIMS, Check, Prediction, RunView, check, check_group, predict
 
 
-def check_runs(claims, runs: list[RunView], predictions: dict | None = None) -> list[Check]:
+def check_runs(claims, runs: list[RunView], predictions: dict | None = None, *, depths=None) -> list[Check]:
     """Every check of ``claims`` on ``runs``: per run, then per group (alpha sweeps), then theory-only.
 
     ``predictions`` maps claim -> one Prediction per run; missing ones are computed here.
@@ -14,8 +14,8 @@ def check_runs(claims, runs: list[RunView], predictions: dict | None = None) -> 
             raise ValueError(f"unknown claim {claim!r}; expected one of {list(CLAIM_IDS)}")
         spec = CLAIMS[claim]
         if spec.check_theory is not None:
-            depths = sorted({r.network.depth for r in runs}) or [2, 3, 4, 5, 6]
-            rows += spec.check_theory(depths=depths, experiment=runs[0].experiment if runs else "lemma5_1")
+            own_depths = depths or sorted({r.network.depth for r in runs}) or [2, 3, 4, 5, 6]
+            rows += spec.check_theory(depths=own_depths, experiment=runs[0].experiment if runs else "theory")
             continue
         own = (predictions or {}).get(claim) or [predict(claim, r) for r in runs]
         for run, prediction in zip(runs, own):

@@ -1,0 +1,31 @@
+"""Reproduce and verify Yun, Krishnan & Mobahi, "A unifying view on implicit bias in training linear
+neural networks" (ICLR 2021): config -> datasets -> runs -> predictions -> checks -> summaries ->
+figures -> report. Rules are thin: each calls `python -m implicit_bias <verb>`.
+"""
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/datasets.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/predictions.smk"
+include: "workflow/rules/checks.smk"
+include: "workflow/rules/summaries.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    """Everything: the report (and, if asked, the gate on failed checks)."""
+    input:
+        f"{RESULTS}/run_config.yaml",
+        f"{RESULTS}/report/report.html",
+        [f"{RESULTS}/{e}/summary.nc" for e in EXPERIMENTS],
+        [f"{RESULTS}/report/all_checks_passed"] if config["fail_on_failed_checks"] else [],
+    default_target: True

@@ -1,0 +1,209 @@
+"""Experiments as the config describes them: their datasets, run labels and validation.
+
+An experiment (one entry of ``experiments:`` in config.yaml) is a task, data, a list of
+architectures, alphas, seeds, an init scheme, a solver and the claims to check. Everything here
+runs at workflow load time too, so a bad config stops before any job with a message naming the
+key.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .datasets import GENERATORS, Dataset
+from .inits import INITS
+from .networks import ARCHITECTURES, build_network
+from .theory import CLAIM_IDS
+from .training import TASKS, make_solver
+
+RANDOM_KINDS = ("regression", "classification", "even", "sensing")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot be used; the message names the key."""
+
+
+def _fail(key, message):
+    raise ConfigError(f"{key}: {message}")
+
+
+# --- datasets -------------------------------------------------------------------------------------
+def random_dataset(kind: str, *, n: int, d: int, seed: int, margin: float = 0.1) -> Dataset:
+    """Seeded random data: underdetermined regression, separable classification (with a margin),
+    even regression data (Corollary 6), or commuting symmetric sensors (Corollary 7)."""
+    rng = np.random.default_rng(seed)
+    if kind == "regression":
+        return Dataset(rng.standard_normal((n, d)), rng.standard_normal(n), "regression", f"random_regression_{seed}")
+    if kind == "even":
+        X = rng.standard_normal((n, d))
+        X = (X + np.roll(X[:, ::-1], 1, axis=1)) / 2
+        return Dataset(X, rng.standard_normal(n), "regression", f"random_even_{seed}")
+    if kind == "sensing":
+        basis = np.linalg.qr(rng.standard_normal((d, d)))[0]
+        return Dataset(rng.standard_normal((n, d)), rng.standard_normal(n), "regression", f"random_sensing_{seed}", basis)
+    if kind == "classification":
+        w = rng.standard_normal(d)
+        w /= np.linalg.norm(w)
+        rows = []
+        while len(rows) < n:  # rejection keeps a margin between the classes
+            x = rng.standard_normal(d)
+            if abs(x @ w) >= margin:
+                rows.append(x)
+        X = np.array(rows)
+        return Dataset(X, np.sign(X @ w), "classification", f"random_classification_{seed}")
+    raise ConfigError(f"data.random.kind: expected one of {RANDOM_KINDS}, got {kind!r}")
+
+
+def make_dataset(name: str, spec: dict) -> Dataset:
+    """The dataset of experiment ``name`` from its config entry."""
+    data, task = spec["data"], spec["task"]
+    if "paper" in data:
+        dataset = GENERATORS[data["paper"]]()
+    elif "random" in data:
+        r = data["random"]
+        dataset = random_dataset(r["kind"], n=r["n"], d=r["d"], seed=r.get("seed", 0), margin=r.get("margin", 0.1))
+    else:
+        basis = np.asarray(data["basis"], dtype=float) if "basis" in data else None
+        dataset = Dataset(np.asarray(data["X"], dtype=float), np.asarray(data["y"], dtype=float), task, name, basis)
+    if dataset.task != task:
+        _fail(f"experiments.{name}.task", f"is {task!r} but the data are for {dataset.task!r}")
+    return dataset
+
+
+# --- labels ---------------------------------------------------------------------------------------
+def architecture_label(spec: dict) -> str:
+    """A file-name-safe label such as conv_L2_k3, fc_L3_w4-4, diag_L2, transform_L2_dct."""
+    parts = [spec["name"], f"L{spec.get('depth', 2)}"]
+    if spec.get("filters"):
+        parts.append("k" + "-".join(str(k) for k in spec["filters"]))
+    if spec.get("widths"):
+        parts.append("w" + "-".join(str(w) for w in spec["widths"]))
+    if spec["name"] == "transform":
+        parts.append(str(spec.get("kind", "dct")) + (f"{spec['seed']}" if "seed" in spec else ""))
+    return "_".join(parts)
+
+
+def alpha_label(alpha: float) -> str:
+    return f"{alpha:g}"
+
+
+def run_ids(spec: dict) -> list[tuple[str, str, str]]:
+    """(architecture label, alpha label, seed) of every run of an experiment."""
+    return [(architecture_label(a), alpha_label(alpha), str(seed))
+            for a in spec["architectures"] for alpha in spec["alphas"] for seed in spec["seeds"]]
+
+
+def architecture_by_label(spec: dict, label: str) -> dict:
+    for a in spec["architectures"]:
+        if architecture_label(a) == label:
+            return a
+    raise ConfigError(f"no architecture labelled {label!r}")
+
+
+# --- validation beyond the JSON schema -------------------------------------------------------------
+def validate_experiment(name: str, spec: dict) -> Dataset:
+    """Check what a schema cannot: data shapes and values, architectures against the data, claims
+    against the task. Returns the dataset. Raises ConfigError naming the key."""
+    key = f"experiments.{name}"
+    if spec.get("task") not in TASKS:
+        _fail(f"{key}.task", f"expected one of {TASKS}, got {spec.get('task')!r}")
+    data = spec.get("data", {})
+    if "X" in data:
+        X, y = data["X"], data.get("y")
+        if not isinstance(X, list) or not X or not all(isinstance(r, list) for r in X):
+            _fail(f"{key}.data.X", "expected a non-empty list of rows (lists of numbers)")
+        if len({len(r) for r in X}) != 1:
+            _fail(f"{key}.data.X", f"rows have different lengths {sorted({len(r) for r in X})} (ragged)")
+        if not isinstance(y, list) or len(y) != len(X):
+            _fail(f"{key}.data.y", f"expected one value per row of X ({len(X)}), got {y!r}")
+        values = [v for r in X for v in r] + list(y)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+            _fail(f"{key}.data", "X and y must be finite numbers (no NaN, inf or text)")
+    try:
+        dataset = make_dataset(name, spec)
+    except ConfigError:
+        raise
+    except (ValueError, KeyError, TypeError) as error:
+        _fail(f"{key}.data", str(error))
+    n, d = dataset.X.shape
+    if dataset.task == "classification":
+        if not np.all(np.abs(dataset.y) == 1):
+            _fail(f"{key}.data.y", "classification labels must be +1 or -1")
+        _require_separable(key, dataset)
+    for i, arch in enumerate(spec.get("architectures", [])):
+        akey = f"{key}.architectures[{i}]"
+        if arch.get("name") not in ARCHITECTURES:
+            _fail(f"{akey}.name", f"unknown architecture {arch.get('name')!r}; expected one of {sorted(ARCHITECTURES)}")
+        try:
+            build_network({**arch, **({"basis": dataset.basis} if arch["name"] == "matrix_sensing" and dataset.basis is not None else {})}, d)
+        except (ValueError, TypeError) as error:
+            _fail(akey, str(error))
+    labels = [architecture_label(a) for a in spec.get("architectures", [])]
+    if len(set(labels)) != len(labels):
+        _fail(f"{key}.architectures", f"two architectures share a label: {labels}")
+    alphas = spec.get("alphas", [])
+    for alpha in alphas:
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha <= 0:
+            _fail(f"{key}.alphas", f"every alpha must be a positive finite number, got {alpha!r}")
+    if len({alpha_label(a) for a in alphas}) != len(alphas):
+        _fail(f"{key}.alphas", f"duplicate values {alphas}")
+    seeds = spec.get("seeds", [])
+    if len(set(seeds)) != len(seeds):
+        _fail(f"{key}.seeds", f"duplicate seeds {seeds}")
+    if spec.get("init") not in INITS:
+        _fail(f"{key}.init", f"unknown init scheme {spec.get('init')!r}; expected one of {sorted(INITS)}")
+    try:
+        make_solver(spec.get("solver", {}))
+    except ValueError as error:
+        _fail(f"{key}.solver", str(error))
+    _validate_claims(key, spec, dataset)
+    return dataset
+
+
+def _require_separable(key, dataset):
+    """Linearly separable data: a z with y_i x_i^T z >= 1 exists (an LP feasibility problem)."""
+    from scipy.optimize import linprog
+
+    X, y = dataset.X, dataset.y
+    result = linprog(np.zeros(X.shape[1]), A_ub=-(y[:, None] * X), b_ub=-np.ones(len(y)), bounds=[(None, None)] * X.shape[1])
+    if result.status != 0:
+        _fail(f"{key}.data", "classification data are not linearly separable (every theorem assumes they are)")
+
+
+# which task and architectures each claim can serve: (task or None, architecture names or None, depth or None)
+CLAIM_SCOPE = {
+    "theorem1": ("classification", None, None), "corollary1": ("classification", {"fc"}, None),
+    "theorem2": ("classification", {"diag", "conv", "matrix_sensing", "transform"}, None),
+    "corollary2": ("classification", {"diag"}, None), "corollary3": ("classification", {"conv"}, None),
+    "theorem3": ("classification", None, 2), "corollary4": ("classification", {"conv"}, 2),
+    "theorem4": ("regression", {"diag", "conv", "matrix_sensing", "transform"}, None),
+    "remark4": ("regression", {"diag", "conv", "matrix_sensing", "transform"}, None),
+    "corollary5": ("regression", {"diag"}, None), "corollary6": ("regression", {"conv"}, None),
+    "corollary7": ("regression", {"matrix_sensing"}, None), "theorem5": ("regression", None, 2),
+    "theorem6": ("regression", {"fc"}, None), "remark1_xtr_direction": ("classification", None, None),
+    "remark3": (None, {"transform"}, 2), "figure1": ("regression", {"fc", "diag", "conv"}, 2),
+    "figure3": ("classification", {"fc", "diag", "conv"}, 2),
+    "figure3_loss_gap": ("classification", {"fc", "diag", "conv"}, 2), "lemma5_1": (None, None, None),
+}
+
+
+def _validate_claims(key, spec, dataset):
+    n = dataset.X.shape[0]
+    for claim in spec.get("claims", []):
+        if claim not in CLAIM_IDS:
+            _fail(f"{key}.claims", f"unknown claim {claim!r}; expected one of {list(CLAIM_IDS)}")
+        task, names, depth = CLAIM_SCOPE[claim]
+        if task and task != spec["task"]:
+            _fail(f"{key}.claims", f"{claim} is about {task}, but this experiment is {spec['task']}")
+        served = [a for a in spec.get("architectures", [])
+                  if (names is None or a["name"] in names) and (depth is None or a.get("depth", 2) == depth)]
+        if claim != "lemma5_1" and not served:
+            _fail(f"{key}.claims", f"{claim} cannot be served by any of this experiment's architectures "
+                                   f"({', '.join(architecture_label(a) for a in spec.get('architectures', []))})")
+        if claim in ("theorem3", "corollary4", "theorem5", "figure1") and n != 1:
+            _fail(f"{key}.claims", f"{claim} is about a single data point, the data have n = {n}")
+        if claim in ("theorem4", "remark4", "corollary5", "corollary6", "corollary7", "theorem6") and \
+                np.linalg.matrix_rank(dataset.X) < n:
+            _fail(f"{key}.data", f"{claim} needs X of full row rank (n <= d, independent rows); rank {np.linalg.matrix_rank(dataset.X)} < n = {n}")

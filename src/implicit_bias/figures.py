@@ -1,0 +1,209 @@
+"""Figures from experiment summaries only (seaborn), each saved as PNG and PDF.
+
+- ``trajectories``: Figures 1 and 3 — beta's path per run, its predicted limit, the line of global
+  minima (regression) or the max-margin ray (classification); 2-dimensional data only.
+- ``alpha_sweep``: Remark 4 — relative distance of the trained and predicted limits to the
+  weighted l1 and l2 solutions, against alpha.
+- ``direction_error``: classification — angle between beta and its predicted direction against
+  -log L, showing where the paper's GD stopped (L = 1e-5).
+- ``agreement``: trained against predicted coefficients for every claim that predicts beta.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+FIGURES = ("trajectories", "alpha_sweep", "direction_error", "agreement")
+
+
+def _save(fig, out: Path, name: str) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{name}.png", out / f"{name}.pdf"]
+    for path in paths:
+        fig.savefig(path, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def _unit(v):
+    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.where(norm > 0, norm, np.nan)
+
+
+def _primary_claim(summary):
+    """The claim whose prediction the plots show: the first with predicted betas."""
+    for claim in summary["claim"].values:
+        if np.isfinite(summary["beta_pred"].sel(claim=claim).values).any():
+            return str(claim)
+    return None
+
+
+def trajectories(summary, out: Path, name: str) -> list[Path]:
+    """Figures 1/3: beta's trajectories, one panel per (alpha, architecture)."""
+    if summary.sizes["coef"] != 2:
+        return []
+    classification = summary.attrs["task"] == "classification"
+    claim = _primary_claim(summary)
+    archs, alphas = summary["architecture"].values, summary["alpha"].values
+    fig, axes = plt.subplots(len(alphas), len(archs), figsize=(3.2 * len(archs), 3.0 * len(alphas)), squeeze=False)
+    palette = sns.color_palette("colorblind", summary.sizes["seed"])
+    for i, alpha in enumerate(alphas):
+        for j, arch in enumerate(archs):
+            ax = axes[i, j]
+            for s, seed in enumerate(summary["seed"].values):
+                beta = summary["beta"].sel(architecture=arch, alpha=alpha, seed=seed).values
+                beta = beta[np.all(np.isfinite(beta), axis=1)]
+                if classification:
+                    beta = _unit(beta)
+                ax.plot(beta[:, 0], beta[:, 1], color=palette[s], lw=1.2, label=f"seed {seed}")
+                if len(beta):
+                    ax.plot(*beta[0], "o", color=palette[s], ms=3)
+                if claim is not None:
+                    pred = summary["beta_pred"].sel(claim=claim, architecture=arch, alpha=alpha, seed=seed).values
+                    if np.all(np.isfinite(pred)):
+                        pred = _unit(pred) if classification else pred
+                        ax.plot(*pred, "x", color=palette[s], ms=8, mew=2)
+            if classification:
+                circle = np.linspace(0, 2 * np.pi, 200)
+                ax.plot(np.cos(circle), np.sin(circle), color="0.85", lw=0.8, zorder=0)
+                ax.set_xlim(-1.1, 1.1), ax.set_ylim(-1.1, 1.1)
+            else:
+                _global_minima_line(ax, summary)
+            ax.set_title(f"{arch}, alpha = {alpha:g}", fontsize=9)
+            ax.set_aspect("equal", adjustable="box")
+    axes[0, 0].legend(fontsize=7, loc="best")
+    what = "beta / |beta| on the unit circle" if classification else "beta; grey: the global minima x^T beta = y"
+    fig.suptitle(f"{name}: trajectories of {what}; x: predicted limit ({claim})", fontsize=10)
+    return _save(fig, out, f"{name}_trajectories")
+
+
+def _global_minima_line(ax, summary):
+    x, y = summary.attrs.get("x0"), summary.attrs.get("y0")
+    if x is None:
+        return
+    x = np.asarray(json.loads(x) if isinstance(x, str) else x, dtype=float)
+    t = np.linspace(-2, 2, 2)
+    base = y * x / (x @ x)
+    normal = np.array([-x[1], x[0]]) / np.linalg.norm(x)
+    line = base[None, :] + t[:, None] * normal[None, :]
+    ax.plot(line[:, 0], line[:, 1], color="0.6", lw=1, zorder=0)
+    ax.set_xlim(-0.6, 1.0), ax.set_ylim(-0.6, 1.0)
+
+
+def alpha_sweep(summary, out: Path, name: str) -> list[Path]:
+    """Remark 4: distances to the weighted l1 and l2 solutions against alpha."""
+    if "beta_l1" not in summary:
+        return []
+    rows = []
+    for arch in summary["architecture"].values:
+        for seed in summary["seed"].values:
+            for alpha in summary["alpha"].values:
+                point = dict(architecture=arch, alpha=alpha, seed=seed)
+                trained = summary["beta"].sel(**point).values
+                finite = np.all(np.isfinite(trained), axis=1)
+                if not finite.any():
+                    continue
+                trained = trained[finite][-1]
+                for limit in ("l1", "l2"):
+                    target = summary[f"beta_{limit}"].sel(**point).values
+                    if not np.all(np.isfinite(target)):
+                        continue
+                    rows.append({**point, "limit": f"weighted {limit}",
+                                 "distance": np.linalg.norm(trained - target) / np.linalg.norm(target)})
+    if not rows:
+        return []
+    table = pd.DataFrame(rows)
+    grid = sns.relplot(data=table, x="alpha", y="distance", hue="limit", style="seed", col="architecture", kind="line",
+                       marker="o", height=3, facet_kws={"sharey": False})
+    grid.set(xscale="log", yscale="log")
+    grid.figure.suptitle(f"{name}: Remark 4 — the limit moves from weighted l1 (alpha -> 0) to weighted l2 (alpha -> inf)",
+                         y=1.04, fontsize=10)
+    return _save(grid.figure, out, f"{name}_alpha_sweep")
+
+
+def direction_error(summary, out: Path, name: str) -> list[Path]:
+    """Classification: angle to the predicted direction against -log L."""
+    claim = _primary_claim(summary)
+    if summary.attrs["task"] != "classification" or claim is None:
+        return []
+    rows = []
+    for arch in summary["architecture"].values:
+        for alpha in summary["alpha"].values:
+            for seed in summary["seed"].values:
+                point = dict(architecture=arch, alpha=alpha, seed=seed)
+                pred = summary["beta_pred"].sel(claim=claim, **point).values
+                if not np.all(np.isfinite(pred)):
+                    continue
+                beta = summary["beta"].sel(**point).values
+                tau = -summary["log_loss"].sel(**point).values
+                keep = np.all(np.isfinite(beta), axis=1) & (tau > 0)
+                cosine = np.clip(_unit(beta[keep]) @ _unit(pred), -1, 1)
+                for t, c in zip(tau[keep], cosine):
+                    rows.append({**point, "-log L": t, "angle (deg)": max(np.degrees(np.arccos(c)), 1e-9)})
+    if not rows:
+        return []
+    table = pd.DataFrame(rows)
+    grid = sns.relplot(data=table, x="-log L", y="angle (deg)", hue="alpha", units="seed", estimator=None,
+                       col="architecture", kind="line", height=3, palette="viridis")
+    grid.set(xscale="log", yscale="log")
+    for ax in grid.axes.flat:
+        ax.axvline(-np.log(1e-5), color="0.5", ls="--", lw=1)
+    grid.figure.suptitle(f"{name}: angle to the {claim} direction; dashed: where the paper's GD stopped (L = 1e-5)",
+                         y=1.04, fontsize=10)
+    return _save(grid.figure, out, f"{name}_direction_error")
+
+
+def agreement(summary, out: Path, name: str) -> list[Path]:
+    """Trained against predicted coefficients, per claim (directions for classification)."""
+    classification = summary.attrs["task"] == "classification"
+    rows = []
+    for claim in summary["claim"].values:
+        for arch in summary["architecture"].values:
+            for alpha in summary["alpha"].values:
+                for seed in summary["seed"].values:
+                    point = dict(architecture=arch, alpha=alpha, seed=seed)
+                    pred = summary["beta_pred"].sel(claim=claim, **point).values
+                    beta = summary["beta"].sel(**point).values
+                    finite = np.all(np.isfinite(beta), axis=1)
+                    if not np.all(np.isfinite(pred)) or not finite.any():
+                        continue
+                    trained = beta[finite][-1]
+                    if classification:
+                        trained, pred = _unit(trained), _unit(pred)
+                    rows += [{"claim": str(claim), "predicted": p, "trained": t, "architecture": arch} for p, t in zip(pred, trained)]
+    if not rows:
+        return []
+    table = pd.DataFrame(rows)
+    grid = sns.relplot(data=table, x="predicted", y="trained", hue="architecture", col="claim", col_wrap=4, height=2.8)
+    for ax in grid.axes.flat:
+        low, high = ax.get_xlim()
+        ax.plot([low, high], [low, high], color="0.6", lw=1, zorder=0)
+    grid.figure.suptitle(f"{name}: trained vs predicted coefficients{' (unit directions)' if classification else ''}",
+                         y=1.04, fontsize=10)
+    return _save(grid.figure, out, f"{name}_agreement")
+
+
+def make_figures(summary, out, name: str, kinds=FIGURES) -> list[Path]:
+    """Every figure of ``kinds`` that the summary's data support."""
+    sns.set_theme(style="whitegrid", context="paper")
+    paths = []
+    for kind in kinds:
+        if kind not in FIGURES:
+            raise ValueError(f"unknown figure {kind!r}; expected one of {FIGURES}")
+        made = globals()[kind](summary, Path(out), name)
+        if not made:  # asked for but nothing to show: say so rather than leave the file missing
+            fig, ax = plt.subplots(figsize=(5, 1.5))
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"{name}: no data for a {kind} figure\n(no applicable prediction, or d != 2)", ha="center", va="center")
+            made = _save(fig, Path(out), f"{name}_{kind}")
+        paths += made
+    return paths

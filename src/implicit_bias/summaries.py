@@ -1,0 +1,82 @@
+"""One summary file per experiment: every run and prediction on shared coordinates (xarray)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .netcdf import read_netcdf
+
+
+def summarize(run_paths, prediction_paths, *, experiment: str, config: dict | None = None, dataset=None) -> xr.Dataset:
+    """Stack run files (and their predictions) into dims (architecture, alpha, seed, checkpoint, coef).
+
+    Architectures are labelled by their file-name labels; runs of different lengths are padded
+    with NaN; ``status`` and ``reason`` say how each run ended.
+    """
+    predictions = {Path(p).name: p for p in prediction_paths}
+    records = []
+    for path in run_paths:
+        label = Path(path).stem.rsplit("_a", 1)[0]
+        records.append((label, read_netcdf(path), read_netcdf(predictions[Path(path).name]) if Path(path).name in predictions else None))
+    if not records:
+        raise ValueError(f"{experiment}: no run files to summarize")
+    labels = sorted({r[0] for r in records})
+    alphas = sorted({float(r[1].attrs["alpha"]) for r in records})
+    seeds = sorted({int(r[1].attrs["seed"]) for r in records})
+    K = max(r[1].sizes["checkpoint"] for r in records)
+    d = records[0][1].sizes["coef"]
+    claims = sorted({str(c) for r in records if r[2] is not None for c in r[2]["claim"].values})
+    shape = (len(labels), len(alphas), len(seeds))
+    beta = np.full(shape + (K, d), np.nan)
+    series = {name: np.full(shape + (K,), np.nan) for name in ("progress", "loss", "log_loss")}
+    status = np.full(shape, "missing", dtype=object)
+    reason = np.full(shape, "", dtype=object)
+    depth = {}
+    beta_pred = np.full((len(claims),) + shape + (d,), np.nan)
+    limits = {"beta_l1": np.full(shape + (d,), np.nan), "beta_l2": np.full(shape + (d,), np.nan)}
+    applicable = np.zeros((len(claims),) + shape, dtype=np.int8)
+    for label, run, prediction in records:
+        index = (labels.index(label), alphas.index(float(run.attrs["alpha"])), seeds.index(int(run.attrs["seed"])))
+        k = run.sizes["checkpoint"]
+        beta[index][:k] = run["beta"].values
+        for name in series:
+            series[name][index][:k] = run[name].values
+        status[index], reason[index] = run.attrs["status"], run.attrs["reason"]
+        depth[label] = int(run.attrs["depth"])
+        if prediction is not None:
+            for c, claim in enumerate(prediction["claim"].values):
+                beta_pred[(claims.index(str(claim)),) + index] = prediction["beta_pred"].values[c]
+                applicable[(claims.index(str(claim)),) + index] = prediction["applicable"].values[c]
+                info = json.loads(str(prediction["info"].values[c]))
+                for key in limits:
+                    if key in info:
+                        limits[key][index] = info[key]
+    dims = ("architecture", "alpha", "seed")
+    units = {"units": "1"}
+    data = {
+        "beta": (dims + ("checkpoint", "coef"), beta, {"long_name": "linear coefficients beta(Theta)", **units}),
+        "progress": (dims + ("checkpoint",), series["progress"], {"long_name": "GD step, or the level -log L the flow reached", **units}),
+        "loss": (dims + ("checkpoint",), series["loss"], {"long_name": "training loss", **units}),
+        "log_loss": (dims + ("checkpoint",), series["log_loss"], {"long_name": "natural log of the training loss", **units}),
+        "status": (dims, status.astype(str), {"long_name": "how the run ended"}),
+        "reason": (dims, reason.astype(str), {"long_name": "why, in words"}),
+        "depth": (("architecture",), np.array([depth.get(l, -1) for l in labels]), {"long_name": "depth L", **units}),
+        "beta_pred": (("claim",) + dims + ("coef",), beta_pred, {"long_name": "predicted limit (direction) of beta", **units}),
+        "applicable": (("claim",) + dims, applicable, {"long_name": "1 if the claim applies to the run", **units}),
+    }
+    for key, values in limits.items():
+        if np.isfinite(values).any():
+            data[key] = (dims + ("coef",), values, {"long_name": f"the weighted {key[-2:]} solution of Remark 4", **units})
+    coords = {"architecture": labels, "alpha": alphas, "seed": seeds, "checkpoint": np.arange(K), "coef": np.arange(d),
+              "claim": claims}
+    first = records[0][1].attrs
+    attrs = {"experiment": experiment, "task": first["task"], "solver": first["solver"],
+             "solver_settings": first["solver_settings"], "init": first["init"],
+             "config": json.dumps(config or {}, sort_keys=True, default=str)}
+    if dataset is not None and dataset.X.shape[0] == 1:  # the line of global minima x^T beta = y
+        attrs["x0"], attrs["y0"] = dataset.X[0].tolist(), float(dataset.y[0])
+    return xr.Dataset(data, coords=coords, attrs=attrs)

@@ -1,0 +1,52 @@
+"""Checks: every claim of an experiment on its runs, and the theory-only claims.
+
+Input: the experiment's dataset, run files and predictions
+Output: results/<experiment>/checks.csv, results/theory/checks.csv
+"""
+
+
+rule check:
+    """Compare an experiment's runs with their predictions: one CSV row per check."""
+    input:
+        dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
+        runs=lambda w: run_files(w.experiment),
+        predictions=f"{RESULTS}/{{experiment}}/predictions",
+    output:
+        f"{RESULTS}/{{experiment}}/checks.csv",
+    params:
+        claims=lambda w: EXPERIMENTS[w.experiment]["claims"],
+        predictions=lambda w: run_files(w.experiment, "predictions"),
+    log:
+        f"{RESULTS}/logs/check/{{experiment}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/check/{{experiment}}.tsv"
+    resources:
+        runtime=lambda w: resource("default", "runtime"),
+        mem_mb=lambda w: resource("default", "mem_mb"),
+    shell:
+        "python -m implicit_bias check"
+        " --dataset {input.dataset:q}"
+        " --runs {input.runs:q}"
+        " --predictions {params.predictions:q}"
+        " --claims {params.claims:q}"
+        " --output {output:q}"
+        " > {log:q} 2>&1"
+
+
+rule theory_checks:
+    """Claims that need no training (Lemma 5.1) at the configured depths."""
+    output:
+        f"{RESULTS}/theory/checks.csv",
+    params:
+        claims=config["theory"]["claims"],
+        depths=config["theory"]["depths"],
+    log:
+        f"{RESULTS}/logs/check/theory.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/check/theory.tsv"
+    shell:
+        "python -m implicit_bias check"
+        " --claims {params.claims:q}"
+        " --depths {params.depths}"
+        " --output {output:q}"
+        " > {log:q} 2>&1"

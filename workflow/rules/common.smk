@@ -1,0 +1,92 @@
+"""Config validation and the helpers every rule uses.
+
+The config is validated against workflow/schemas/config.schema.yaml (defaults filled in), then
+each experiment against its data (implicit_bias.experiments.validate_experiment), when the
+workflow loads: a bad config stops before any job, with a message naming the key.
+"""
+
+import json
+import sys
+
+from snakemake.utils import validate
+
+from implicit_bias.experiments import (
+    ConfigError,
+    architecture_by_label,
+    run_ids,
+    validate_experiment,
+)
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+RESULTS = config["results"]
+EXPERIMENTS = config["experiments"]
+DATASETS = {}
+for _name, _spec in EXPERIMENTS.items():
+    try:
+        DATASETS[_name] = validate_experiment(_name, _spec)
+    except ConfigError as _error:
+        raise WorkflowError(f"invalid config: {_error}")
+
+
+def as_json(value):
+    return json.dumps(value, sort_keys=True)
+
+
+def run_files(experiment, folder="runs"):
+    return [
+        f"{RESULTS}/{experiment}/{folder}/{label}_a{alpha}_s{seed}.nc"
+        for label, alpha, seed in run_ids(EXPERIMENTS[experiment])
+    ]
+
+
+def figure_kinds(experiment):
+    spec = EXPERIMENTS[experiment]
+    if spec.get("figures"):
+        return spec["figures"]
+    kinds = ["agreement"]
+    if DATASETS[experiment].X.shape[1] == 2:
+        kinds.append("trajectories")
+    if spec["task"] == "classification":
+        kinds.append("direction_error")
+    if "remark4" in spec["claims"]:
+        kinds.append("alpha_sweep")
+    return kinds
+
+
+def figure_files(experiment):
+    return [
+        f"{RESULTS}/figures/{experiment}_{kind}.{ext}"
+        for kind in figure_kinds(experiment)
+        for ext in ("png", "pdf")
+    ]
+
+
+def run_config(wildcards):
+    """What a run depends on, stored in its file: not the whole experiment, so that adding an
+    alpha or a seed leaves existing runs untouched."""
+    spec = EXPERIMENTS[wildcards.experiment]
+    return {
+        "experiment": wildcards.experiment,
+        "task": spec["task"],
+        "data": spec["data"],
+        "architecture": architecture_by_label(spec, wildcards.architecture),
+        "init": spec["init"],
+        "alpha": float(wildcards.alpha),
+        "seed": int(wildcards.seed),
+        "solver": spec["solver"],
+    }
+
+
+def resource(rule_name, key):
+    own = config["resources"].get(rule_name) or {}
+    return own.get(key, config["resources"].get("default", {}).get(key, 10))
+
+
+wildcard_constraints:
+    experiment="[A-Za-z][A-Za-z0-9_]*",
+    architecture="[A-Za-z0-9_-]+?",
+    alpha="[0-9][0-9.e+-]*",
+    seed="[0-9]+",
+    kind="trajectories|alpha_sweep|direction_error|agreement",

@@ -1,0 +1,46 @@
+"""Datasets: one per experiment, from its task and data (the paper's, random, or inline).
+
+Output: results/<experiment>/dataset.nc
+"""
+
+
+rule dataset:
+    """Write an experiment's dataset."""
+    output:
+        f"{RESULTS}/{{experiment}}/dataset.nc",
+    params:
+        spec=lambda w: as_json(
+            {
+                "task": EXPERIMENTS[w.experiment]["task"],
+                "data": EXPERIMENTS[w.experiment]["data"],
+            }
+        ),
+    log:
+        f"{RESULTS}/logs/dataset/{{experiment}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/dataset/{{experiment}}.tsv"
+    resources:
+        runtime=lambda w: resource("default", "runtime"),
+        mem_mb=lambda w: resource("default", "mem_mb"),
+    shell:
+        "python -m implicit_bias dataset"
+        " --experiment {wildcards.experiment:q}"
+        " --spec {params.spec:q}"
+        " --output {output:q}"
+        " > {log:q} 2>&1"
+
+
+rule run_config:
+    """Write the merged configuration beside the results."""
+    output:
+        f"{RESULTS}/run_config.yaml",
+    params:
+        config=lambda w: as_json(config),
+    log:
+        f"{RESULTS}/logs/run_config.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/run_config.tsv"
+    shell:
+        "python -c 'import json, sys, yaml; yaml.safe_dump(json.loads(sys.argv[1]), open(sys.argv[2], \"w\"), sort_keys=False)'"
+        " {params.config:q} {output:q}"
+        " > {log:q} 2>&1"

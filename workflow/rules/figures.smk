@@ -1,0 +1,35 @@
+"""Figures (seaborn, PNG and PDF) from the summaries only: editing figure code reruns figures and
+the report, never training (the figure module is an input of this rule, the training code is not).
+
+Input: results/<experiment>/summary.nc
+Output: results/figures/<experiment>_<kind>.{png,pdf}
+"""
+
+
+rule figures:
+    """Draw an experiment's figures."""
+    input:
+        summary=f"{RESULTS}/{{experiment}}/summary.nc",
+        code=workflow.source_path("../../src/implicit_bias/figures.py"),
+    output:
+        report(
+            f"{RESULTS}/figures/{{experiment}}_{{kind}}.png",
+            category="{experiment}",
+            caption="../report/figure.rst",
+            labels={"experiment": "{experiment}", "figure": "{kind}"},
+        ),
+        f"{RESULTS}/figures/{{experiment}}_{{kind}}.pdf",
+    log:
+        f"{RESULTS}/logs/figures/{{experiment}}_{{kind}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{experiment}}_{{kind}}.tsv"
+    resources:
+        runtime=lambda w: resource("default", "runtime"),
+        mem_mb=lambda w: resource("default", "mem_mb"),
+    shell:
+        "python -m implicit_bias figures"
+        " --summary {input.summary:q}"
+        " --name {wildcards.experiment:q}"
+        " --kinds {wildcards.kind:q}"
+        " --output-dir {RESULTS}/figures"
+        " > {log:q} 2>&1"

@@ -1,0 +1,60 @@
+"""The verification report, and the optional gate on failed checks.
+
+Input: every checks.csv, figure and training benchmark
+Output: results/report/claims.csv, report.md, report.html
+"""
+
+
+rule report:
+    """One row per check, a verdict per claim, the figures and how to reproduce them."""
+    input:
+        checks=[f"{RESULTS}/{e}/checks.csv" for e in EXPERIMENTS]
+        + [f"{RESULTS}/theory/checks.csv"],
+        figures=[f for e in EXPERIMENTS for f in figure_files(e)],
+        runs=[f for e in EXPERIMENTS for f in run_files(e)],
+        code=workflow.source_path("../../src/implicit_bias/report.py"),
+    output:
+        claims=report(
+            f"{RESULTS}/report/claims.csv",
+            category="Verification",
+            caption="../report/claims.rst",
+        ),
+        markdown=f"{RESULTS}/report/report.md",
+        html=report(
+            f"{RESULTS}/report/report.html",
+            category="Verification",
+            caption="../report/report.rst",
+        ),
+    params:
+        benchmarks=lambda w: [
+            f.replace(f"{RESULTS}/", f"{RESULTS}/benchmarks/train/", 1)
+            .replace("/runs/", "/")
+            .replace(".nc", ".tsv")
+            for e in EXPERIMENTS
+            for f in run_files(e)
+        ],
+    log:
+        f"{RESULTS}/logs/report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report.tsv"
+    shell:
+        "python -m implicit_bias report"
+        " --checks {input.checks:q}"
+        " --figures {input.figures:q}"
+        " --benchmarks {params.benchmarks:q}"
+        " --output-dir {RESULTS}/report"
+        " > {log:q} 2>&1"
+
+
+rule gate:
+    """Fail the workflow when any check failed (config: fail_on_failed_checks)."""
+    input:
+        f"{RESULTS}/report/claims.csv",
+    output:
+        touch(f"{RESULTS}/report/all_checks_passed"),
+    log:
+        f"{RESULTS}/logs/gate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/gate.tsv"
+    shell:
+        "python -m implicit_bias gate --claims-table {input:q} > {log:q} 2>&1"

@@ -1,0 +1,34 @@
+"""Aggregation with xarray: one summary per experiment.
+
+Input: the experiment's run files and predictions
+Output: results/<experiment>/summary.nc, dims (architecture, alpha, seed, checkpoint, coef)
+"""
+
+
+rule summarize:
+    """Stack an experiment's runs and predictions on shared coordinates."""
+    input:
+        dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
+        runs=lambda w: run_files(w.experiment),
+        predictions=f"{RESULTS}/{{experiment}}/predictions",
+    output:
+        f"{RESULTS}/{{experiment}}/summary.nc",
+    params:
+        predictions=lambda w: run_files(w.experiment, "predictions"),
+        config=lambda w: as_json(EXPERIMENTS[w.experiment]),
+    log:
+        f"{RESULTS}/logs/summarize/{{experiment}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/summarize/{{experiment}}.tsv"
+    resources:
+        runtime=lambda w: resource("default", "runtime"),
+        mem_mb=lambda w: resource("default", "mem_mb"),
+    shell:
+        "python -m implicit_bias summarize"
+        " --experiment {wildcards.experiment:q}"
+        " --dataset {input.dataset:q}"
+        " --runs {input.runs:q}"
+        " --predictions {params.predictions:q}"
+        " --config {params.config:q}"
+        " --output {output:q}"
+        " > {log:q} 2>&1"

@@ -1,0 +1,38 @@
+"""Training: one job per (experiment, architecture, alpha, seed).
+
+Input: results/<experiment>/dataset.nc
+Output: results/<experiment>/runs/<architecture>_a<alpha>_s<seed>.nc
+"""
+
+
+rule train:
+    """Train one run with the experiment's solver and write its run file."""
+    input:
+        dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
+    output:
+        f"{RESULTS}/{{experiment}}/runs/{{architecture}}_a{{alpha}}_s{{seed}}.nc",
+    params:
+        architecture=lambda w: as_json(run_config(w)["architecture"]),
+        init=lambda w: EXPERIMENTS[w.experiment]["init"],
+        solver=lambda w: as_json(EXPERIMENTS[w.experiment]["solver"]),
+        config=lambda w: as_json(run_config(w)),
+    log:
+        f"{RESULTS}/logs/train/{{experiment}}/{{architecture}}_a{{alpha}}_s{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{experiment}}/{{architecture}}_a{{alpha}}_s{{seed}}.tsv"
+    threads: 1
+    resources:
+        runtime=lambda w: resource("train", "runtime"),
+        mem_mb=lambda w: resource("train", "mem_mb"),
+    shell:
+        "NUMBA_NUM_THREADS={threads} python -m implicit_bias train"
+        " --dataset {input.dataset:q}"
+        " --architecture {params.architecture:q}"
+        " --init {params.init:q}"
+        " --alpha {wildcards.alpha:q}"
+        " --seed {wildcards.seed:q}"
+        " --solver {params.solver:q}"
+        " --experiment {wildcards.experiment:q}"
+        " --config {params.config:q}"
+        " --output {output:q}"
+        " > {log:q} 2>&1"
