@@ -27,5 +27,6 @@ rule all:
         f"{RESULTS}/run_config.yaml",
         f"{RESULTS}/report/report.html",
         [f"{RESULTS}/{e}/summary.nc" for e in EXPERIMENTS],
-        [f"{RESULTS}/report/all_checks_passed"] if config["fail_on_failed_checks"] else [],
-    default_target: True
+        [f"{RESULTS}/report/all_checks_passed"]
+        if config["fail_on_failed_checks"]
+        else [],

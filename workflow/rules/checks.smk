@@ -13,16 +13,18 @@ rule check:
         predictions=f"{RESULTS}/{{experiment}}/predictions",
     output:
         f"{RESULTS}/{{experiment}}/checks.csv",
-    params:
-        claims=lambda w: EXPERIMENTS[w.experiment]["claims"],
-        predictions=lambda w: run_files(w.experiment, "predictions"),
     log:
         f"{RESULTS}/logs/check/{{experiment}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/check/{{experiment}}.tsv"
+    conda:
+        ENVIRONMENT
     resources:
         runtime=lambda w: resource("default", "runtime"),
         mem_mb=lambda w: resource("default", "mem_mb"),
+    params:
+        claims=lambda w: EXPERIMENTS[w.experiment]["claims"],
+        predictions=lambda w: run_files(w.experiment, "predictions"),
     shell:
         "python -m implicit_bias check"
         " --dataset {input.dataset:q}"
@@ -37,13 +39,15 @@ rule theory_checks:
     """Claims that need no training (Lemma 5.1) at the configured depths."""
     output:
         f"{RESULTS}/theory/checks.csv",
-    params:
-        claims=config["theory"]["claims"],
-        depths=config["theory"]["depths"],
     log:
         f"{RESULTS}/logs/check/theory.log",
     benchmark:
         f"{RESULTS}/benchmarks/check/theory.tsv"
+    conda:
+        ENVIRONMENT
+    params:
+        claims=config["theory"]["claims"],
+        depths=config["theory"]["depths"],
     shell:
         "python -m implicit_bias check"
         " --claims {params.claims:q}"

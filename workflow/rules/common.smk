@@ -6,7 +6,7 @@ workflow loads: a bad config stops before any job, with a message naming the key
 """
 
 import json
-import sys
+import os
 
 from snakemake.utils import validate
 
@@ -17,10 +17,12 @@ from implicit_bias.experiments import (
     validate_experiment,
 )
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 RESULTS = config["results"]
+# For --use-conda. The default profile leaves software-env out of the rerun triggers, so that a
+# dependency bump does not retrain everything.
+ENVIRONMENT = "../../environment.yml"
 EXPERIMENTS = config["experiments"]
 DATASETS = {}
 for _name, _spec in EXPERIMENTS.items():
@@ -37,6 +39,14 @@ def as_json(value):
 def run_files(experiment, folder="runs"):
     return [
         f"{RESULTS}/{experiment}/{folder}/{label}_a{alpha}_s{seed}.nc"
+        for label, alpha, seed in run_ids(EXPERIMENTS[experiment])
+    ]
+
+
+def train_benchmarks():
+    return [
+        f"{RESULTS}/benchmarks/train/{experiment}/{label}_a{alpha}_s{seed}.tsv"
+        for experiment in EXPERIMENTS
         for label, alpha, seed in run_ids(EXPERIMENTS[experiment])
     ]
 
@@ -85,7 +95,7 @@ def resource(rule_name, key):
 
 
 wildcard_constraints:
-    experiment="[A-Za-z][A-Za-z0-9_]*",
+    experiment="|".join(EXPERIMENTS),
     architecture="[A-Za-z0-9_-]+?",
     alpha="[0-9][0-9.e+-]*",
     seed="[0-9]+",

@@ -8,6 +8,15 @@ rule dataset:
     """Write an experiment's dataset."""
     output:
         f"{RESULTS}/{{experiment}}/dataset.nc",
+    log:
+        f"{RESULTS}/logs/dataset/{{experiment}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/dataset/{{experiment}}.tsv"
+    conda:
+        ENVIRONMENT
+    resources:
+        runtime=lambda w: resource("default", "runtime"),
+        mem_mb=lambda w: resource("default", "mem_mb"),
     params:
         spec=lambda w: as_json(
             {
@@ -15,13 +24,6 @@ rule dataset:
                 "data": EXPERIMENTS[w.experiment]["data"],
             }
         ),
-    log:
-        f"{RESULTS}/logs/dataset/{{experiment}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/dataset/{{experiment}}.tsv"
-    resources:
-        runtime=lambda w: resource("default", "runtime"),
-        mem_mb=lambda w: resource("default", "mem_mb"),
     shell:
         "python -m implicit_bias dataset"
         " --experiment {wildcards.experiment:q}"
@@ -34,12 +36,14 @@ rule run_config:
     """Write the merged configuration beside the results."""
     output:
         f"{RESULTS}/run_config.yaml",
-    params:
-        config=lambda w: as_json(config),
     log:
         f"{RESULTS}/logs/run_config.log",
     benchmark:
         f"{RESULTS}/benchmarks/run_config.tsv"
+    conda:
+        ENVIRONMENT
+    params:
+        config=lambda w: as_json(config),
     shell:
         "python -c 'import json, sys, yaml; yaml.safe_dump(json.loads(sys.argv[1]), open(sys.argv[2], \"w\"), sort_keys=False)'"
         " {params.config:q} {output:q}"

@@ -23,13 +23,17 @@ rule figures:
         f"{RESULTS}/logs/figures/{{experiment}}_{{kind}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/figures/{{experiment}}_{{kind}}.tsv"
+    conda:
+        ENVIRONMENT
     resources:
         runtime=lambda w: resource("default", "runtime"),
         mem_mb=lambda w: resource("default", "mem_mb"),
+    params:
+        folder=lambda w, output: os.path.dirname(output[0]),
     shell:
         "python -m implicit_bias figures"
         " --summary {input.summary:q}"
         " --name {wildcards.experiment:q}"
         " --kinds {wildcards.kind:q}"
-        " --output-dir {RESULTS}/figures"
+        " --output-dir {params.folder:q}"
         " > {log:q} 2>&1"

@@ -11,15 +11,17 @@ rule predict:
         dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
     output:
         directory(f"{RESULTS}/{{experiment}}/predictions"),
-    params:
-        spec=lambda w: as_json(EXPERIMENTS[w.experiment]),
     log:
         f"{RESULTS}/logs/predict/{{experiment}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/predict/{{experiment}}.tsv"
+    conda:
+        ENVIRONMENT
     resources:
         runtime=lambda w: resource("default", "runtime"),
         mem_mb=lambda w: resource("default", "mem_mb"),
+    params:
+        spec=lambda w: as_json(EXPERIMENTS[w.experiment]),
     shell:
         "python -m implicit_bias predict"
         " --dataset {input.dataset:q}"

@@ -25,24 +25,21 @@ rule report:
             category="Verification",
             caption="../report/report.rst",
         ),
-    params:
-        benchmarks=lambda w: [
-            f.replace(f"{RESULTS}/", f"{RESULTS}/benchmarks/train/", 1)
-            .replace("/runs/", "/")
-            .replace(".nc", ".tsv")
-            for e in EXPERIMENTS
-            for f in run_files(e)
-        ],
     log:
         f"{RESULTS}/logs/report.log",
     benchmark:
         f"{RESULTS}/benchmarks/report.tsv"
+    conda:
+        ENVIRONMENT
+    params:
+        folder=lambda w, output: os.path.dirname(output.claims),
+        benchmarks=lambda w: train_benchmarks(),
     shell:
         "python -m implicit_bias report"
         " --checks {input.checks:q}"
         " --figures {input.figures:q}"
         " --benchmarks {params.benchmarks:q}"
-        " --output-dir {RESULTS}/report"
+        " --output-dir {params.folder:q}"
         " > {log:q} 2>&1"
 
 
@@ -56,5 +53,7 @@ rule gate:
         f"{RESULTS}/logs/gate.log",
     benchmark:
         f"{RESULTS}/benchmarks/gate.tsv"
+    conda:
+        ENVIRONMENT
     shell:
         "python -m implicit_bias gate --claims-table {input:q} > {log:q} 2>&1"

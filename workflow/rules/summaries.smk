@@ -13,16 +13,18 @@ rule summarize:
         predictions=f"{RESULTS}/{{experiment}}/predictions",
     output:
         f"{RESULTS}/{{experiment}}/summary.nc",
-    params:
-        predictions=lambda w: run_files(w.experiment, "predictions"),
-        config=lambda w: as_json(EXPERIMENTS[w.experiment]),
     log:
         f"{RESULTS}/logs/summarize/{{experiment}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/summarize/{{experiment}}.tsv"
+    conda:
+        ENVIRONMENT
     resources:
         runtime=lambda w: resource("default", "runtime"),
         mem_mb=lambda w: resource("default", "mem_mb"),
+    params:
+        predictions=lambda w: run_files(w.experiment, "predictions"),
+        config=lambda w: as_json(EXPERIMENTS[w.experiment]),
     shell:
         "python -m implicit_bias summarize"
         " --experiment {wildcards.experiment:q}"

@@ -11,19 +11,21 @@ rule train:
         dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
     output:
         f"{RESULTS}/{{experiment}}/runs/{{architecture}}_a{{alpha}}_s{{seed}}.nc",
+    log:
+        f"{RESULTS}/logs/train/{{experiment}}/{{architecture}}_a{{alpha}}_s{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{experiment}}/{{architecture}}_a{{alpha}}_s{{seed}}.tsv"
+    conda:
+        ENVIRONMENT
+    threads: 1
+    resources:
+        runtime=lambda w: resource("train", "runtime"),
+        mem_mb=lambda w: resource("train", "mem_mb"),
     params:
         architecture=lambda w: as_json(run_config(w)["architecture"]),
         init=lambda w: EXPERIMENTS[w.experiment]["init"],
         solver=lambda w: as_json(EXPERIMENTS[w.experiment]["solver"]),
         config=lambda w: as_json(run_config(w)),
-    log:
-        f"{RESULTS}/logs/train/{{experiment}}/{{architecture}}_a{{alpha}}_s{{seed}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train/{{experiment}}/{{architecture}}_a{{alpha}}_s{{seed}}.tsv"
-    threads: 1
-    resources:
-        runtime=lambda w: resource("train", "runtime"),
-        mem_mb=lambda w: resource("train", "mem_mb"),
     shell:
         "NUMBA_NUM_THREADS={threads} python -m implicit_bias train"
         " --dataset {input.dataset:q}"
