@@ -191,6 +191,22 @@ def initialize(scheme: str, network: LinearTensorNetwork, X, *, alpha: float, se
     return alpha * network.flatten(initial_directions(scheme, network, X, seed=seed))
 
 
+def resolve_scheme(scheme: str, network: LinearTensorNetwork, X) -> tuple[str, str]:
+    """The scheme to use for this network: ``scheme`` where it applies, else ``random``, with a note.
+
+    An experiment may mix networks that a theorem's init cannot serve (e.g. theorem5 and a depth-3
+    net); those are trained from the random init, and their checks of that theorem come out
+    not-applicable.
+    """
+    if scheme not in INITS:
+        raise ValueError(f"unknown init scheme {scheme!r}; expected one of {sorted(INITS)}")
+    try:
+        initial_directions(scheme, network, X, seed=0)
+    except ValueError as error:
+        return "random", f"{scheme} does not apply ({error}); trained from the random init"
+    return scheme, ""
+
+
 # --- premises ---------------------------------------------------------------------------------
 def _gap_premise(theorem, U, vectors) -> Premise:
     last = np.abs(U[-1].T @ vectors[-1]) ** 2

@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from .datasets import Dataset
-from .inits import initialize
+from .inits import initialize, resolve_scheme
 from .networks import LinearTensorNetwork
 from .runs import network_for
 from .theory import Prediction, RunView, predict
@@ -18,7 +18,8 @@ def planned_run(dataset: Dataset, *, architecture: dict, init: str, alpha: float
                 experiment: str) -> RunView:
     """A run as it will start: its initialisation, without training results (predictions need no more)."""
     network = network_for(architecture, dataset)
-    theta0 = initialize(init, network, dataset.X, alpha=alpha, seed=seed)
+    scheme, _ = resolve_scheme(init, network, dataset.X)
+    theta0 = initialize(scheme, network, dataset.X, alpha=alpha, seed=seed)
     empty = np.zeros((0,))
     return RunView(experiment, network, dataset.X, dataset.y, dataset.task, float(alpha), int(seed), init, solver,
                    "planned", "", np.zeros((0, network.dim)), empty, np.zeros((0, network.n_params)), theta0)

@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from .datasets import Dataset
-from .inits import initialize
+from .inits import initialize, resolve_scheme
 from .networks import LinearTensorNetwork, build_network
 from .training import Problem, RunResult, make_solver
 
@@ -28,7 +28,8 @@ def train_run(
     """Train one (architecture, alpha, seed) and return its run dataset (see docs/results.md)."""
     network = network_for(architecture, dataset)
     problem = Problem(network, dataset.X, dataset.y, dataset.task)
-    theta0 = initialize(init, network, dataset.X, alpha=alpha, seed=seed)
+    scheme, note = resolve_scheme(init, network, dataset.X)
+    theta0 = initialize(scheme, network, dataset.X, alpha=alpha, seed=seed)
     solver_obj = make_solver(solver)
     (result,) = solver_obj.run(problem, theta0[None, :])
     attrs = {
@@ -41,6 +42,8 @@ def train_run(
         "alpha": float(alpha),
         "seed": int(seed),
         "init": init,
+        "init_applied": scheme,
+        "init_note": note,
         "solver": solver_obj.name,
         "solver_settings": json.dumps(solver_obj.settings(), sort_keys=True),
         "status": result.status,

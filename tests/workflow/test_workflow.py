@@ -1,0 +1,138 @@
+"""The Snakemake workflow on a tiny config: end to end, rerun behaviour, lint, bad configs."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import xarray as xr
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = Path(__file__).with_name("tiny_config.yaml")
+
+
+def snakemake(workdir, *args, timeout=300):
+    return subprocess.run(
+        ["snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args],
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def job_counts(dry_run_output: str) -> dict:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    counts, inside = {}, False
+    for line in dry_run_output.splitlines():
+        if line.startswith("job ") and "count" in line:
+            inside = True
+            continue
+        if inside:
+            parts = line.split()
+            if not parts or parts[0] == "total":
+                break
+            if parts[0].startswith("---"):
+                continue
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """The tiny config run to completion once, shared by the tests that inspect or extend it."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    shutil.copy(TINY, workdir / "config.yaml")
+    done = snakemake(workdir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return workdir
+
+
+def test_tiny_config_runs_end_to_end(finished):
+    results = finished / "results"
+    summary = xr.open_dataset(results / "my_point" / "summary.nc")
+    assert set(summary["beta"].dims) == {"architecture", "alpha", "seed", "checkpoint", "coef"}
+    assert list(summary["architecture"].values) == ["conv_L2_k3", "diag_L3", "fc_L2_w3"]
+    assert list(summary["alpha"].values) == [0.1, 1.0] and list(summary["seed"].values) == [0, 1]
+    assert {"units", "long_name"} <= set(summary["beta"].attrs)
+    assert {"config", "package_version", "git_commit", "created_at"} <= set(summary.attrs)
+    assert set(summary["status"].values.ravel()) == {"converged"}
+    claims = pd.read_csv(results / "report" / "claims.csv")
+    theorem5 = claims[claims["claim"] == "theorem5"]
+    assert len(theorem5) == 12
+    # Theorem 5 covers the 2-layer networks; the depth-3 diagonal one is outside its setting
+    assert set(theorem5[theorem5["depth"] == 2]["status"]) == {"pass"}
+    assert set(theorem5[theorem5["depth"] == 3]["status"]) == {"not-applicable"}
+    assert set(claims[claims["claim"] == "lemma5_1"]["status"]) == {"pass"}
+    assert set(claims[claims["claim"] == "figure3_loss_gap"]["status"]) <= {"pass", "fail"}
+    report = (results / "report" / "report.md").read_text()
+    assert report.splitlines()[2].startswith("**") and "checks:" in report.splitlines()[2]
+    assert (results / "report" / "report.html").exists()
+    for kind in ("agreement", "trajectories", "direction_error"):
+        assert (results / "figures" / f"paper_classification_{kind}.png").exists()
+    assert yaml.safe_load((results / "run_config.yaml").read_text())["experiments"]["my_point"]["seeds"] == [0, 1]
+    assert (results / "logs" / "train" / "my_point" / "conv_L2_k3_a0.1_s0.log").read_text().count("converged") == 1
+    assert (results / "benchmarks" / "train" / "my_point" / "conv_L2_k3_a0.1_s0.tsv").exists()
+
+
+def test_nothing_to_do_after_a_complete_run(finished):
+    dry = snakemake(finished, "-n")
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
+
+
+def test_adding_an_alpha_reruns_only_the_new_runs_and_what_aggregates_them(finished, tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["experiments"]["my_point"]["alphas"].append(0.5)
+    config_path = tmp_path / "more.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    dry = snakemake(finished, "-n", "--configfile", str(config_path))
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    counts = job_counts(dry.stdout)
+    assert counts["train"] == 3 * 2  # three architectures x two seeds at the new alpha
+    assert counts.get("dataset", 0) == 0
+    assert {k: counts.get(k, 0) for k in ("predict", "check", "summarize")} == {"predict": 1, "check": 1, "summarize": 1}
+
+
+def test_editing_figure_code_reruns_figures_and_report_only(finished):
+    code = ROOT / "src" / "implicit_bias" / "figures.py"
+    before = code.stat()
+    try:
+        os.utime(code, (before.st_atime, before.st_mtime + 3600))
+        counts = job_counts(snakemake(finished, "-n").stdout)
+    finally:
+        os.utime(code, (before.st_atime, before.st_mtime))
+    assert set(counts) == {"figures", "report", "all"}, counts
+
+
+def test_forcerun_reruns_one_rule_and_its_consumers(finished):
+    counts = job_counts(snakemake(finished, "-n", "--forcerun", "summarize").stdout)
+    assert "train" not in counts and counts["summarize"] == 2
+
+
+def test_lint_has_no_remarks_and_snakefiles_are_formatted():
+    lint = subprocess.run(["snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert lint.returncode == 0, lint.stdout[-2000:]
+    files = [str(ROOT / "Snakefile"), *map(str, sorted((ROOT / "workflow" / "rules").glob("*.smk")))]
+    fmt = subprocess.run(["snakefmt", "--check", *files], capture_output=True, text=True, timeout=120)
+    assert fmt.returncode == 0, fmt.stderr
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda c: c["experiments"]["my_point"].update(alphs=[1.0]), "Additional properties are not allowed ('alphs' was unexpected)"),
+        (lambda c: c["experiments"]["my_point"].update(alphas=[0.0]), "0.0 is less than or equal to the minimum of 0"),
+        (lambda c: c["experiments"]["my_point"]["architectures"].append({"name": "conv", "depth": 2, "filters": [9]}),
+         "invalid config: experiments.my_point.architectures[3]: conv: each filter size must satisfy 1 <= k_l <= d = 5; got [9]"),
+        (lambda c: c["experiments"]["my_point"].update(claims=["corollary1"]),
+         "invalid config: experiments.my_point.claims: corollary1 is about classification, but this experiment is regression"),
+    ],
+)
+def test_a_bad_config_stops_before_any_job(tmp_path, edit, message):
+    config = yaml.safe_load(TINY.read_text())
+    edit(config)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake(tmp_path, "-n")
+    assert done.returncode != 0
+    assert message in done.stdout + done.stderr
+    assert not (tmp_path / "results").exists()
