@@ -40,11 +40,11 @@ def _unit(v):
 
 
 def _primary_claim(summary):
-    """The claim whose prediction the plots show: the first with predicted betas."""
-    for claim in summary["claim"].values:
-        if np.isfinite(summary["beta_pred"].sel(claim=claim).values).any():
-            return str(claim)
-    return None
+    """The claim whose predictions the plots show: the one that predicts beta for the most runs."""
+    counts = {str(c): int(np.isfinite(summary["beta_pred"].sel(claim=c).values).all(axis=-1).sum())
+              for c in summary["claim"].values}
+    best = max(counts, key=counts.get, default=None)
+    return best if best is not None and counts[best] > 0 else None
 
 
 def trajectories(summary, out: Path, name: str) -> list[Path]:
