@@ -43,6 +43,8 @@ def predictions_dataset(claims, run: RunView) -> xr.Dataset:
         "reason": (("claim",), np.array([p.reason for p in predictions], dtype=object), {"long_name": "why, in words"}),
         "info": (("claim",), np.array([json.dumps(p.info, sort_keys=True, default=float) for p in predictions], dtype=object),
                  {"long_name": "further predicted quantities (JSON)"}),
+        "error": (("claim",), np.array([p.error for p in predictions], dtype=object),
+                  {"long_name": "why the prediction could not be computed (empty if it could)"}),
         "beta_pred": (("claim", "coef"), beta, {"long_name": "predicted limit (direction) of beta", "units": "1"}),
         "theta_init": (("param",), run.theta_init, {"long_name": "the initialisation the prediction is for", "units": "1"}),
     }
@@ -66,5 +68,6 @@ def read_predictions(ds: xr.Dataset, network: LinearTensorNetwork) -> dict[str, 
             None if np.all(np.isnan(beta)) else beta,
             None if all(np.all(np.isnan(t)) for t in thetas) else thetas,
             json.loads(str(ds["info"].values[i])),
+            str(ds["error"].values[i]) if "error" in ds else "",
         )
     return out

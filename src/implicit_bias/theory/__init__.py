@@ -1,6 +1,15 @@
 """What the paper predicts, and how far trained runs are from it."""
 
-from .claims import CLAIM_IDS, CLAIMS, Check, Prediction, RunView, check, check_group, predict
+from .claims import CLAIM_IDS, CLAIMS, Check, Prediction, RunView, check, check_group
+from .claims import predict as _predict
+
+
+def predict(claim: str, run: RunView) -> Prediction:
+    """The claim's prediction for the run; a solver that fails gives a Prediction with ``error`` set."""
+    try:
+        return _predict(claim, run)
+    except (ValueError, ArithmeticError) as error:  # cvxpy infeasible, Newton not converging, ...
+        return Prediction(claim, True, "the prediction applies", error=f"{type(error).__name__}: {error}")
 
 
 def check_runs(claims, runs: list[RunView], predictions: dict | None = None, *, depths=None) -> list[Check]:

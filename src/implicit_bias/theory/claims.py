@@ -109,6 +109,7 @@ class Prediction:
     beta: np.ndarray | None = None
     theta: list | None = None
     info: dict = field(default_factory=dict)
+    error: str = ""  # the prediction applies but could not be computed (a solver failed)
 
 
 @dataclass
@@ -204,6 +205,9 @@ def _gate(claim, run, prediction) -> list[Check] | None:
     """Rows for a prediction that does not apply or a run that did not succeed, else None."""
     if not prediction.applicable:
         return [_not_applicable(claim, run, prediction.reason)]
+    if prediction.error:
+        return [Check(claim, run.experiment, run.network.name, run.network.depth, run.alpha, run.seed,
+                      "prediction", np.nan, np.nan, "fail", f"the prediction failed: {prediction.error}")]
     if not run.ok:
         return [Check(claim, run.experiment, run.network.name, run.network.depth, run.alpha, run.seed,
                       "run status", np.nan, np.nan, "fail", f"the run {run.status}: {run.reason}")]
@@ -386,7 +390,7 @@ def _theorem4_family(claim, run, architectures) -> Prediction:
     try:
         rho = regression.theorem4_rho(run.X, run.y, decomposition.S, eta, alpha=run.alpha, L=run.network.depth)
     except ValueError as error:
-        return Prediction(claim, False, str(error))
+        return Prediction(claim, True, "beta -> S^T argmin Q_{L,alpha,eta}", error=str(error))
     return Prediction(claim, True, "beta -> S^T argmin Q_{L,alpha,eta}", beta=decomposition.S.T @ rho,
                       info={"rho": rho.tolist(), "eta": eta.tolist(), "lambda": held.lam})
 

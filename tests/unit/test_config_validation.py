@@ -1,0 +1,139 @@
+"""Bad configs are rejected with a message naming the key and the expected form.
+
+Two layers, as the workflow applies them when it loads: the JSON schema
+(workflow/schemas/config.schema.yaml), then implicit_bias.experiments.validate_experiment for what a
+schema cannot see (shapes, values, separability, rank, which claims the networks can serve).
+"""
+
+import copy
+import math
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from implicit_bias.experiments import ConfigError, validate_experiment
+
+SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml").read_text())
+
+REGRESSION = {
+    "task": "regression",
+    "data": {"X": [[0.3, -1.2, 0.5, 2.0, -0.7]], "y": [0.8]},
+    "architectures": [{"name": "conv", "depth": 2, "filters": [3]}, {"name": "diag", "depth": 3}],
+    "alphas": [0.1, 1.0],
+    "seeds": [0, 1],
+    "init": "theorem5",
+    "solver": {"name": "flow"},
+    "claims": ["theorem5"],
+}
+CLASSIFICATION = {
+    "task": "classification",
+    "data": {"X": [[1.0, 2.0], [0.0, -3.0]], "y": [1, -1]},
+    "architectures": [{"name": "diag", "depth": 2}],
+    "alphas": [0.5],
+    "seeds": [0],
+    "init": "paper",
+    "solver": {"name": "gd", "lr": 5.0e-4, "steps": 100},
+    "claims": ["corollary2"],
+}
+
+
+def edited(base, path, value):
+    spec = copy.deepcopy(base)
+    target = spec
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return spec
+
+
+def schema_errors(spec, top=None):
+    config = {"experiments": {"exp": spec}, **(top or {})}
+    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in jsonschema.Draft202012Validator(SCHEMA).iter_errors(config)]
+
+
+SCHEMA_CASES = [
+    ("unknown task", edited(REGRESSION, ["task"], "ranking"), "experiments.exp.task: 'ranking' is not one of"),
+    ("unknown architecture", edited(REGRESSION, ["architectures"], [{"name": "resnet", "depth": 2}]), "experiments.exp.architectures.0.name: 'resnet' is not one of"),
+    ("unknown claim", edited(REGRESSION, ["claims"], ["theorem9"]), "experiments.exp.claims.0: 'theorem9' is not one of"),
+    ("depth < 2", edited(REGRESSION, ["architectures"], [{"name": "diag", "depth": 1}]), "experiments.exp.architectures.0.depth: 1 is less than the minimum of 2"),
+    ("alpha = 0", edited(REGRESSION, ["alphas"], [0.0]), "experiments.exp.alphas.0: 0.0 is less than or equal to the minimum of 0"),
+    ("alpha < 0", edited(REGRESSION, ["alphas"], [-1.0]), "experiments.exp.alphas.0: -1.0 is less than or equal to the minimum of 0"),
+    ("alpha not a number", edited(REGRESSION, ["alphas"], ["big"]), "experiments.exp.alphas.0: 'big' is not of type 'number'"),
+    ("duplicate seeds", edited(REGRESSION, ["seeds"], [0, 0]), "experiments.exp.seeds: [0, 0] has non-unique elements"),
+    ("typo in an experiment key", {**REGRESSION, "alphs": [1.0]}, "experiments.exp: Additional properties are not allowed ('alphs' was unexpected)"),
+    ("typo in a solver key", edited(REGRESSION, ["solver"], {"name": "gd", "learning_rate": 0.1}), "experiments.exp.solver: Additional properties are not allowed ('learning_rate' was unexpected)"),
+    ("lr <= 0", edited(REGRESSION, ["solver"], {"name": "gd", "lr": 0}), "experiments.exp.solver.lr: 0 is less than or equal to the minimum of 0"),
+    ("steps = 0", edited(REGRESSION, ["solver"], {"name": "gd", "steps": 0}), "experiments.exp.solver.steps: 0 is less than the minimum of 1"),
+    ("rtol >= 1", edited(REGRESSION, ["solver"], {"name": "flow", "rtol": 1.0}), "experiments.exp.solver.rtol: 1.0 is greater than or equal to the maximum of 1"),
+    ("unknown solver", edited(REGRESSION, ["solver"], {"name": "adam"}), "experiments.exp.solver.name: 'adam' is not one of ['gd', 'flow']"),
+    ("unknown init", edited(REGRESSION, ["init"], "xavier"), "experiments.exp.init: 'xavier' is not one of"),
+    ("typo in an architecture key", edited(REGRESSION, ["architectures"], [{"name": "conv", "depth": 2, "filter": [3]}]), "experiments.exp.architectures.0: Additional properties are not allowed ('filter' was unexpected)"),
+    ("unknown random kind", edited(REGRESSION, ["data"], {"random": {"kind": "images", "n": 2, "d": 3}}), "experiments.exp.data: {'random': {'kind': 'images', 'n': 2, 'd': 3}} is not valid under any of the given schemas"),
+    ("missing claims", {k: v for k, v in REGRESSION.items() if k != "claims"}, "experiments.exp: 'claims' is a required property"),
+]
+
+
+@pytest.mark.parametrize("name,spec,message", SCHEMA_CASES, ids=[c[0] for c in SCHEMA_CASES])
+def test_the_schema_rejects(name, spec, message):
+    errors = schema_errors(spec)
+    assert any(e.startswith(message) for e in errors), errors
+
+
+def test_the_schema_rejects_unknown_top_level_keys_and_accepts_the_examples():
+    assert schema_errors(REGRESSION, {"result": "out"}) == [": Additional properties are not allowed ('result' was unexpected)"]
+    assert schema_errors(REGRESSION) == [] and schema_errors(CLASSIFICATION) == []
+
+
+LIBRARY_CASES = [
+    ("filter longer than d", edited(REGRESSION, ["architectures"], [{"name": "conv", "depth": 2, "filters": [7]}]),
+     "experiments.exp.architectures[0]: conv: each filter size must satisfy 1 <= k_l <= d = 5; got [7]"),
+    ("widths of the wrong count", edited(REGRESSION, ["architectures"], [{"name": "fc", "depth": 3, "widths": [2]}]),
+     "experiments.exp.architectures[0]: fc: widths must list the hidden widths d_2..d_L, 2 value(s) for depth 3; got [2]"),
+    ("X and y of different lengths", edited(REGRESSION, ["data"], {"X": [[1.0, 2.0]], "y": [1.0, 2.0]}),
+     "experiments.exp.data.y: expected one value per row of X (1), got [1.0, 2.0]"),
+    ("ragged X", edited(REGRESSION, ["data"], {"X": [[1.0, 2.0], [1.0]], "y": [1.0, 2.0]}),
+     "experiments.exp.data.X: rows have different lengths [1, 2] (ragged)"),
+    ("NaN in X", edited(REGRESSION, ["data"], {"X": [[1.0, math.nan, 0.0, 1.0, 2.0]], "y": [1.0]}),
+     "experiments.exp.data: X and y must be finite numbers (no NaN, inf or text)"),
+    ("inf in y", edited(REGRESSION, ["data"], {"X": [[1.0, 2.0, 0.0, 1.0, 2.0]], "y": [math.inf]}),
+     "experiments.exp.data: X and y must be finite numbers (no NaN, inf or text)"),
+    ("labels not +-1", edited(CLASSIFICATION, ["data"], {"X": [[1.0, 2.0], [0.0, -3.0]], "y": [1, 0]}),
+     "experiments.exp.data.y: classification labels must be +1 or -1"),
+    ("inseparable data", edited(CLASSIFICATION, ["data"], {"X": [[1.0, 2.0], [1.0, 2.0]], "y": [1, -1]}),
+     "experiments.exp.data: classification data are not linearly separable"),
+    ("rank-deficient X", {**edited(REGRESSION, ["data"], {"X": [[1.0, 2.0, 0.0], [2.0, 4.0, 0.0]], "y": [1.0, 2.0]}),
+                          "architectures": [{"name": "diag", "depth": 2}], "init": "theorem4", "claims": ["theorem4"]},
+     "experiments.exp.data: theorem4 needs X of full row rank (n <= d, independent rows); rank 1 < n = 2"),
+    ("n > d", {**edited(REGRESSION, ["data"], {"X": [[1.0, 2.0], [0.0, 1.0], [1.0, 1.0]], "y": [1.0, 2.0, 3.0]}),
+               "architectures": [{"name": "fc", "depth": 2}], "init": "theorem6", "claims": ["theorem6"]},
+     "experiments.exp.data: theorem6 needs X of full row rank (n <= d, independent rows); rank 2 < n = 3"),
+    ("a claim no network can serve", edited(REGRESSION, ["architectures"], [{"name": "diag", "depth": 3}]),
+     "experiments.exp.claims: theorem5 cannot be served by any of this experiment's architectures (diag_L3)"),
+    ("a claim of the other task", edited(REGRESSION, ["claims"], ["corollary1"]),
+     "experiments.exp.claims: corollary1 is about classification, but this experiment is regression"),
+    ("a single-point claim on two points", {**edited(REGRESSION, ["data"], {"X": [[1.0, 2.0, 0.0, 1.0, 2.0], [0.0, 1.0, 1.0, 0.0, 1.0]], "y": [1.0, 2.0]})},
+     "experiments.exp.claims: theorem5 is about a single data point, the data have n = 2"),
+    ("duplicate alphas", edited(REGRESSION, ["alphas"], [1.0, 1]), "experiments.exp.alphas: duplicate values [1.0, 1]"),
+    ("task and data disagree", edited(CLASSIFICATION, ["data"], {"paper": "paper_regression"}),
+     "experiments.exp.task: is 'classification' but the data are for 'regression'"),
+    ("an architecture label used twice", edited(REGRESSION, ["architectures"], [{"name": "diag", "depth": 2}, {"name": "diag", "depth": 2}]),
+     "experiments.exp.architectures: two architectures share a label: ['diag_L2', 'diag_L2']"),
+]
+
+
+@pytest.mark.parametrize("name,spec,message", LIBRARY_CASES, ids=[c[0] for c in LIBRARY_CASES])
+def test_the_library_rejects(name, spec, message):
+    with pytest.raises(ConfigError) as error:
+        validate_experiment("exp", spec)
+    assert str(error.value).startswith(message)
+
+
+def test_only_some_architectures_covered_is_accepted():
+    """theorem5 serves the 2-layer conv; the depth-3 diag gets not-applicable rows, not an error."""
+    assert validate_experiment("exp", REGRESSION).X.shape == (1, 5)
+
+
+def test_enough_distinct_cases():
+    assert len(SCHEMA_CASES) + len(LIBRARY_CASES) >= 25

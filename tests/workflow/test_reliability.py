@@ -1,0 +1,111 @@
+"""Interrupted jobs, determinism, and gating on failed checks — on the real workflow."""
+
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+import yaml
+
+from test_workflow import ROOT, TINY, snakemake
+
+SLOW = {  # one GD run long enough (~1 s) to be killed while it trains
+    "task": "classification",
+    "data": {"paper": "paper_classification"},
+    "architectures": [{"name": "diag", "depth": 2}],
+    "alphas": [0.5],
+    "seeds": [0],
+    "init": "paper",
+    "solver": {"name": "gd", "lr": 5.0e-4, "steps": 15_000_000},
+    "claims": ["figure3"],
+}
+
+
+def config_with_slow_run():
+    config = yaml.safe_load(TINY.read_text())
+    config["experiments"]["slow"] = SLOW
+    return config
+
+
+def prepare(workdir: Path, config: dict) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    return workdir
+
+
+def netcdf_files(results: Path) -> list[Path]:
+    return sorted(p.relative_to(results) for p in results.rglob("*.nc"))
+
+
+def assert_same_data(a: Path, b: Path):
+    """Every NetCDF file under a and b: the same data variables bit for bit; attributes equal but
+    for the creation time."""
+    files = netcdf_files(a)
+    assert files and files == netcdf_files(b)
+    for name in files:
+        x, y = xr.open_dataset(a / name), xr.open_dataset(b / name)
+        assert set(x.data_vars) == set(y.data_vars), name
+        for var in x.data_vars:
+            u, v = x[var].values, y[var].values
+            if u.dtype.kind == "f":
+                assert np.array_equal(u, v, equal_nan=True), (name, var)
+            else:
+                assert np.array_equal(u, v), (name, var)
+        strip = lambda attrs: {k: v for k, v in attrs.items() if k != "created_at"}  # noqa: E731
+        assert strip(x.attrs) == strip(y.attrs), name
+
+
+def test_a_killed_training_job_leaves_no_result_and_a_rerun_completes_identically(tmp_path):
+    config = config_with_slow_run()
+    clean = prepare(tmp_path / "clean", config)
+    done = snakemake(clean)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    killed = prepare(tmp_path / "killed", config)
+    target = killed / "results" / "slow" / "runs" / "diag_L2_a0.5_s0.nc"
+    workflow = subprocess.Popen(
+        ["snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(killed), "--cores", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    pid, deadline = None, time.monotonic() + 120
+    while pid is None and time.monotonic() < deadline:
+        found = subprocess.run(["pgrep", "-f", f"implicit_bias train .*{target.name}"], capture_output=True, text=True)
+        pid = int(found.stdout.split()[0]) if found.stdout.split() else None
+        time.sleep(0.05)
+    assert pid is not None, "the slow training job never started"
+    subprocess.run(["kill", "-s", "KILL", str(pid)], check=True)
+    output, _ = workflow.communicate(timeout=300)
+    assert workflow.returncode != 0, output[-2000:]
+    assert not target.exists()  # nothing that reads as a result
+
+    resumed = snakemake(killed, "--rerun-incomplete")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert target.exists()
+    assert_same_data(clean / "results", killed / "results")
+
+
+def test_the_same_config_twice_gives_identical_results(tmp_path):
+    first = prepare(tmp_path / "first", yaml.safe_load(TINY.read_text()))
+    second = prepare(tmp_path / "second", yaml.safe_load(TINY.read_text()))
+    for workdir in (first, second):
+        done = snakemake(workdir)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert_same_data(first / "results", second / "results")
+    checks = [pd.read_csv(w / "results" / "report" / "claims.csv") for w in (first, second)]
+    pd.testing.assert_frame_equal(checks[0], checks[1])
+
+
+def test_failed_checks_fail_the_workflow_when_asked(tmp_path):
+    config = yaml.safe_load(TINY.read_text())
+    config["fail_on_failed_checks"] = True
+    config["experiments"] = {"short_gd": {**SLOW, "solver": {"name": "gd", "lr": 5.0e-4, "steps": 2000}}}
+    workdir = prepare(tmp_path / "gated", config)
+    done = snakemake(workdir)
+    assert done.returncode != 0
+    claims = pd.read_csv(workdir / "results" / "report" / "claims.csv")
+    assert (claims["status"] == "fail").any()  # GD stopped at L ~ 1: far from the max-margin direction
+    report = (workdir / "results" / "report" / "report.md").read_text()
+    assert "failed" in report.splitlines()[2]
+    assert "FAILED figure3 short_gd diag" in (workdir / "results" / "logs" / "gate.log").read_text()
