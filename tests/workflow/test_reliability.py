@@ -9,7 +9,7 @@ import pandas as pd
 import xarray as xr
 import yaml
 
-from test_workflow import ROOT, TINY, snakemake
+from tests.workflow.test_workflow import ROOT, TINY, snakemake
 
 SLOW = {  # one GD run long enough (~1 s) to be killed while it trains
     "task": "classification",

@@ -11,6 +11,8 @@ import torch
 def gd_batch_torch(problem, thetas, lr, checkpoints, beta_rec, loss_rec, log_loss_rec, theta_rec, failed_at, device="cpu"):
     """Same contract as ``kernels.gd_batch``: updates ``thetas`` and the record arrays in place."""
     dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"gd.device {device!r}: torch sees no CUDA GPU on this machine")
     net = problem.network
     as_tensor = lambda a, dtype=torch.float64: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=dev)  # noqa: E731
     pos = as_tensor(net.flat_index, torch.int64)
