@@ -199,3 +199,19 @@ def test_every_claim_of_the_catalog_has_a_prediction_or_a_check():
                  "corollary4", "theorem4", "remark4", "corollary5", "corollary6", "corollary7", "theorem5",
                  "theorem6", "remark1_xtr_direction", "remark3", "figure1", "figure3", "figure3_loss_gap"]
     assert sorted(CLAIM_IDS) == sorted(claims_md)
+
+
+def test_a_failed_prediction_fails_its_check_with_the_solvers_reason(monkeypatch):
+    from implicit_bias.theory import regression
+
+    runs = views(underdetermined(3, 2, 5), diag(5, depth=2), "theorem4", [0.5], [0])
+
+    def no_convergence(*args, **kwargs):
+        raise ValueError("Theorem 4 dual Newton did not converge (residual 1.000e-03)")
+
+    monkeypatch.setattr(regression, "theorem4_rho", no_convergence)
+    prediction = predict("theorem4", runs[0])
+    assert prediction.applicable and prediction.error
+    (row,) = check("theorem4", runs[0], prediction)
+    assert row.status == "fail"
+    assert row.reason == "the prediction failed: Theorem 4 dual Newton did not converge (residual 1.000e-03)"
