@@ -11,7 +11,7 @@ CONDA_NAMES = {"torch": "pytorch"}
 
 
 def _split(requirement):
-    name, bounds = re.match(r"([A-Za-z0-9_.\-]+)(.*)", requirement.replace(" ", "")).groups()
+    name, bounds = re.match(r"([A-Za-z0-9_.\-]+)(.*)", requirement.split("#")[0].replace(" ", "")).groups()
     return name.lower(), bounds
 
 

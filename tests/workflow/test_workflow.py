@@ -75,6 +75,15 @@ def test_tiny_config_runs_end_to_end(finished):
     assert (results / "benchmarks" / "train" / "my_point" / "conv_L2_k3_a0.1_s0.tsv").exists()
 
 
+def test_a_browsable_report_archive_is_built(finished, tmp_path):
+    done = snakemake(finished, "--report", str(tmp_path / "report.zip"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    import zipfile
+
+    names = zipfile.ZipFile(tmp_path / "report.zip").namelist()
+    assert any(n.endswith("claims.csv") for n in names) and any(n.endswith("my_point_agreement.png") for n in names)
+
+
 def test_nothing_to_do_after_a_complete_run(finished):
     dry = snakemake(finished, "-n")
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
