@@ -187,3 +187,34 @@ def test_bad_problems_are_rejected(X, y, task, message):
     with pytest.raises(ValueError) as error:
         Problem(diag(2, depth=2), X, y, task)
     assert str(error.value) == message
+
+
+@pytest.mark.parametrize("task,X,y", [("regression", np.array([[0.3, -1.2, 0.5], [1.0, 0.2, -0.4]]), np.array([0.5, -1.0])),
+                                      ("classification", CLASS_X, CLASS_Y)])
+def test_the_implicit_continuation_agrees_with_the_explicit_flow(task, X, y):
+    """Forcing the hand-over to Radau from the start gives the explicit integrator's results."""
+    net = diag(X.shape[1], depth=2)
+    problem = Problem(net, X, y, task)
+    theta = initialize("theorem2" if task == "classification" else "theorem4", net, X, alpha=0.7, seed=1)
+    target = -1e3 if task == "classification" else None
+    (explicit,) = GradientFlow(log_loss_target=target).run(problem, theta)
+    (implicit,) = GradientFlow(log_loss_target=target, stiff_steps=1).run(problem, theta)
+    assert explicit.status == implicit.status == "converged"
+    assert "implicit Radau" in implicit.reason and "implicit" not in explicit.reason
+    np.testing.assert_allclose(implicit.beta[-1], explicit.beta[-1], rtol=1e-7)
+    # the same levels (the last may differ: each continues until the measured loss meets the target)
+    np.testing.assert_allclose(implicit.progress[:-1], explicit.progress[:-1], rtol=1e-12)
+
+
+def test_a_stiff_regression_run_reaches_its_target_and_the_theorem4_limit():
+    """diag, L = 3, alpha = 1e-3: explicit steps stall near the end; the implicit method finishes."""
+    from implicit_bias.theory.regression import theorem4_rho
+
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(2, 5)), rng.normal(size=2)
+    net = diag(5, depth=3)
+    theta = initialize("theorem4", net, X, alpha=1e-3, seed=0)
+    (run,) = GradientFlow().run(Problem(net, X, y, "regression"), theta)
+    assert run.status == "converged" and "implicit Radau" in run.reason
+    rho = theorem4_rho(X, y, np.eye(5), net.unflatten(theta)[0] / 1e-3, alpha=1e-3, L=3)
+    assert np.linalg.norm(run.beta[-1] - rho) / np.linalg.norm(rho) < 1e-6

@@ -17,7 +17,8 @@ Tolerances, and why:
   (a quantity settling at a non-zero value, e.g. the angle to a wrong prediction, does not), and be
   under 1 deg (1 % gap) at the end, or at the numerical floor (1e-4 deg for cvxpy's solutions,
   1e-6 relative for its optimal values).  The flow reaches log L = -1e100 in milliseconds where
-  one support vector is active; with several it is stiff and -1e5 is the practical limit.
+  one support vector is active; with several it is stiff (an implicit method takes over) and
+  -1e6 takes about a second.
 - L = 2 max-margin problems are convex but their minimiser need not be unique (degenerate l1
   vertices), so the trained direction is judged by its optimality gap; the angle to cvxpy's
   solution is reported beside it.

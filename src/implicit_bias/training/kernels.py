@@ -24,6 +24,7 @@ FLOW_CONVERGED = 0
 FLOW_MAX_STEPS = 1
 FLOW_STALLED = 2
 FLOW_NONFINITE = 3
+FLOW_STIFF = 4  # explicit steps exhausted their budget for one level: hand over to an implicit method
 NEAR_TARGET = np.log(4.0)  # log-loss slack: a factor 2 in the residual of a regression target
 
 
@@ -257,16 +258,20 @@ def _dp5_step(theta, step, ks, stage, new, pos, coord, weight, X, y, task, beta,
 
 
 @njit(cache=True)
-def _advance(theta, tau, goal, h, steps, max_steps, ks, stage, new, pos, coord, weight, X, y, task,
+def _advance(theta, tau, goal, h, steps, max_steps, budget, ks, stage, new, pos, coord, weight, X, y, task,
              beta, f, r, u, grad, rtol, atol):
     """Integrate theta in place from tau to exactly ``goal``; h is the proposed step size.
 
-    Returns (status, tau, h, log L at theta, steps taken so far).
+    Returns (status, tau, h, log L at theta, steps taken so far); FLOW_STIFF when this call alone
+    took more than ``budget`` steps (the explicit method is then the wrong tool).
     """
     log_loss = -tau
+    first = steps
     while tau < goal:
         if steps >= max_steps:
             return FLOW_MAX_STEPS, tau, h, log_loss, steps
+        if steps - first > budget:
+            return FLOW_STIFF, tau, h, log_loss, steps
         clamped = tau + h >= goal
         step = goal - tau if clamped else h
         err, new_log_loss = _dp5_step(theta, step, ks, stage, new, pos, coord, weight, X, y, task,
@@ -291,14 +296,15 @@ def _advance(theta, tau, goal, h, steps, max_steps, ks, stage, new, pos, coord, 
 
 
 @njit(cache=True)
-def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_steps,
-              beta_rec, log_loss_rec, level_rec, theta_rec):
+def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_steps, budget,
+              beta_rec, log_loss_rec, level_rec, theta_rec, resume):
     """Integrate in place from tau = -log L(theta) through the ascending ``levels`` of tau.
 
     Records beta, theta and the measured log L each time tau reaches a level.  The integration
     variable and the measured -log L(theta) drift apart by the integration error; a run whose
     measured loss has not reached the last level when tau has is continued until it has (the
-    last record is then its final state).  Returns (status, steps).
+    last record is then its final state).  Returns (status, steps); on FLOW_STIFF, ``resume``
+    holds (the next level's index, tau) for an implicit method to carry on from theta.
     """
     n, d = X.shape
     P = theta.size
@@ -323,9 +329,12 @@ def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_ste
     while c < levels.size:
         if levels[c] > tau:
             status, tau, h, log_loss, steps = _advance(
-                theta, tau, levels[c], h, steps, max_steps, ks, stage, new, pos, coord, weight, X, y, task,
+                theta, tau, levels[c], h, steps, max_steps, budget, ks, stage, new, pos, coord, weight, X, y, task,
                 beta, f, r, u, grad, rtol, atol,
             )
+            if status == FLOW_STIFF:
+                resume[0], resume[1] = c, tau
+                return status, steps
             if status == FLOW_STALLED and target + log_loss <= NEAR_TARGET:
                 c = levels.size - 1  # at the round-off floor, within a factor 2 of a residual target
             elif status != FLOW_CONVERGED:
@@ -338,8 +347,8 @@ def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_ste
         if deficit <= 1e-9 * max(1.0, abs(target)):
             return FLOW_CONVERGED, steps
         status, tau, h, log_loss, steps = _advance(
-            theta, tau, tau + deficit, h, steps, max_steps, ks, stage, new, pos, coord, weight, X, y, task,
-            beta, f, r, u, grad, rtol, atol,
+            theta, tau, tau + deficit, h, steps, max_steps, max_steps, ks, stage, new, pos, coord, weight, X, y,
+            task, beta, f, r, u, grad, rtol, atol,
         )
         if status == FLOW_STALLED and deficit <= NEAR_TARGET:
             return FLOW_CONVERGED, steps  # at the round-off floor, within a factor 2 of a residual target
@@ -352,10 +361,20 @@ def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_ste
 
 
 @njit(parallel=True, cache=True)
-def flow_batch(thetas, pos, coord, weight, X, y, task, levels, rtol, atol, max_steps,
-               beta_rec, log_loss_rec, level_rec, theta_rec, status, steps):
+def flow_batch(thetas, pos, coord, weight, X, y, task, levels, rtol, atol, max_steps, budget,
+               beta_rec, log_loss_rec, level_rec, theta_rec, status, steps, resume):
     for run in prange(thetas.shape[0]):
         status[run], steps[run] = _flow_run(
-            thetas[run], pos, coord, weight, X, y, task, levels[run], rtol, atol, max_steps,
-            beta_rec[run], log_loss_rec[run], level_rec[run], theta_rec[run],
+            thetas[run], pos, coord, weight, X, y, task, levels[run], rtol, atol, max_steps, budget,
+            beta_rec[run], log_loss_rec[run], level_rec[run], theta_rec[run], resume[run],
         )
+
+
+@njit(cache=True)
+def flow_velocity(theta, pos, coord, weight, X, y, task):
+    """(-g/|g|^2, log L) at theta, for an implicit integrator outside the kernel."""
+    n, d = X.shape
+    out = np.empty(theta.size)
+    log_loss = _velocity(theta, pos, coord, weight, X, y, task, np.empty(d), np.empty(n), np.empty(n),
+                         np.empty(d), np.empty(theta.size), out)
+    return out, log_loss

@@ -150,6 +150,9 @@ class GradientFlow:
         rtol, atol: local error tolerances of the Dormand-Prince 5(4) integrator.
         max_steps: a run that has not reached its target after this many steps is marked max_steps.
         checkpoints: how many loss levels to record, from the initial loss to the target.
+        stiff_steps: explicit steps allowed between two recorded levels; beyond, the run is stiff
+            (several support vectors; tiny alpha at depth >= 3) and carries on with an implicit
+            method, scipy's Radau IIA (order 5, L-stable), at the same tolerances.
     """
 
     name: ClassVar[str] = "flow"
@@ -159,6 +162,7 @@ class GradientFlow:
     atol: float = 1e-12
     max_steps: int = 1_000_000
     checkpoints: int = 200
+    stiff_steps: int = 2000
 
     def __post_init__(self):
         if self.log_loss_target is not None:
@@ -171,6 +175,7 @@ class GradientFlow:
         _require(self.rtol < 1, f"flow.rtol must be < 1, got {self.rtol}")
         _positive_int(self.max_steps, "flow.max_steps")
         _positive_int(self.checkpoints, "flow.checkpoints", minimum=2)
+        _positive_int(self.stiff_steps, "flow.stiff_steps")
 
     def settings(self) -> dict:
         return {"name": self.name, **asdict(self)}
@@ -206,16 +211,25 @@ class GradientFlow:
         theta_rec = np.full((runs, K, problem.network.n_params), np.nan)
         status = np.zeros(runs, dtype=np.int64)
         steps = np.zeros(runs, dtype=np.int64)
+        resume = np.zeros((runs, 2))
         net = problem.network
         kernels.flow_batch(
             thetas, net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code,
-            levels, float(self.rtol), float(self.atol), int(self.max_steps),
-            beta, log_loss, reached, theta_rec, status, steps,
+            levels, float(self.rtol), float(self.atol), int(self.max_steps), int(self.stiff_steps),
+            beta, log_loss, reached, theta_rec, status, steps, resume,
         )
+        implicit = np.zeros(runs, dtype=bool)
+        for r in np.nonzero(status == kernels.FLOW_STIFF)[0]:
+            implicit[r] = True
+            status[r], extra = self._implicit(problem, thetas[r], int(resume[r, 0]), resume[r, 1], levels[r],
+                                              beta[r], log_loss[r], reached[r], theta_rec[r])
+            steps[r] += extra
         results = []
         for r in range(runs):
             used = np.isfinite(levels[r])
             name, reason = self._status(int(status[r]), int(steps[r]), log_loss[r][used], -stop)
+            if implicit[r]:
+                reason += " (stiff: finished with the implicit Radau method)"
             results.append(
                 RunResult(
                     reached[r][used], beta[r][used], np.exp(log_loss[r][used]), log_loss[r][used],
@@ -223,6 +237,49 @@ class GradientFlow:
                 )
             )
         return results
+
+    def _implicit(self, problem, theta, c, tau, levels, beta, log_loss, reached, theta_rec):
+        """Carry a stiff run on from level index c with scipy's Radau; fills the records in place.
+
+        Returns (status code, steps taken).
+        """
+        from scipy.integrate import solve_ivp
+
+        net = problem.network
+        args = (net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code)
+        velocity = lambda t, th: kernels.flow_velocity(th, *args)[0]  # noqa: E731
+        target = levels[np.isfinite(levels)][-1]
+        steps = 0
+
+        def advance(goal):
+            nonlocal theta, tau, steps
+            solution = solve_ivp(velocity, (tau, goal), theta, method="Radau", rtol=self.rtol, atol=self.atol)
+            steps += int(solution.nfev)
+            if not solution.success or not np.all(np.isfinite(solution.y[:, -1])):
+                return False
+            theta[:], tau = solution.y[:, -1], goal
+            return True
+
+        def record(k):
+            measured = kernels.flow_velocity(theta, *args)[1]
+            beta[k], theta_rec[k], log_loss[k], reached[k] = net.beta(theta), theta, measured, tau
+            return measured
+
+        last = c
+        for k in range(c, levels.size):
+            if not np.isfinite(levels[k]):
+                break
+            if not advance(levels[k]):
+                return kernels.FLOW_STALLED, steps
+            measured, last = record(k), k
+        for _ in range(100):  # as in the kernel: until the measured loss reaches the target
+            deficit = target + measured
+            if deficit <= 1e-9 * max(1.0, abs(target)):
+                return kernels.FLOW_CONVERGED, steps
+            if not advance(tau + deficit):
+                break
+            measured = record(last)
+        return (kernels.FLOW_CONVERGED if target + measured <= kernels.NEAR_TARGET else kernels.FLOW_STALLED), steps
 
     def _status(self, code, steps, log_loss, target):
         measured = log_loss[np.isfinite(log_loss)]
