@@ -54,8 +54,10 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
             ratio = judged["value"] / judged["tolerance"].where(judged["tolerance"] > 0, np.nan)
             i = ratio.fillna(np.inf).idxmax() if ratio.notna().any() or judged["status"].eq("fail").any() else judged.index[0]
             w = judged.loc[i]
-            worst = (f"{w['metric']}: {w['value']:.3g} (tolerance {w['tolerance']:.3g}) — {w['experiment']}, "
-                     f"{w['architecture']}, α = {w['alpha']:g}, seed {w['seed']}")
+            where = [str(w["experiment"])] + ([str(w["architecture"])] if w["architecture"] != "-" else [])
+            where += [f"α = {w['alpha']:g}"] if pd.notna(w["alpha"]) else []
+            where += [f"seed {w['seed']}"] if w["seed"] >= 0 else []
+            worst = f"{w['metric']}: {w['value']:.3g} (tolerance {w['tolerance']:.3g}) — {', '.join(where)}"
         rows.append({"claim": claim, "verdict": verdict, "what": CLAIM_TEXT[claim], "pass": int(counts.get("pass", 0)),
                      "fail": int(counts.get("fail", 0)), "not-applicable": int(counts.get("not-applicable", 0)),
                      "worst": worst})
