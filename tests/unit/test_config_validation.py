@@ -137,3 +137,13 @@ def test_only_some_architectures_covered_is_accepted():
 
 def test_enough_distinct_cases():
     assert len(SCHEMA_CASES) + len(LIBRARY_CASES) >= 25
+
+
+def test_the_schema_allows_every_solver_setting_and_no_other():
+    from dataclasses import fields
+
+    from implicit_bias.training import SOLVERS
+
+    allowed = set(SCHEMA["$defs"]["experiment"]["properties"]["solver"]["properties"]) - {"name"}
+    settings = {f.name for cls in SOLVERS.values() for f in fields(cls)}
+    assert allowed == settings
