@@ -8,18 +8,15 @@ import numpy as np
 import xarray as xr
 
 from .datasets import Dataset
-from .inits import initialize, resolve_scheme
 from .networks import LinearTensorNetwork
-from .runs import network_for
+from .runs import initial_state
 from .theory import Prediction, RunView, predict
 
 
 def planned_run(dataset: Dataset, *, architecture: dict, init: str, alpha: float, seed: int, solver: dict,
                 experiment: str) -> RunView:
     """A run as it will start: its initialisation, without training results (predictions need no more)."""
-    network = network_for(architecture, dataset)
-    scheme, _ = resolve_scheme(init, network, dataset.X)
-    theta0 = initialize(scheme, network, dataset.X, alpha=alpha, seed=seed)
+    network, _, _, theta0 = initial_state(dataset, architecture=architecture, init=init, alpha=alpha, seed=seed)
     empty = np.zeros((0,))
     return RunView(experiment, network, dataset.X, dataset.y, dataset.task, float(alpha), int(seed), init, solver,
                    "planned", "", np.zeros((0, network.dim)), empty, np.zeros((0, network.n_params)), theta0)

@@ -21,15 +21,24 @@ def network_for(spec: dict, dataset: Dataset) -> LinearTensorNetwork:
     return build_network(spec, dataset.X.shape[1])
 
 
+def initial_state(dataset: Dataset, *, architecture: dict, init: str, alpha: float, seed: int):
+    """(network, scheme used, note, flat v(0)) of a run: what training starts from and predictions are for.
+
+    The configured scheme falls back to ``random`` where it cannot serve the network (see
+    ``inits.resolve_scheme``); one function for both, so a run and its prediction cannot disagree.
+    """
+    network = network_for(architecture, dataset)
+    scheme, note = resolve_scheme(init, network, dataset.X)
+    return network, scheme, note, initialize(scheme, network, dataset.X, alpha=alpha, seed=seed)
+
+
 def train_run(
     dataset: Dataset, *, architecture: dict, init: str, alpha: float, seed: int, solver: dict,
     experiment: str = "adhoc", config: dict | None = None,
 ) -> xr.Dataset:
     """Train one (architecture, alpha, seed) and return its run dataset (see docs/results.md)."""
-    network = network_for(architecture, dataset)
+    network, scheme, note, theta0 = initial_state(dataset, architecture=architecture, init=init, alpha=alpha, seed=seed)
     problem = Problem(network, dataset.X, dataset.y, dataset.task)
-    scheme, note = resolve_scheme(init, network, dataset.X)
-    theta0 = initialize(scheme, network, dataset.X, alpha=alpha, seed=seed)
     solver_obj = make_solver(solver)
     (result,) = solver_obj.run(problem, theta0[None, :])
     attrs = {

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..decompositions import dft_matrix, is_even, orthogonal_decomposition, single_point_svd
+from ..decompositions import dft_matrix, is_even, orthogonal_decomposition
 from ..inits import premise
 from ..networks import LinearTensorNetwork
 from . import classification as cls
@@ -784,7 +784,3 @@ def check(claim: str, run: RunView, prediction: Prediction) -> list[Check]:
 def check_group(claim: str, runs, predictions) -> list[Check]:
     spec = CLAIMS[claim]
     return spec.check_group(runs, predictions) if spec.check_group else []
-
-
-def prediction_info_json(prediction: Prediction) -> str:
-    return json.dumps(prediction.info, sort_keys=True, default=float)
