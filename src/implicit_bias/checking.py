@@ -12,9 +12,8 @@ import pandas as pd
 from .datasets import Dataset
 from .netcdf import read_netcdf
 from .predictions import read_predictions
-from .theory import RunView, check_runs
-
-COLUMNS = ["claim", "experiment", "architecture", "depth", "alpha", "seed", "metric", "value", "tolerance", "status", "reason"]
+from .runs import read_run
+from .theory import CLAIMS, COLUMNS, check_runs
 
 
 def check_files(claims, *, dataset=None, runs=(), predictions=(), depths=None) -> pd.DataFrame:
@@ -25,20 +24,21 @@ def check_files(claims, *, dataset=None, runs=(), predictions=(), depths=None) -
     if missing:
         raise ValueError(f"no predictions file for the run(s) {missing}")
     data = Dataset.read(dataset) if dataset else None
-    views, predicted = [], {claim: [] for claim in claims}
+    per_run = [c for c in claims if not CLAIMS[c].theory_only]
+    views, predicted = [], {claim: [] for claim in per_run}
     for path in runs:
         run_file = read_netcdf(path)
-        view = RunView.from_netcdf(run_file, data)
+        view = read_run(run_file, data)
         prediction_file = read_netcdf(by_name[Path(path).name])
         if not np.array_equal(prediction_file["theta_init"].values, view.theta_init):
             raise ValueError(f"{path}: the run and its predictions start from different initialisations")
         own = read_predictions(prediction_file, view.network)
-        for claim in claims:
-            if claim not in own and claim != "lemma5_1":
+        for claim in per_run:
+            if claim not in own:
                 raise ValueError(f"{by_name[Path(path).name]} has no prediction for {claim}")
-            predicted[claim].append(own.get(claim))
+            predicted[claim].append(own[claim])
         views.append(view)
-    rows = check_runs(claims, views, {c: p for c, p in predicted.items() if c != "lemma5_1"}, depths=depths)
+    rows = check_runs(claims, views, predicted, depths=depths)
     return pd.DataFrame([r.row() for r in rows], columns=COLUMNS)
 
 

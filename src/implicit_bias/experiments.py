@@ -15,7 +15,7 @@ import numpy as np
 from .datasets import GENERATORS, Dataset
 from .inits import INITS
 from .networks import ARCHITECTURES, build_network
-from .theory import CLAIM_IDS
+from .theory import CLAIMS
 from .training import TASKS, make_solver
 
 RANDOM_KINDS = ("regression", "classification", "even", "sensing")
@@ -172,38 +172,22 @@ def _require_separable(key, dataset):
         _fail(f"{key}.data", "classification data are not linearly separable (every theorem assumes they are)")
 
 
-# which task and architectures each claim can serve: (task or None, architecture names or None, depth or None)
-CLAIM_SCOPE = {
-    "theorem1": ("classification", None, None), "corollary1": ("classification", {"fc"}, None),
-    "theorem2": ("classification", {"diag", "conv", "matrix_sensing", "transform"}, None),
-    "corollary2": ("classification", {"diag"}, None), "corollary3": ("classification", {"conv"}, None),
-    "theorem3": ("classification", None, 2), "corollary4": ("classification", {"conv"}, 2),
-    "theorem4": ("regression", {"diag", "conv", "matrix_sensing", "transform"}, None),
-    "remark4": ("regression", {"diag", "conv", "matrix_sensing", "transform"}, None),
-    "corollary5": ("regression", {"diag"}, None), "corollary6": ("regression", {"conv"}, None),
-    "corollary7": ("regression", {"matrix_sensing"}, None), "theorem5": ("regression", None, 2),
-    "theorem6": ("regression", {"fc"}, None), "remark1_xtr_direction": ("classification", None, None),
-    "remark3": (None, {"transform"}, 2), "figure1": ("regression", {"fc", "diag", "conv"}, 2),
-    "figure3": ("classification", {"fc", "diag", "conv"}, 2),
-    "figure3_loss_gap": ("classification", {"fc", "diag", "conv"}, 2), "lemma5_1": (None, None, None),
-}
-
-
 def _validate_claims(key, spec, dataset):
+    """Each claim against the experiment, from its declaration in the registry."""
     n = dataset.X.shape[0]
-    for claim in spec.get("claims", []):
-        if claim not in CLAIM_IDS:
-            _fail(f"{key}.claims", f"unknown claim {claim!r}; expected one of {list(CLAIM_IDS)}")
-        task, names, depth = CLAIM_SCOPE[claim]
-        if task and task != spec["task"]:
-            _fail(f"{key}.claims", f"{claim} is about {task}, but this experiment is {spec['task']}")
-        served = [a for a in spec.get("architectures", [])
-                  if (names is None or a["name"] in names) and (depth is None or a.get("depth", 2) == depth)]
-        if claim != "lemma5_1" and not served:
-            _fail(f"{key}.claims", f"{claim} cannot be served by any of this experiment's architectures "
+    for claim_id in spec.get("claims", []):
+        if claim_id not in CLAIMS:
+            _fail(f"{key}.claims", f"unknown claim {claim_id!r}; expected one of {list(CLAIMS)}")
+        claim = CLAIMS[claim_id]
+        if claim.theory_only:
+            continue
+        scope = claim.scope
+        if scope.task and scope.task != spec["task"]:
+            _fail(f"{key}.claims", f"{claim_id} is about {scope.task}, but this experiment is {spec['task']}")
+        if not any(scope.serves(a) for a in spec.get("architectures", [])):
+            _fail(f"{key}.claims", f"{claim_id} cannot be served by any of this experiment's architectures "
                                    f"({', '.join(architecture_label(a) for a in spec.get('architectures', []))})")
-        if claim in ("theorem3", "corollary4", "theorem5", "figure1") and n != 1:
-            _fail(f"{key}.claims", f"{claim} is about a single data point, the data have n = {n}")
-        if claim in ("theorem4", "remark4", "corollary5", "corollary6", "corollary7", "theorem6") and \
-                np.linalg.matrix_rank(dataset.X) < n:
-            _fail(f"{key}.data", f"{claim} needs X of full row rank (n <= d, independent rows); rank {np.linalg.matrix_rank(dataset.X)} < n = {n}")
+        if scope.single_point and n != 1:
+            _fail(f"{key}.claims", f"{claim_id} is about a single data point, the data have n = {n}")
+        if scope.full_row_rank and np.linalg.matrix_rank(dataset.X) < n:
+            _fail(f"{key}.data", f"{claim_id} needs X of full row rank (n <= d, independent rows); rank {np.linalg.matrix_rank(dataset.X)} < n = {n}")

@@ -219,24 +219,22 @@ def _gap_premise(theorem, U, vectors) -> Premise:
 def premise(theorem: str, network: LinearTensorNetwork, vectors, X) -> Premise:
     """Does the initialisation (directions ``vectors``) meet ``theorem``'s premise on data X?
 
-    ``theorem`` is one of theorem2..theorem6 or corollary2..corollary7 (which use their theorem's premise).
+    ``theorem`` is the premise's scheme: theorem2 .. theorem6 (the claim registry says which premise
+    each claim relies on).
     """
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     vectors = [np.asarray(v, dtype=np.float64) for v in vectors]
-    base = {"corollary2": "theorem2", "corollary3": "theorem2", "corollary4": "theorem3",
-            "corollary5": "theorem4", "corollary6": "theorem4", "corollary7": "theorem4",
-            "remark3": "theorem4", "remark4": "theorem4"}.get(theorem, theorem)
     try:
-        if base == "theorem2":
+        if theorem == "theorem2":
             return _gap_premise(theorem, _decomposition(network, theorem).U, vectors)
-        if base in ("theorem3", "theorem5"):
+        if theorem in ("theorem3", "theorem5"):
             if network.depth != 2 or X.shape[0] != 1:
                 return Premise(theorem, False, np.nan, "needs a 2-layer network and a single data point")
             U1, _, U2 = single_point_svd(network, X[0])
             return _gap_premise(theorem, (U1, U2), vectors)
-        if base == "theorem4":
+        if theorem in ("theorem4", "corollary7"):  # Corollary 7's init is a Theorem 4 init
             return _theorem4_premise(theorem, network, vectors, X)
-        if base == "theorem6":
+        if theorem == "theorem6":
             return _theorem6_premise(theorem, network, vectors)
     except ValueError as error:
         return Premise(theorem, False, np.nan, str(error))

@@ -9,59 +9,98 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .checking import COLUMNS, write_table
+from .checking import write_table
+from .theory.records import CLAIM_STATUSES, COLUMNS
+from .theory.registry import CLAIMS, OBSERVATION
 
-CLAIM_TEXT = {
-    "lemma5_1": "h_L is odd, increasing, blows up at ±c_L",
-    "theorem1": "limit directions are singular vectors of M(−u∞) (eq. 8)",
-    "corollary1": "fc: β → ℓ2 max-margin direction",
-    "theorem2": "Assumption 1: β → stationary point of the ℓ_{2/L} max-margin in S-coordinates",
-    "corollary2": "diag: ℓ_{2/L} max-margin (L = 2: ℓ1)",
-    "corollary3": "full-length conv: DFT-domain ℓ_{2/L} max-margin",
-    "theorem3": "2 layers, one point: top singular vectors",
-    "corollary4": "conv k_1 = 1, 2, one point: filtered data point",
-    "theorem4": "regression: β → Sᵀ argmin Q_{L,α,η̄}",
-    "remark4": "Q interpolates weighted ℓ1 (α → 0) and weighted ℓ2 (α → ∞)",
-    "corollary5": "diag regression limit",
-    "corollary6": "full-length conv, even data: DFT-domain limit",
-    "corollary7": "deep matrix sensing: W_1⋯W_L → argmin Q(eig)",
-    "theorem5": "2 layers, one point: closed-form limit via g⁻¹(y/α²)",
-    "theorem6": "fc regression: 6.1 loss → 0; 6.2 β → min ℓ2-norm as α → 0",
-    "remark1_xtr_direction": "does Xᵀr(t) converge in direction? (evidence)",
-    "remark3": "Assumption 1 from a chosen T: sparse in the T-domain",
-    "figure1": "Figure 1/3 regression: GD limit points = Theorem 5's",
-    "figure3": "Figure 3 classification: directions at the end of training vs max-margin",
-    "figure3_loss_gap": "Figure 3 continued by the exact flow: init-dependence vanishes",
-}
+VERDICTS = {"pass": "verified", "fail": "refuted", "inconclusive": "inconclusive",
+            "not-applicable": "not applicable", "observation": "observation"}
 
 
 def collect(check_paths) -> pd.DataFrame:
-    frames = [pd.read_csv(p) for p in check_paths if os.path.getsize(p) > 0]
+    frames = [pd.read_csv(p, keep_default_na=False, na_values=["", "nan", "NaN"]) for p in check_paths
+              if os.path.getsize(p) > 0]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    for column in ("role", "alternative"):  # tables written before controls existed
+        if column not in table:
+            table[column] = "claim" if column == "role" else ""
+    if "rate" not in table:
+        table["rate"] = np.nan
+    table["alternative"] = table["alternative"].fillna("")
     return table[COLUMNS]
 
 
+def claim_verdict(claim_id: str, rows: pd.DataFrame) -> str:
+    """pass (verified), fail (refuted), inconclusive, not-applicable, or observation.
+
+    A claim is refuted if any of its applicable checks fails, inconclusive if none fails but one is
+    inconclusive, verified if the rest pass; an observation is reported, never judged.
+    """
+    if CLAIMS[claim_id].kind == OBSERVATION:
+        return "observation"
+    statuses = set(rows.loc[rows["role"] == "claim", "status"])
+    for status in ("fail", "inconclusive", "pass"):
+        if status in statuses:
+            return status
+    return "not-applicable"
+
+
+def _place(row) -> str:
+    parts = [str(row["experiment"])] + ([str(row["architecture"])] if row["architecture"] != "-" else [])
+    parts += [f"α = {row['alpha']:g}"] if pd.notna(row["alpha"]) else []
+    parts += [f"seed {int(row['seed'])}"] if row["seed"] >= 0 else []
+    return ", ".join(parts)
+
+
+def _ratio(rows):
+    return rows["value"].abs() / rows["tolerance"].where(rows["tolerance"] > 0, np.nan)
+
+
 def verdicts(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per claim: its verdict and its worst measured value (largest value / tolerance)."""
+    """One row per claim: its verdict, its worst check (largest value / tolerance) and its nearest
+    control (the smallest value / tolerance among the wrong predictions)."""
     rows = []
-    for claim in [c for c in CLAIM_TEXT if c in set(table["claim"])]:
-        own = table[table["claim"] == claim]
-        counts = own["status"].value_counts()
-        judged = own[own["status"] != "not-applicable"]
-        verdict = "fail" if counts.get("fail", 0) else ("pass" if counts.get("pass", 0) else "not-applicable")
-        worst = ""
+    for claim_id in [c for c in CLAIMS if c in set(table["claim"])]:
+        own = table[table["claim"] == claim_id]
+        checks, controls = own[own["role"] == "claim"], own[own["role"] == "control"]
+        counts = checks["status"].value_counts()
+        judged = checks[checks["status"].isin(["pass", "fail", "inconclusive"])]
+        worst = nearest = ""
         if len(judged):
-            ratio = judged["value"] / judged["tolerance"].where(judged["tolerance"] > 0, np.nan)
-            i = ratio.fillna(np.inf).idxmax() if ratio.notna().any() or judged["status"].eq("fail").any() else judged.index[0]
-            w = judged.loc[i]
-            where = [str(w["experiment"])] + ([str(w["architecture"])] if w["architecture"] != "-" else [])
-            where += [f"α = {w['alpha']:g}"] if pd.notna(w["alpha"]) else []
-            where += [f"seed {w['seed']}"] if w["seed"] >= 0 else []
-            worst = f"{w['metric']}: {w['value']:.3g} (tolerance {w['tolerance']:.3g}) — {', '.join(where)}"
-        rows.append({"claim": claim, "verdict": verdict, "what": CLAIM_TEXT[claim], "pass": int(counts.get("pass", 0)),
-                     "fail": int(counts.get("fail", 0)), "not-applicable": int(counts.get("not-applicable", 0)),
-                     "worst": worst})
+            ratio = _ratio(judged)
+            w = judged.loc[ratio.fillna(np.inf).idxmax()]
+            worst = f"{w['metric']}: {w['value']:.3g} (tolerance {w['tolerance']:.3g}) — {_place(w)}"
+        if len(controls):
+            ratio = _ratio(controls)
+            c = controls.loc[ratio.fillna(np.inf).idxmin()]
+            nearest = (f"{c['alternative']}: {c['value']:.3g} vs tolerance {c['tolerance']:.3g} "
+                       f"({ratio[c.name]:.3g}×, {c['status']}) — {_place(c)}")
+        spec = CLAIMS[claim_id]
+        rows.append({"claim": claim_id, "verdict": claim_verdict(claim_id, own), "where": spec.where,
+                     "what": spec.statement, **{s: int(counts.get(s, 0)) for s in CLAIM_STATUSES},
+                     "rejected": int((controls["status"] == "rejected").sum()),
+                     "not-rejected": int((controls["status"] == "not-rejected").sum()),
+                     "worst": worst, "nearest control": nearest})
     return pd.DataFrame(rows)
+
+
+def headline(summary: pd.DataFrame) -> str:
+    """Claims, not rows: e.g. '18 of 18 claims verified, 0 refuted, 0 inconclusive; 2 observations'."""
+    counts = summary["verdict"].value_counts() if len(summary) else pd.Series(dtype=int)
+    judged = len(summary) - int(counts.get("observation", 0)) - int(counts.get("not-applicable", 0))
+    text = (f"{int(counts.get('pass', 0))} of {judged} claims verified, {int(counts.get('fail', 0))} refuted, "
+            f"{int(counts.get('inconclusive', 0))} inconclusive; {int(counts.get('observation', 0))} observations")
+    if counts.get("not-applicable", 0):
+        text += f"; {int(counts['not-applicable'])} not applicable to any run"
+    return text
+
+
+def gate(claims_table) -> list[str]:
+    """One line per failed check of ``claims_table`` (claims.csv); empty when none failed."""
+    table = collect([claims_table])
+    failed = table[(table["role"] == "claim") & (table["status"] == "fail")]
+    return [f"FAILED {r['claim']} {r['experiment']} {r['architecture']} alpha={r['alpha']} seed={r['seed']}: "
+            f"{r['metric']} = {r['value']:.3g} > {r['tolerance']:.3g} ({r['reason']})" for _, r in failed.iterrows()]
 
 
 def startup_seconds(benchmark_paths) -> tuple[float, float, int]:
@@ -80,24 +119,44 @@ def write_report(check_paths, figure_paths, benchmark_paths, out_dir, *, config_
     table = collect(check_paths)
     write_table(table, out / "claims.csv")
     summary = verdicts(table)
-    counts = table["status"].value_counts()
     fastest, median, jobs = startup_seconds(benchmark_paths)
-    header = (f"{len(table)} checks: {int(counts.get('pass', 0))} passed, {int(counts.get('fail', 0))} failed, "
-              f"{int(counts.get('not-applicable', 0))} not applicable.")
-    lines = ["# Verification report: Yun, Krishnan & Mobahi (ICLR 2021)", "", f"**{header}**", "",
-             "Every check is a row of [claims.csv](claims.csv) (claim, experiment, architecture, depth, alpha, seed, "
-             "metric, value, tolerance, status, reason). A claim passes when all its applicable checks pass.", "",
-             "| claim | verdict | what | pass | fail | n/a | worst measured (value, tolerance, where) |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    roles = table["role"] == "claim"
+    by_status = table[roles]["status"].value_counts()
+    rows_line = (f"{int(roles.sum())} checks ({', '.join(f'{int(v)} {k}' for k, v in by_status.items())}) and "
+                 f"{int((~roles).sum())} controls ({int((table[~roles]['status'] == 'rejected').sum())} rejected)")
+    lines = ["# Verification report: Yun, Krishnan & Mobahi (ICLR 2021)", "", f"**{headline(summary)}.**", "",
+             f"{rows_line}. Every check and control is a row of [claims.csv](claims.csv).", "",
+             "A claim is *verified* when every applicable check passes — the measured value meets the paper's "
+             "prediction within its tolerance — and every control (a plausible wrong prediction, measured the same "
+             "way) is rejected; *refuted* when a check fails on a run that met the premise and was trained far "
+             "enough to judge; *inconclusive* when a run cannot decide yet or a control could not be told from the "
+             "prediction; an *observation* is what the paper saw or left open, reported, not judged. Classification "
+             "quantities are judged by the limit of a fit a + c·τ^-p over the last decades of τ = −log L.", "",
+             "| claim | verdict | where in the paper | what | pass | fail | inconclusive | n/a | controls rejected "
+             "| worst check (value, tolerance, where) | nearest control |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for _, r in summary.iterrows():
-        lines.append(f"| {r['claim']} | **{r['verdict']}** | {r['what']} | {r['pass']} | {r['fail']} | {r['not-applicable']} | {r['worst']} |")
-    failed = table[table["status"] == "fail"]
-    if len(failed):
-        lines += ["", "## Failed checks", "", "| claim | experiment | architecture | α | seed | metric | value | tolerance | reason |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for _, r in failed.iterrows():
+        controls = f"{r['rejected']} of {r['rejected'] + r['not-rejected']}"
+        lines.append(f"| {r['claim']} | **{VERDICTS[r['verdict']]}** | {r['where']} | {r['what']} | {r['pass']} | "
+                     f"{r['fail']} | {r['inconclusive']} | {r['not-applicable']} | {controls} | {r['worst']} | "
+                     f"{r['nearest control']} |")
+    for status, title in (("fail", "Failed checks"), ("inconclusive", "Inconclusive checks"),
+                          ("not-rejected", "Controls not rejected")):
+        chosen = table[table["status"] == status]
+        if not len(chosen):
+            continue
+        lines += ["", f"## {title}", "", "| claim | alternative | experiment | architecture | α | seed | metric | value "
+                  "| tolerance | reason |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for _, r in chosen.iterrows():
+            lines.append(f"| {r['claim']} | {r['alternative']} | {r['experiment']} | {r['architecture']} | {r['alpha']:g} | "
+                         f"{r['seed']} | {r['metric']} | {r['value']:.3g} | {r['tolerance']:.3g} | {r['reason']} |")
+    observed = table[table["status"] == "observation"]
+    if len(observed):
+        lines += ["", "## Observations", "", "| claim | experiment | architecture | α | seed | metric | value | what it shows |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for _, r in observed.iterrows():
             lines.append(f"| {r['claim']} | {r['experiment']} | {r['architecture']} | {r['alpha']:g} | {r['seed']} | "
-                         f"{r['metric']} | {r['value']:.3g} | {r['tolerance']:.3g} | {r['reason']} |")
+                         f"{r['metric']} | {r['value']:.3g} | {r['reason']} |")
     lines += ["", "## Figures", ""]
     for path in sorted(p for p in figure_paths if str(p).endswith(".png")):
         rel = os.path.relpath(path, out)
@@ -110,7 +169,8 @@ def write_report(check_paths, figure_paths, benchmark_paths, out_dir, *, config_
     text = "\n".join(lines) + "\n"
     (out / "report.md").write_text(text)
     (out / "report.html").write_text(_html(text))
-    return {"checks": len(table), "failed": int(counts.get("fail", 0))}
+    return {"checks": int(roles.sum()), "failed": int(by_status.get("fail", 0)),
+            "inconclusive": int(by_status.get("inconclusive", 0)), "headline": headline(summary)}
 
 
 def _html(markdown: str) -> str:

@@ -67,7 +67,7 @@ def test_theorem2_gap_is_the_papers_inequality():
     v = initial_directions("theorem2", net, np.ones((1, 3)), seed=0)
     F = dft_matrix(3)
     gaps = [np.abs(F @ v[l]) ** 2 - np.abs(F @ v[-1]) ** 2 for l in range(2)]  # Corollary 3's form
-    assert premise("corollary3", net, v, np.ones((1, 3))).lam == pytest.approx(np.min(gaps), rel=1e-9)
+    assert premise("theorem2", net, v, np.ones((1, 3))).lam == pytest.approx(np.min(gaps), rel=1e-9)
 
 
 def test_violated_premises_are_reported():

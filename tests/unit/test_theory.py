@@ -9,7 +9,7 @@ from implicit_bias.decompositions import dft_matrix
 from implicit_bias.networks import conv, diag, fc
 from implicit_bias.theory import classification as cls
 from implicit_bias.theory import lemma5_1, regression
-from implicit_bias.theory.claims import check_theory_lemma5_1
+from implicit_bias.theory.claims.observations import check_theory_lemma5_1
 
 X1, Y1 = np.array([[1.0, 2.0]]), np.array([1.0])
 X3, Y3 = np.array([[1.0, 2.0], [0.0, -3.0]]), np.array([1.0, -1.0])
@@ -59,7 +59,11 @@ def test_h_is_odd_and_increasing_and_blows_up_at_c():
 
 def test_lemma5_1_check_passes_at_several_depths():
     rows = check_theory_lemma5_1(depths=(2, 3, 4, 5))
-    assert rows and all(r.status == "pass" for r in rows), [(r.metric, r.value) for r in rows if r.status != "pass"]
+    claims = [r for r in rows if r.role == "claim"]
+    assert claims and all(r.status == "pass" for r in claims), [(r.metric, r.value) for r in claims if r.status != "pass"]
+    # the neighbouring depth's h_{L+1} and c_{L+1} are rejected, by far
+    controls = [r for r in rows if r.role == "control"]
+    assert len(controls) == 4 + 3 and all(r.status == "rejected" and r.value > 1e3 * r.tolerance for r in controls)
 
 
 # --- Section 6 exact answers -----------------------------------------------------------------------

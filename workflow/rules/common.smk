@@ -89,6 +89,13 @@ def run_config(wildcards):
     }
 
 
+def claims_deciding_training(experiment):
+    """The claims a run continues for (solver log_loss_cap): none without a cap, so that editing
+    the claims of an experiment without one does not retrain it."""
+    spec = EXPERIMENTS[experiment]
+    return spec["claims"] if spec["solver"].get("log_loss_cap") is not None else []
+
+
 def resource(rule_name, key):
     own = config["resources"].get(rule_name) or {}
     return own.get(key, config["resources"].get("default", {}).get(key, 10))

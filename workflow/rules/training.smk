@@ -26,6 +26,7 @@ rule train:
         init=lambda w: EXPERIMENTS[w.experiment]["init"],
         solver=lambda w: as_json(EXPERIMENTS[w.experiment]["solver"]),
         config=lambda w: as_json(run_config(w)),
+        claims=lambda w: claims_deciding_training(w.experiment),
     shell:
         "NUMBA_NUM_THREADS={threads} python -m implicit_bias train"
         " --dataset {input.dataset:q}"
@@ -36,5 +37,6 @@ rule train:
         " --solver {params.solver:q}"
         " --experiment {wildcards.experiment:q}"
         " --config {params.config:q}"
+        " --claims {params.claims:q}"
         " --output {output:q}"
         " > {log:q} 2>&1"

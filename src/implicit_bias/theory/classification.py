@@ -6,7 +6,6 @@ non-convex, and a trained direction is judged by its KKT stationarity residual i
 
 from __future__ import annotations
 
-import cvxpy as cp
 import numpy as np
 from scipy.optimize import nnls
 
@@ -14,7 +13,9 @@ from ..decompositions import single_point_svd
 from ..networks import LinearTensorNetwork
 
 
-def _solve(problem: cp.Problem, what: str):
+def _solve(problem, what: str):
+    import cvxpy as cp
+
     problem.solve(solver=cp.CLARABEL)
     if problem.status != cp.OPTIMAL:
         raise ValueError(f"{what}: cvxpy status {problem.status} (data not separable?)")
@@ -22,6 +23,8 @@ def _solve(problem: cp.Problem, what: str):
 
 def l2_max_margin(X, y) -> np.ndarray:
     """Corollary 1: argmin ||z||_2^2 s.t. y_i x_i^T z >= 1 (the hard-margin SVM)."""
+    import cvxpy as cp
+
     z = cp.Variable(np.shape(X)[1])
     _solve(cp.Problem(cp.Minimize(cp.sum_squares(z)), [cp.multiply(y, X @ z) >= 1]), "l2 max-margin")
     return np.array(z.value)
@@ -32,6 +35,8 @@ def transformed_l1_max_margin(X, y, S) -> np.ndarray:
 
     S = I: Corollary 2 (l1); S = sqrt(d) F: Corollary 3 (DFT-domain l1); S = T: Remark 3.
     """
+    import cvxpy as cp
+
     z = cp.Variable(np.shape(X)[1])
     S = np.asarray(S)
     objective = cp.sum(cp.abs(S @ z)) if np.iscomplexobj(S) else cp.norm1(S @ z)
@@ -41,6 +46,8 @@ def transformed_l1_max_margin(X, y, S) -> np.ndarray:
 
 def singular_value_l1(s, y) -> np.ndarray:
     """Theorem 3: argmin ||rho||_1 s.t. y s^T rho >= 1."""
+    import cvxpy as cp
+
     rho = cp.Variable(len(s))
     _solve(cp.Problem(cp.Minimize(cp.norm1(rho)), [y * (s @ rho) >= 1]), "Theorem 3 l1 problem")
     return np.array(rho.value)
@@ -54,19 +61,24 @@ def normalized_margin_direction(beta, X, y) -> np.ndarray:
     return beta / margins.min()
 
 
-def kkt_residual(beta, X, y, S, L: int, *, support_rtol: float = 1e-3, active_rtol: float = 1e-3) -> float:
+def kkt_residual(beta, X, y, S, L: int, *, support_rtol: float = 1e-3, active_rtol: float = 1e-3,
+                 support=None, active=None) -> float:
     """Stationarity residual of z = beta (scaled to min margin 1) for min ||S z||_{2/L} s.t. margins >= 1.
 
     On the support J = {j : |[S z]_j| > support_rtol max|S z|} the objective
     sum_j |[S z]_j|^p (p = 2/L) is smooth; the condition is that, within the subspace where the
     off-support [S w]_j stay 0, its gradient is a non-negative combination (multipliers from NNLS)
     of the active constraints' y_i x_i.  Returns ||projected residual|| / ||projected gradient||.
+    ``support`` (a boolean mask) fixes J instead of the cut-off, e.g. from where the coordinates
+    are going, so that a coordinate still decaying towards 0 is off it; ``active`` likewise fixes the
+    active constraints (the support vectors of the limit) instead of ``active_rtol``.
     """
     X, y, S = np.asarray(X, float), np.asarray(y, float), np.asarray(S)
     z = normalized_margin_direction(np.asarray(beta, float), X, y)
     rho = S @ z
     p = 2.0 / L
-    support = np.abs(rho) > support_rtol * np.abs(rho).max()
+    if support is None:
+        support = np.abs(rho) > support_rtol * np.abs(rho).max()
     # gradient of sum_{j in J} |rho_j|^p with respect to the real z
     weights = np.zeros(rho.shape, dtype=rho.dtype)
     weights[support] = p * np.abs(rho[support]) ** (p - 2) * rho[support]
@@ -79,7 +91,8 @@ def kkt_residual(beta, X, y, S, L: int, *, support_rtol: float = 1e-3, active_rt
         basis = vt[rank:].T  # the subspace where off-support coordinates stay zero
     else:
         basis = np.eye(len(z))
-    active = y * (X @ z) <= 1 + active_rtol
+    if active is None:
+        active = y * (X @ z) <= 1 + active_rtol
     G = basis.T @ (X[active] * y[active, None]).T
     g = basis.T @ gradient
     if np.linalg.norm(g) == 0:
@@ -108,9 +121,13 @@ def residual_direction(beta, X, y) -> np.ndarray:
     return _unit(X.T @ (-y * weights))
 
 
-def singular_vector_residual(network: LinearTensorNetwork, theta, X, y) -> float:
-    """Theorem 1 (eq. 8): max_l || v_l/|v_l| - g_l/|g_l| || with g_l = M(-u) o (v_1, .., I, .., v_L)."""
-    u = residual_direction(network.beta(theta), X, y)
+def singular_vector_residual(network: LinearTensorNetwork, theta, X, y, *, u=None) -> float:
+    """Theorem 1 (eq. 8): max_l || v_l/|v_l| - g_l/|g_l| || with g_l = M(-u) o (v_1, .., I, .., v_L).
+
+    ``u`` defaults to the run's own X^T r / |X^T r| at theta; a fixed ``u`` tests another direction.
+    """
+    if u is None:
+        u = residual_direction(network.beta(theta), X, y)
     layers = network.unflatten(theta)
     grads = network.unflatten(network.gradient(-u, theta))
     return float(max(np.linalg.norm(_unit(v) - _unit(g)) for v, g in zip(layers, grads)))
@@ -131,6 +148,15 @@ def theorem3_directions(network: LinearTensorNetwork, x, y):
     eta2 = magnitude
     eta1 = np.sign(y) * magnitude
     return U1 @ eta1, U2 @ eta2
+
+
+def single_point_l1_max_margin(x, y) -> np.ndarray:
+    """argmin ||z||_1 s.t. y x^T z >= 1 for one point: the coordinate where |x_j| is largest."""
+    x = np.asarray(x, dtype=np.float64)
+    j = int(np.argmax(np.abs(x)))
+    z = np.zeros_like(x)
+    z[j] = y * np.sign(x[j]) / abs(x[j])
+    return z
 
 
 def corollary4_direction(x, y, filter_size: int) -> np.ndarray:

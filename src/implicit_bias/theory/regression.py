@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import cvxpy as cp
 import numpy as np
 from scipy.optimize import brentq
 
@@ -25,6 +24,32 @@ def theorem4_rho(X, y, S, eta_bar, *, alpha: float, L: int, tol: float = 1e-14, 
     Raises:
         ValueError: if X S^T does not have full row rank, or Newton does not converge.
     """
+    return _theorem4_dual(X, y, S, eta_bar, alpha=alpha, L=L, tol=tol, max_iter=max_iter)[0]
+
+
+def theorem4_path(X, y, S, eta_bar, *, alphas, L: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """rho^infinity along a sequence of alphas, each solve started from the previous dual point.
+
+    At extreme alphas the dual is flat near 0 and steep beyond, and Newton from 0 stalls; following
+    the path in small steps goes much further (L = 2: alpha = 1e-100). The path stops where float64
+    no longer resolves the dual (L >= 3: h_L's pole, near alpha = 1e-4 .. 1e-5, by when the limit is
+    reached to ~1e-9). Returns (the alphas reached, rho at each).
+    """
+    nu, reached, path = None, [], []
+    for alpha in alphas:
+        try:
+            rho, nu = _theorem4_dual(X, y, S, eta_bar, alpha=alpha, L=L, nu0=nu)
+        except ValueError:
+            if not path:
+                raise
+            break
+        reached.append(alpha)
+        path.append(rho)
+    return np.array(reached), path
+
+
+def _theorem4_dual(X, y, S, eta_bar, *, alpha, L, tol=1e-14, max_iter=500, nu0=None):
+    """Newton on Theorem 4's convex dual: (rho, nu)."""
     X, y, S, eta = (np.asarray(a, dtype=np.float64) for a in (X, y, S, eta_bar))
     A = X @ S.T  # (n, m)
     if np.linalg.matrix_rank(A) < A.shape[0]:
@@ -47,12 +72,15 @@ def theorem4_rho(X, y, S, eta_bar, *, alpha: float, L: int, tol: float = 1e-14, 
             return np.inf, None, None
         return value, rho, A @ rho - y
 
-    nu = np.zeros(A.shape[0])
+    nu = np.zeros(A.shape[0]) if nu0 is None else np.asarray(nu0, dtype=np.float64)
     value, rho, residual = evaluate(nu)
+    if rho is None:  # a start outside the domain (|z| >= c_L): from 0 instead
+        nu = np.zeros(A.shape[0])
+        value, rho, residual = evaluate(nu)
     target = tol * max(np.linalg.norm(y), 1e-300)
     for _ in range(max_iter):
         if np.linalg.norm(residual) <= target:
-            return rho
+            return rho, nu
         z = scale * (A.T @ nu)
         hessian = (A * (amplitude * scale * lemma5_1.h_derivative(z, L))) @ A.T
         step = np.linalg.solve(hessian, -residual)
@@ -72,11 +100,13 @@ def theorem4_rho(X, y, S, eta_bar, *, alpha: float, L: int, tol: float = 1e-14, 
         nu, value, rho, residual = nu + t * step, new_value, new_rho, new_residual
     if np.linalg.norm(residual) > 1e-9 * max(np.linalg.norm(y), 1e-300):
         raise ValueError(f"Theorem 4 dual Newton did not converge (residual {np.linalg.norm(residual):.3e})")
-    return rho
+    return rho, nu
 
 
 def weighted_norm_limits(X, y, S, eta_bar, *, L: int):
     """Remark 4: (argmin sum |rho_j| / |eta̅_j|^{L-2}, argmin sum rho_j^2 / eta̅_j^{2L-2}) s.t. X S^T rho = y."""
+    import cvxpy as cp
+
     A = np.asarray(X) @ np.asarray(S).T
     eta = np.abs(np.asarray(eta_bar, dtype=np.float64))
     rho = cp.Variable(A.shape[1])
@@ -116,6 +146,20 @@ def theorem5_limit(M, y, v1_bar, v2_bar, *, alpha: float, rtol: float = 1e-12):
     v1 = alpha * U1 @ (a * ch + b * sh) + alpha * (v1_bar - U1 @ a)
     v2 = alpha * U2 @ (a * sh + b * ch) + alpha * (v2_bar - U2 @ b)
     return v1, v2, nu
+
+
+def transformed_l1_interpolant(X, y, S) -> np.ndarray:
+    """argmin sum_j |[S beta]_j| s.t. X beta = y (S may be complex: moduli); S = I is the min-l1 point."""
+    import cvxpy as cp
+
+    beta = cp.Variable(np.shape(X)[1])
+    S = np.asarray(S)
+    objective = cp.sum(cp.abs(S @ beta)) if np.iscomplexobj(S) else cp.norm1(S @ beta)
+    problem = cp.Problem(cp.Minimize(objective), [np.asarray(X) @ beta == np.asarray(y)])
+    problem.solve(solver=cp.CLARABEL)
+    if problem.status != cp.OPTIMAL:
+        raise ValueError(f"l1 interpolation problem: cvxpy status {problem.status}")
+    return np.array(beta.value)
 
 
 def min_norm_solution(X, y):

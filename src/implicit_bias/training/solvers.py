@@ -8,7 +8,7 @@ batch of runs (one row of ``thetas0`` per run, all on the same problem) and retu
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import ClassVar
 
 import numpy as np
@@ -153,6 +153,9 @@ class GradientFlow:
         stiff_steps: explicit steps allowed between two recorded levels; beyond, the run is stiff
             (several support vectors; tiny alpha at depth >= 3) and carries on with an implicit
             method, scipy's Radau IIA (order 5, L-stable), at the same tolerances.
+        log_loss_cap: classification: how far a run may continue past ``log_loss_target``, a decade
+            of log L at a time, while a check it serves cannot decide yet (``runs.train_run``);
+            None: stop at the target.
     """
 
     name: ClassVar[str] = "flow"
@@ -163,13 +166,18 @@ class GradientFlow:
     max_steps: int = 1_000_000
     checkpoints: int = 200
     stiff_steps: int = 2000
+    log_loss_cap: float | None = None
 
     def __post_init__(self):
-        if self.log_loss_target is not None:
-            _require(
-                isinstance(self.log_loss_target, (int, float)) and math.isfinite(self.log_loss_target),
-                f"flow.log_loss_target must be a finite number, got {self.log_loss_target!r}",
-            )
+        for name in ("log_loss_target", "log_loss_cap"):
+            value = getattr(self, name)
+            _require(value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                       and math.isfinite(value) and value < 0),
+                     f"flow.{name} must be a negative finite number (a log-loss below log 1 = 0), got {value!r}")
+        if self.log_loss_cap is not None:
+            _require(self.log_loss_target is None or self.log_loss_cap <= self.log_loss_target,
+                     f"flow.log_loss_cap ({self.log_loss_cap}) must be at or below log_loss_target "
+                     f"({self.log_loss_target})")
         for name in ("residual_rtol", "rtol", "atol"):
             _positive_float(getattr(self, name), f"flow.{name}")
         _require(self.rtol < 1, f"flow.rtol must be < 1, got {self.rtol}")
@@ -195,6 +203,22 @@ class GradientFlow:
         levels = np.sinh(np.linspace(np.arcsinh(start), np.arcsinh(stop), self.checkpoints))
         levels[0], levels[-1] = start, stop
         return levels
+
+    def extend(self, problem: Problem, result: RunResult, log_loss_target: float, *, checkpoints: int = 40) -> RunResult:
+        """Continue a converged run from its last state down to ``log_loss_target``.
+
+        The re-timed flow is autonomous in tau = -log L, so restarting from the final parameters
+        follows the same path; the records are appended (about ``checkpoints`` more levels).
+        """
+        more = replace(self, log_loss_target=float(log_loss_target), checkpoints=checkpoints, log_loss_cap=None)
+        (tail,) = more.run(problem, result.theta_final[None, :])
+        keep = slice(1, None)  # the first level repeats the last recorded one
+        return RunResult(
+            np.concatenate([result.progress, tail.progress[keep]]), np.concatenate([result.beta, tail.beta[keep]]),
+            np.concatenate([result.loss, tail.loss[keep]]), np.concatenate([result.log_loss, tail.log_loss[keep]]),
+            np.concatenate([result.theta, tail.theta[keep]]), result.theta_init, tail.theta_final, tail.status,
+            tail.reason, steps=result.steps + tail.steps,
+        )
 
     def run(self, problem: Problem, thetas0) -> list[RunResult]:
         thetas = _initial_parameters(problem, thetas0)

@@ -1,0 +1,253 @@
+"""Section 4, separable classification: Theorems 1-3 and Corollaries 1-4.
+
+Every quantity here must vanish as tau = -log L -> inf and is judged by its tail
+(``judging.judge_vanishing``); each check measures its controls, the plausible wrong predictions,
+on the same run with the same metric. The registry (``theory.registry``) has already checked a
+run against the claim's scope (task, architectures, depth, single point) before ``predict_*``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...decompositions import dft_matrix, orthogonal_decomposition, single_point_svd
+from .. import classification as mm
+from ..judging import ANGLE_DEGREES, KKT, RELATIVE_GAP, SINGULAR_RESIDUAL, judge_vanishing, tail_indices
+from ..records import Prediction, RunView, gate, not_applicable
+
+
+def full_length(run: RunView) -> bool:
+    return run.network.name == "conv" and all(k == run.network.dim for k in run.network.shape)
+
+
+# --- Theorem 1 ------------------------------------------------------------------------------------
+def predict_theorem1(run) -> Prediction:
+    return Prediction("theorem1", True, "any linear tensor network, once L < 1")
+
+
+def check_theorem1(run, prediction):
+    if (rows := gate("theorem1", run, prediction)) is not None:
+        return rows
+    below_one = np.nonzero(run.log_loss[: run.final + 1] < 0)[0]
+    if not below_one.size:
+        return [not_applicable("theorem1", run, "the loss never went below 1 (Theorem 1 needs L(Theta(t0)) < 1)")]
+    # the control: eq. 8 with u frozen where the loss first went below 1, not its limit u_inf
+    # (with one data point u never moves: the control coincides and the check is inconclusive)
+    early = mm.residual_direction(run.beta[below_one[0]], run.X, run.y)
+
+    def residual(k, u=None):
+        return mm.singular_vector_residual(run.network, run.theta[k], run.X, run.y, u=u)
+
+    return judge_vanishing(
+        "theorem1", run, "singular-vector residual (eq. 8)", residual, tolerance=SINGULAR_RESIDUAL,
+        controls={"u frozen where L first < 1": lambda k: residual(k, early)},
+    )
+
+
+# --- Corollary 1 -------------------------------------------------------------------------------------
+def predict_corollary1(run) -> Prediction:
+    return Prediction("corollary1", True, "l2 max-margin (hard SVM)", beta=mm.l2_max_margin(run.X, run.y))
+
+
+def _angles(run, prediction, alternatives: dict, claim: str, what: str):
+    """The angle of beta to the predicted direction, and to each alternative direction."""
+    def angle_to(target):
+        return lambda k: mm.angle_degrees(run.beta[k], target)
+
+    return judge_vanishing(claim, run, f"angle to {what} (deg)", angle_to(prediction.beta), tolerance=ANGLE_DEGREES,
+                           unit="deg", controls={name: angle_to(b) for name, b in alternatives.items()})
+
+
+def check_corollary1(run, prediction):
+    if (rows := gate("corollary1", run, prediction)) is not None:
+        return rows
+    d = run.network.dim
+    alternatives = {"l1 max-margin": mm.transformed_l1_max_margin(run.X, run.y, np.eye(d)),
+                    "DFT-domain l1 max-margin": mm.transformed_l1_max_margin(run.X, run.y, dft_matrix(d))}
+    return _angles(run, prediction, alternatives, "corollary1", "the l2 max-margin direction")
+
+
+# --- Theorem 2, Corollaries 2 and 3 ----------------------------------------------------------------------
+def theorem2_prediction(claim, run) -> Prediction:
+    """Theorem 2's prediction for a network with Assumption 1 (used by Corollaries 2, 3 and Remark 3)."""
+    if run.network.name == "conv" and not full_length(run):
+        return Prediction(claim, False, "Theorem 2 needs Assumption 1, which convolutions have only at full "
+                                        "length (all k_l = d)")
+    decomposition = orthogonal_decomposition(run.network)
+    if decomposition is None:
+        return Prediction(claim, False, f"{run.network.describe()} has no orthogonal decomposition (Assumption 1)")
+    if run.network.depth == 2:
+        beta = mm.transformed_l1_max_margin(run.X, run.y, decomposition.S)
+        return Prediction(claim, True, "L = 2: the transformed l1 max-margin (convex)", beta=beta)
+    return Prediction(claim, True, "L >= 3: a stationary point of the l_{2/L} max-margin (KKT residual)")
+
+
+def _alternative_transforms(run, S):
+    """Wrong S for Theorem 2's problem: the identity or the DFT, whichever S is not (up to scale)."""
+    d = run.network.dim
+    candidates = {"l1 (standard basis)": np.eye(d), "DFT-domain l1": dft_matrix(d)}
+
+    def same(T):
+        return T.shape == S.shape and np.allclose(T / np.linalg.norm(T), S / np.linalg.norm(S))
+
+    return {name: T for name, T in candidates.items() if not same(T)}
+
+
+def _gap(run, S, optimum, k, norm="l1"):
+    z = mm.normalized_margin_direction(run.beta[k], run.X, run.y)
+    value = np.linalg.norm(z) if norm == "l2" else np.sum(np.abs(S @ z))
+    return abs(value - optimum) / optimum  # below the optimum would mean the prediction is wrong
+
+
+def gap_rows(claim, run, prediction, S, what):
+    """L = 2: the limit direction must be *a* minimiser of the convex max-margin problem.
+
+    The optimum need not be unique (an l1 vertex can be degenerate), so the metric is the relative
+    optimality gap of the direction scaled to margin 1, not the angle to one solution. Controls:
+    the same gap in the l2 problem and in the other transform's l1 problem.
+    """
+    optimum = np.sum(np.abs(S @ prediction.beta))
+    controls = {"l2 max-margin": lambda k, o=np.linalg.norm(mm.l2_max_margin(run.X, run.y)): _gap(run, None, o, k, "l2")}
+    for name, T in _alternative_transforms(run, S).items():
+        other = np.sum(np.abs(T @ mm.transformed_l1_max_margin(run.X, run.y, T)))
+        controls[name + " max-margin"] = lambda k, T=T, o=other: _gap(run, T, o, k)
+    return judge_vanishing(claim, run, f"optimality gap for {what}", lambda k: _gap(run, S, optimum, k),
+                           tolerance=RELATIVE_GAP, controls=controls,
+                           why=f"angle to cvxpy's solution {mm.angle_degrees(run.beta[run.final], prediction.beta):.3g} deg")
+
+
+def _persisting(run, series, keep) -> np.ndarray:
+    """Which columns of ``series(k)`` keep ``keep(limit)`` true in the limit (tail fits, column by column)."""
+    from ..judging import fit_tail
+
+    tau = run.tau
+    values = None
+    for k in tail_indices(tau):
+        row = series(k)
+        if values is None:
+            values = np.full((tau.size, row.size), np.nan)
+        values[k] = row
+    return np.array([keep(fit_tail(tau, values[:, j]).limit) for j in range(values.shape[1])])
+
+
+def support_of_limit(run, S) -> np.ndarray:
+    """Coordinates of S z that persist in the limit: those whose share of the largest one does not
+    extrapolate to (nearly) zero over the tail; a coordinate still decaying is off the support."""
+    def shares(k):
+        rho = np.abs(S @ mm.normalized_margin_direction(run.beta[k], run.X, run.y))
+        return rho / rho.max()
+
+    return _persisting(run, shares, lambda limit: limit > 1e-2)
+
+
+def active_of_limit(run) -> np.ndarray:
+    """The constraints active in the limit: margins (scaled to a smallest margin of 1) that extrapolate to 1."""
+    def margins(k):
+        m = run.y * (run.X @ run.beta[k])
+        return m / m.min()
+
+    return _persisting(run, margins, lambda limit: limit <= 1 + 1e-3)
+
+
+def kkt_rows(claim, run, S):
+    """L >= 3: the limit direction must be a KKT point of min ||S z||_{2/L} s.t. margins >= 1."""
+    L = run.network.depth
+
+    active = active_of_limit(run)
+
+    def kkt(T, power, support=None):
+        # p = 2/L < 1: stationarity says nothing off the support (|rho_j|^p has an infinite slope at 0),
+        # so the support is where the limit's coordinates persist; the smooth l2 problem (p = 2) has none.
+        # Support and active set are the limit's, so that the residual is continuous along the tail.
+        support = support_of_limit(run, T) if support is None else support
+        return lambda k: mm.kkt_residual(run.beta[k], run.X, run.y, T, power, support=support, active=active)
+
+    d = run.network.dim
+    controls = {"l2 max-margin": kkt(np.eye(d), 1, np.ones(d, dtype=bool))}
+    controls.update({f"{name} l_(2/{L}) max-margin": kkt(T, L) for name, T in _alternative_transforms(run, S).items()})
+    return judge_vanishing(claim, run, f"KKT stationarity residual of the l_(2/{L}) max-margin (non-convex)",
+                           kkt(S, L), tolerance=KKT, controls=controls)
+
+
+def theorem2_rows(claim, run, prediction):
+    if (rows := gate(claim, run, prediction)) is not None:
+        return rows
+    S = orthogonal_decomposition(run.network).S
+    if run.network.depth == 2:
+        return gap_rows(claim, run, prediction, S, "the transformed l1 max-margin (convex)")
+    return kkt_rows(claim, run, S)
+
+
+def predict_theorem2(run):
+    return theorem2_prediction("theorem2", run)
+
+
+def predict_corollary2(run):
+    return theorem2_prediction("corollary2", run)
+
+
+def predict_corollary3(run):
+    return theorem2_prediction("corollary3", run)
+
+
+def check_theorem2(run, prediction):
+    return theorem2_rows("theorem2", run, prediction)
+
+
+def check_corollary2(run, prediction):
+    return theorem2_rows("corollary2", run, prediction)
+
+
+def check_corollary3(run, prediction):
+    return theorem2_rows("corollary3", run, prediction)
+
+
+# --- Theorem 3 and Corollary 4 ---------------------------------------------------------------------------
+def predict_theorem3(run) -> Prediction:
+    try:
+        v1, v2 = mm.theorem3_directions(run.network, run.X[0], run.y[0])
+    except ValueError as error:
+        return Prediction("theorem3", False, str(error))
+    return Prediction("theorem3", True, "top singular vectors of M(x)", theta=[v1, v2])
+
+
+def check_theorem3(run, prediction):
+    if (rows := gate("theorem3", run, prediction)) is not None:
+        return rows
+
+    def angle_to(p1, p2):  # the directions are determined up to flipping both signs together
+        def angle(k):
+            v1, v2 = run.network.unflatten(run.theta[k])
+            return min(max(mm.angle_degrees(v1, s * p1), mm.angle_degrees(v2, s * p2)) for s in (1, -1))
+        return angle
+
+    U1, s, U2 = single_point_svd(run.network, run.X[0])
+    controls = {"the initial directions": angle_to(*run.directions)}
+    if s.size >= 2:
+        controls["the second singular vectors"] = angle_to(U1[:, 1], U2[:, 1])
+    return judge_vanishing("theorem3", run, "max angle of v_1, v_2 to U_1 eta_1, U_2 eta_2 (deg)",
+                           angle_to(*prediction.theta), tolerance=ANGLE_DEGREES, unit="deg", controls=controls)
+
+
+def predict_corollary4(run) -> Prediction:
+    k1 = run.network.shape[0]
+    if k1 not in (1, 2):
+        return Prediction("corollary4", False, f"Corollary 4 covers filter sizes k_1 = 1, 2, not {k1}")
+    try:
+        beta = mm.corollary4_direction(run.X[0], run.y[0], k1)
+    except ValueError as error:
+        return Prediction("corollary4", False, str(error))
+    return Prediction("corollary4", True, f"filtered data point, k_1 = {k1}", beta=beta)
+
+
+def check_corollary4(run, prediction):
+    if (rows := gate("corollary4", run, prediction)) is not None:
+        return rows
+    x, y = run.X[0], run.y[0]
+    if run.network.shape[0] == 1:
+        alternatives = {"l1 max-margin (a coordinate of x)": mm.single_point_l1_max_margin(x, y)}
+    else:
+        left, right = np.roll(x, -1), np.roll(x, 1)
+        alternatives = {"y x (k_1 = 1, l2 max-margin)": y * x,
+                        "the other sign of the neighbours": 2 * y * x - np.sign(x @ left) * y * (left + right)}
+    return _angles(run, prediction, alternatives, "corollary4", "the filtered data point")

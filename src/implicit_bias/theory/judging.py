@@ -1,0 +1,210 @@
+"""How a measured quantity becomes a verdict: tolerances, the tail fit, and the control rule.
+
+Two kinds of metric:
+- A *limit* (regression): the flow converges exponentially to its limit point, so the relative
+  error at the end is the measurement. Tolerance 1e-6 for the flow (rtol 1e-10 and a final residual
+  of 1e-12; its limits agree with independent integrators to ~1e-8), 10 lr for GD (a fixed step
+  shifts the limit by O(lr)).
+- A quantity that must *vanish* as tau = -log L -> inf (classification: an angle to a predicted
+  direction, an optimality gap, a KKT or singular-vector residual). These converge slowly and at
+  rates that differ by instance (tau^-1/2 and tau^-1 on the paper's runs, tau^-(1 - s2/s1)/2 for
+  Theorem 3), so the value wherever the run stopped decides nothing. The tail of the run is fitted
+  by ``a + c tau^-p`` (``fit_tail``), and the extrapolated limit ``a`` (with its uncertainty) is
+  judged: within the tolerance of 0 passes, clearly beyond it fails, straddling it is inconclusive.
+
+Controls: every claim row is accompanied by rows for plausible wrong predictions, measured with
+the same metric and tolerance. A control must come out ``rejected``; one that is ``not-rejected``
+(on this instance it coincides with the prediction, or the run cannot tell them apart yet) makes
+the claim row ``inconclusive``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .records import Check, RunView, where
+
+# tolerances on the extrapolated limit of a vanishing quantity (and why)
+ANGLE_DEGREES = 0.1  # a direction claim: limit within 0.1 deg of the prediction
+RELATIVE_GAP = 1e-3  # L = 2 max-margin problems: relative optimality gap of the limit direction
+KKT = 1e-2  # L >= 3 stationarity residual (relative norm of the projected Lagrangian gradient)
+SINGULAR_RESIDUAL = 2e-3  # Theorem 1: ||v/|v| - g/|g| || (2e-3 ~ 0.1 deg)
+# limits of regression flows: rtol 1e-10, final residual 1e-12, independent integrators agree to ~1e-8
+FLOW_RELATIVE = 1e-6
+
+TAIL_DECADES = 2.0  # the tail: the last two decades of tau (at least TAIL_POINTS checkpoints)
+TAIL_POINTS = 8
+SIGMAS = 2.0  # a limit is decided when it is this many uncertainties from the tolerance
+# A refutation of a proven theorem needs the limit an order of magnitude beyond the tolerance: a
+# slower second mode (e.g. Theorem 1's residual on a full conv, ~tau^-0.06 under a tau^-0.7 one)
+# looks like a small constant offset over two decades, and must not read as a counterexample.
+FAIL_MARGIN = 10.0
+# candidate p: slower rates cannot be told from a constant; fast ones let a quantity that drops to
+# its floor within the tail (e.g. a KKT residual once the support has settled) be fitted too
+_RATES = np.geomspace(0.02, 20.0, 200)
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The fit ``value ~ limit + c tau^-rate`` over the tail of a run."""
+
+    limit: float
+    uncertainty: float
+    rate: float
+    rising: bool  # c < 0: the quantity grows towards its limit
+    end: float  # the measured value at the last checkpoint
+    tau_start: float
+    tau_end: float
+
+    def describe(self, unit: str = "") -> str:
+        unit = f" {unit}" if unit else ""
+        return (f"tail fit over tau = {self.tau_start:.3g}..{self.tau_end:.3g}: limit {self.limit:.3g} "
+                f"± {self.uncertainty:.2g}{unit}, approached {'from below' if self.rising else 'from above'} like "
+                f"tau^-{self.rate:.3g}; {self.end:.3g}{unit} at the end")
+
+
+def tail_indices(tau: np.ndarray) -> np.ndarray:
+    """Checkpoints of the tail: tau >= tau_end / 10^TAIL_DECADES, at least TAIL_POINTS of them."""
+    tau = np.asarray(tau, dtype=float)
+    inside = np.nonzero(tau >= tau[-1] / 10**TAIL_DECADES)[0]
+    start = min(inside[0], max(tau.size - TAIL_POINTS, 0))
+    return np.arange(start, tau.size)
+
+
+def _fit(x, values):
+    """Least squares of values ~ a + c x^-p over the candidate p: (a, c, p, RSS, all a, all RSS)."""
+    design = np.ones((x.size, 2))
+    best = None
+    limits, residuals = np.empty(_RATES.size), np.empty(_RATES.size)
+    for i, p in enumerate(_RATES):
+        design[:, 1] = x**-p
+        coef, *_ = np.linalg.lstsq(design, values, rcond=None)
+        rss = float(np.sum((design @ coef - values) ** 2))
+        limits[i], residuals[i] = coef[0], rss
+        if best is None or rss < best[3]:
+            best = (coef[0], coef[1], p, rss)
+    return (*best, limits, residuals)
+
+
+def fit_tail(tau, values) -> Tail:
+    """Fit ``values ~ a + c tau^-p`` on the tail of (tau, values) and say how sure ``a`` is.
+
+    The uncertainty of the limit ``a`` is the largest of: its least-squares standard error at the
+    best p; the spread of ``a`` over the rates p that fit about as well (profile); and how far the
+    limit moves when only the last half of the tail is fitted (a fit that has not reached the
+    asymptotic regime moves). Fewer than four points leave it infinite.
+    """
+    tau, values = np.asarray(tau, dtype=float), np.asarray(values, dtype=float)
+    keep = tail_indices(tau)
+    tau, values = tau[keep], values[keep]
+    ok = np.isfinite(values) & np.isfinite(tau) & (tau > 0)
+    tau, values = tau[ok], values[ok]
+    end = float(values[-1]) if values.size else np.nan
+    if values.size < 4:
+        return Tail(end, np.inf, np.nan, False, end, float(tau[0]) if tau.size else np.nan,
+                    float(tau[-1]) if tau.size else np.nan)
+    x = tau / tau[-1]
+    a, c, p, rss, limits, residuals = _fit(x, values)
+    noise = rss / (values.size - 2)
+    design = np.column_stack([np.ones_like(x), x**-p])
+    standard_error = float(np.sqrt(noise * np.linalg.pinv(design.T @ design)[0, 0]))
+    profile = float(np.max(np.abs(limits[residuals <= rss + SIGMAS**2 * noise] - a)))
+    half = x >= np.sqrt(x[0])
+    moved = 0.0
+    if half.sum() >= 4:
+        moved = abs(_fit(x[half] / x[half][-1], values[half])[0] - a)
+    scale = max(np.max(np.abs(values)), 1e-300)
+    uncertainty = max(standard_error, profile, moved, 1e-12 * scale)
+    return Tail(float(a), float(uncertainty), float(p), bool(c < 0), end, float(tau[0]), float(tau[-1]))
+
+
+def with_controls(row: Check, controls: list[Check]) -> list[Check]:
+    """A passing claim row becomes inconclusive when a control was not rejected."""
+    kept = [c for c in controls if c.status == "not-rejected"]
+    if row.status == "pass" and kept:
+        row.status = "inconclusive"
+        row.reason = (f"the control(s) {', '.join(c.alternative for c in kept)} were not rejected: on this "
+                      f"instance the check cannot tell the prediction from them; " + row.reason)
+    return [row, *controls]
+
+
+def judge_series(claim, place: dict, metric: str, x, values, *, tolerance: float, unit: str = "",
+                 controls: dict | None = None, why: str = "", needs: str = "") -> list[Check]:
+    """Rows for a quantity that must vanish as x -> inf (x = tau, or 1/alpha for a sweep): ``values``
+    for the prediction and ``controls[name]`` for each wrong prediction, all at the points ``x``.
+
+    The claim passes when the tail's extrapolated limit is within ``tolerance`` of zero by SIGMAS
+    uncertainties; it fails when the limit is beyond FAIL_MARGIN times the tolerance by as much (a
+    transient bump is not fitted by the model, and its uncertainty keeps it inconclusive); otherwise
+    it is inconclusive, and ``needs`` says what would decide it. A control is rejected when its limit
+    is beyond the tolerance by SIGMAS uncertainties.
+    """
+    own = fit_tail(x, values)
+    low, high = own.limit - SIGMAS * own.uncertainty, own.limit + SIGMAS * own.uncertainty
+    described = own.describe(unit) + (f"; {why}" if why else "")
+    if high <= tolerance:
+        status = "pass"
+    elif low > FAIL_MARGIN * tolerance:
+        status = "fail"
+    else:
+        status = "inconclusive"
+        described += f"; {needs}" if np.isfinite(own.uncertainty) else "; too few points in the tail to fit"
+    row = Check(claim, metric=metric, value=own.limit, tolerance=tolerance, status=status, reason=described,
+                rate=own.rate, **place)
+    rows = []
+    for name, series in (controls or {}).items():
+        other = fit_tail(x, series)
+        rejected = other.limit - SIGMAS * other.uncertainty > tolerance
+        rows.append(Check(claim, metric=metric, value=other.limit, tolerance=tolerance,
+                          status="rejected" if rejected else "not-rejected", reason=other.describe(unit),
+                          role="control", alternative=name, rate=other.rate, **place))
+    return with_controls(row, rows)
+
+
+def judge_vanishing(claim, run: RunView, metric: str, measure, *, tolerance: float, unit: str = "",
+                    controls: dict | None = None, why: str = "") -> list[Check]:
+    """``judge_series`` over the run's tail in tau = -log L: ``measure(k)`` is the quantity at
+    checkpoint k for the prediction, ``controls[name](k)`` for each wrong prediction."""
+    tau = run.tau
+    ks = tail_indices(tau)
+
+    def series(fn):
+        values = np.full(tau.size, np.nan)
+        for k in ks:
+            values[k] = fn(k)
+        return values
+
+    return judge_series(claim, where(run), metric, tau, series(measure), tolerance=tolerance, unit=unit,
+                        controls={name: series(fn) for name, fn in (controls or {}).items()}, why=why,
+                        needs="the run cannot decide yet: continue the flow to a lower log-loss (solver log_loss_cap)")
+
+
+def judge_limit(claim, run, metric: str, error: float, *, tolerance: float, why: str,
+                controls: dict | None = None) -> list[Check]:
+    """Rows for a limit point: ``error`` of the prediction, ``controls[name]`` the errors of the
+    wrong predictions; each is within ``tolerance`` or not. ``run`` is a RunView or, for a row
+    about a group of runs, its location (a dict of experiment, architecture, depth, alpha, seed)."""
+    place = run if isinstance(run, dict) else where(run)
+    passed = bool(np.isfinite(error) and error <= tolerance)
+    row = Check(claim, metric=metric, value=float(error), tolerance=float(tolerance),
+                status="pass" if passed else "fail", reason=why, **place)
+    rows = [Check(claim, metric=metric, value=float(e), tolerance=float(tolerance),
+                  status="rejected" if np.isfinite(e) and e > tolerance else "not-rejected",
+                  reason=f"{e / tolerance:.3g} times the tolerance" if np.isfinite(e) else "not computable",
+                  role="control", alternative=name, **place)
+            for name, e in (controls or {}).items()]
+    return with_controls(row, rows)
+
+
+def regression_tolerance(run: RunView) -> tuple[float, str]:
+    if run.solver.get("name") == "gd":
+        lr = float(run.solver["lr"])
+        return 10 * lr, f"GD with lr = {lr:g} stops O(lr) away from the flow's limit; tolerance 10 lr"
+    return FLOW_RELATIVE, "the flow's limit point is accurate to ~1e-8 (rtol 1e-10, residual 1e-12)"
+
+
+def relative_error(a, b) -> float:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))

@@ -1,0 +1,127 @@
+"""The records claims work with: a trained run (``RunView``), what a claim predicts for it
+(``Prediction``), and one row of the verdict (``Check``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..networks import LinearTensorNetwork
+
+# Statuses of a claim row (role "claim") and of a control row (role "control").
+CLAIM_STATUSES = ("pass", "fail", "inconclusive", "not-applicable", "observation")
+CONTROL_STATUSES = ("rejected", "not-rejected")
+
+
+@dataclass
+class RunView:
+    """What a check needs of one trained run (from a run file, see ``runs.read_run``, or from training)."""
+
+    experiment: str
+    network: LinearTensorNetwork
+    X: np.ndarray
+    y: np.ndarray
+    task: str
+    alpha: float
+    seed: int
+    init: str
+    solver: dict
+    status: str
+    reason: str
+    beta: np.ndarray  # (K, d)
+    log_loss: np.ndarray  # (K,)
+    theta: np.ndarray  # (K, P)
+    theta_init: np.ndarray
+
+    @classmethod
+    def from_result(cls, result, network, dataset, *, alpha, seed, init, solver: dict, experiment="adhoc"):
+        """From a ``RunResult`` of the library's own training."""
+        return cls(experiment, network, dataset.X, dataset.y, dataset.task, float(alpha), int(seed), init, solver,
+                   result.status, result.reason, result.beta, result.log_loss, result.theta, result.theta_init)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("completed", "converged")
+
+    @property
+    def directions(self) -> list[np.ndarray]:
+        """The initial directions v̄_l = v_l(0) / alpha."""
+        return self.network.unflatten(self.theta_init / self.alpha)
+
+    @property
+    def final(self) -> int:
+        finite = np.nonzero(np.isfinite(self.log_loss))[0]
+        return int(finite[-1]) if finite.size else 0
+
+    @property
+    def tau(self) -> np.ndarray:
+        """tau = -log L at every recorded checkpoint up to the final one."""
+        return -self.log_loss[: self.final + 1]
+
+
+@dataclass
+class Prediction:
+    """What a claim says a run's limit is, if the claim applies.
+
+    ``alternatives`` are the plausible wrong predictions (controls) the same check must reject:
+    name -> the alternative's beta (or, where the claim predicts something else, what it needs).
+    """
+
+    claim: str
+    applicable: bool
+    reason: str
+    beta: np.ndarray | None = None
+    theta: list | None = None
+    info: dict = field(default_factory=dict)
+    error: str = ""  # the prediction applies but could not be computed (a solver failed)
+    alternatives: dict = field(default_factory=dict)
+
+
+@dataclass
+class Check:
+    """One row of claims.csv: the claim's verdict on one run (role "claim"), or one control."""
+
+    claim: str
+    experiment: str
+    architecture: str
+    depth: int
+    alpha: float
+    seed: int
+    metric: str
+    value: float
+    tolerance: float
+    status: str
+    reason: str
+    role: str = "claim"
+    alternative: str = ""
+    rate: float = np.nan  # fitted p of value ~ a + c tau^-p (classification tails)
+
+    def row(self) -> dict:
+        return asdict(self)
+
+
+COLUMNS = list(Check.__dataclass_fields__)
+
+
+def where(run: RunView) -> dict:
+    """The location fields of a row about ``run``."""
+    return dict(experiment=run.experiment, architecture=run.network.name, depth=run.network.depth,
+                alpha=run.alpha, seed=run.seed)
+
+
+def not_applicable(claim, run, reason) -> Check:
+    return Check(claim, metric="-", value=np.nan, tolerance=np.nan, status="not-applicable", reason=reason, **where(run))
+
+
+def gate(claim, run, prediction) -> list[Check] | None:
+    """Rows for a prediction that does not apply or a run that did not succeed, else None."""
+    if not prediction.applicable:
+        return [not_applicable(claim, run, prediction.reason)]
+    if prediction.error:
+        return [Check(claim, metric="prediction", value=np.nan, tolerance=np.nan, status="fail",
+                      reason=f"the prediction failed: {prediction.error}", **where(run))]
+    if not run.ok:
+        return [Check(claim, metric="run status", value=np.nan, tolerance=np.nan, status="fail",
+                      reason=f"the run {run.status}: {run.reason}", **where(run))]
+    return None
