@@ -1,7 +1,12 @@
-"""Benchmark: the Figure 3 runs (3 architectures x 3 alphas x 4 directions) by the exact flow.
+"""Benchmark: the Figure 3 runs (3 architectures x 3 alphas x 4 directions) by the exact flow, then
+a stiff run (several support vectors) followed deep.
 
-Each run follows the gradient-flow path to log L = -1e6 on the Section 6 classification data.
-Last line: ``flow seconds_per_run=<s>``.
+Each Figure 3 run follows the gradient-flow path to log L = -1e6 on the Section 6 classification
+data (one support vector: explicit steps suffice). The stiff run is a 2-layer convolution with a
+short filter on 4 random separable points, where the flow hands over to Radau; it is timed to
+log L = -1e8 and -1e10, and beside it the same run with Radau at the explicit part's tolerance
+(1e-10), where its Newton iterations keep failing (the baseline; -1e7 only, deeper takes minutes).
+Last lines: ``flow seconds_per_run=<s>`` and ``flow_stiff seconds_to_1e8=<s> seconds_to_1e10=<s> ratio_1e7=<x>``.
 Usage: python benchmarks/flow.py [--log-loss-target X]
 """
 
@@ -11,6 +16,7 @@ import time
 import numpy as np
 
 from implicit_bias.datasets import paper_classification
+from implicit_bias.experiments import random_dataset
 from implicit_bias.inits import initialize
 from implicit_bias.networks import conv, diag, fc
 from implicit_bias.training import GradientFlow, Problem
@@ -37,6 +43,24 @@ def main():
     print(f"{len(results)} runs to log L = {args.log_loss_target:g} in {seconds:.3f} s; statuses {statuses}; "
           f"integrator steps per run {min(steps)}..{max(steps)}")
     print(f"flow seconds_per_run={seconds / len(results):.5f}")
+    stiff()
+
+
+def stiff():
+    data = random_dataset("classification", n=4, d=3, seed=1)
+    problem = Problem(conv(3, depth=2, filters=[2]), data.X, data.y, data.task)
+    theta = initialize("random", problem.network, data.X, alpha=0.5, seed=0)[None, :]
+
+    def seconds_to(target, **settings):
+        start = time.perf_counter()
+        (result,) = GradientFlow(log_loss_target=target, **settings).run(problem, theta)
+        assert result.status == "converged", result.reason
+        return time.perf_counter() - start
+
+    baseline, ours = seconds_to(-1e7, stiff_rtol=1e-10), seconds_to(-1e7)
+    print(f"stiff run to log L = -1e7: {ours:.2f} s (Radau at rtol 1e-10: {baseline:.2f} s)")
+    print(f"flow_stiff seconds_to_1e8={seconds_to(-1e8):.2f} seconds_to_1e10={seconds_to(-1e10):.2f} "
+          f"ratio_1e7={baseline / ours:.1f}")
 
 
 if __name__ == "__main__":

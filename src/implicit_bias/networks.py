@@ -112,6 +112,29 @@ class LinearTensorNetwork:
             np.add.at(grad, self.flat_index[:, l], self.weight * u[self.coord] * others)
         return grad
 
+    def beta_jacobian(self, theta) -> np.ndarray:
+        """d beta / d theta, shape (d, P): column a is the derivative of beta in parameter a."""
+        factors = self._check_theta(theta)[self.flat_index]
+        jacobian = np.zeros((self.dim, self.n_params))
+        for l in range(self.depth):
+            others = np.prod(np.delete(factors, l, axis=1), axis=1)
+            np.add.at(jacobian, (self.coord, self.flat_index[:, l]), self.weight * others)
+        return jacobian
+
+    def hessian(self, u, theta) -> np.ndarray:
+        """Hessian of theta -> f(u; Theta), shape (P, P): f is multilinear, so only pairs of
+        different layers contribute."""
+        u = self._check_input(u)
+        factors = self._check_theta(theta)[self.flat_index]
+        hessian = np.zeros((self.n_params, self.n_params))
+        scaled = self.weight * u[self.coord]
+        for l in range(self.depth):
+            for m in range(self.depth):
+                if l != m:
+                    others = np.prod(np.delete(factors, [l, m], axis=1), axis=1)
+                    np.add.at(hessian, (self.flat_index[:, l], self.flat_index[:, m]), scaled * others)
+        return hessian
+
     def _check_input(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         if x.shape != (self.dim,):

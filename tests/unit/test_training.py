@@ -166,6 +166,13 @@ def test_log_spaced_checkpoints_include_both_ends():
         ({"name": "gd", "device": "cuda"}, "gd.device 'cuda' needs backend 'torch'"),
         ({"name": "flow", "rtol": 2.0}, "flow.rtol must be < 1, got 2.0"),
         ({"name": "flow", "max_steps": 0}, "flow.max_steps must be an integer >= 1, got 0"),
+        ({"name": "flow", "log_loss_target": 5.0},
+         "flow.log_loss_target must be a negative finite number (a log-loss below log 1 = 0), got 5.0"),
+        ({"name": "flow", "log_loss_cap": 0.0},
+         "flow.log_loss_cap must be a negative finite number (a log-loss below log 1 = 0), got 0.0"),
+        ({"name": "flow", "log_loss_target": -1e6, "log_loss_cap": -1e3},
+         "flow.log_loss_cap (-1000.0) must be at or below log_loss_target (-1000000.0)"),
+        ({"name": "flow", "stiff_rtol": 0.0}, "flow.stiff_rtol must be a positive finite number, got 0.0"),
     ],
 )
 def test_bad_solver_settings_are_rejected(spec, message):
@@ -218,3 +225,37 @@ def test_a_stiff_regression_run_reaches_its_target_and_the_theorem4_limit():
     assert run.status == "converged" and "implicit Radau" in run.reason
     rho = theorem4_rho(X, y, np.eye(5), net.unflatten(theta)[0] / 1e-3, alpha=1e-3, L=3)
     assert np.linalg.norm(run.beta[-1] - rho) / np.linalg.norm(rho) < 1e-6
+
+
+@pytest.mark.parametrize("task,net", [("classification", conv(4, depth=3)), ("classification", fc(3, depth=3)),
+                                      ("classification", conv(3, depth=2, filters=[2])), ("regression", diag(5, depth=3))],
+                         ids=["conv3", "fc3", "conv-k2", "diag3-regression"])
+def test_the_flow_jacobian_is_the_derivative_of_the_velocity(task, net, rng):
+    """Radau gets the exact Jacobian of -g/|g|^2; central differences of the compiled velocity agree."""
+    from implicit_bias.training import kernels
+
+    X = rng.normal(size=(3, net.dim))
+    y = np.sign(X @ rng.normal(size=net.dim)) if task == "classification" else rng.normal(size=3)
+    problem = Problem(net, X, y, task)
+    theta = initialize("random", net, X, alpha=1.3, seed=2)
+    args = (net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code)
+    h = 1e-6
+    numeric = np.column_stack([(kernels.flow_velocity(theta + h * e, *args)[0] - kernels.flow_velocity(theta - h * e, *args)[0])
+                               / (2 * h) for e in np.eye(theta.size)])
+    exact = problem.flow_jacobian(theta)
+    assert np.abs(exact - numeric).max() < 1e-7 * np.abs(numeric).max()
+
+
+def test_extending_a_flow_follows_the_same_path():
+    """The re-timed flow is autonomous in tau: stopping at -1e3 and extending to -1e5 lands where a
+    run straight to -1e5 does, and the records continue without a gap."""
+    net = diag(2, depth=2)
+    problem = Problem(net, CLASS_X, CLASS_Y, "classification")
+    theta = initialize("theorem2", net, CLASS_X, alpha=0.7, seed=1)
+    solver = GradientFlow(log_loss_target=-1e3)
+    (short,) = solver.run(problem, theta)
+    extended = solver.extend(problem, short, -1e5)
+    (direct,) = GradientFlow(log_loss_target=-1e5).run(problem, theta)
+    assert extended.status == "converged" and extended.log_loss[-1] == pytest.approx(-1e5, rel=1e-9)
+    np.testing.assert_allclose(extended.beta[-1], direct.beta[-1], rtol=1e-8)
+    assert np.all(np.diff(extended.progress) > 0) and extended.progress[short.progress.size - 1] == short.progress[-1]

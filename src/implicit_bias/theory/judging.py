@@ -92,9 +92,10 @@ def fit_tail(tau, values) -> Tail:
     """Fit ``values ~ a + c tau^-p`` on the tail of (tau, values) and say how sure ``a`` is.
 
     The uncertainty of the limit ``a`` is the largest of: its least-squares standard error at the
-    best p; the spread of ``a`` over the rates p that fit about as well (profile); and how far the
+    best p; the spread of ``a`` over the rates p that fit about as well (profile); how far the
     limit moves when only the last half of the tail is fitted (a fit that has not reached the
-    asymptotic regime moves). Fewer than four points leave it infinite.
+    asymptotic regime moves); and, the quantities being non-negative, how far below zero ``a`` is.
+    Fewer than four points leave it infinite.
     """
     tau, values = np.asarray(tau, dtype=float), np.asarray(values, dtype=float)
     keep = tail_indices(tau)
@@ -116,7 +117,9 @@ def fit_tail(tau, values) -> Tail:
     if half.sum() >= 4:
         moved = abs(_fit(x[half] / x[half][-1], values[half])[0] - a)
     scale = max(np.max(np.abs(values)), 1e-300)
-    uncertainty = max(standard_error, profile, moved, 1e-12 * scale)
+    # the quantities judged here are non-negative: a negative limit measures how badly the model fits
+    misfit = max(-a, 0.0)
+    uncertainty = max(standard_error, profile, moved, misfit, 1e-12 * scale)
     return Tail(float(a), float(uncertainty), float(p), bool(c < 0), end, float(tau[0]), float(tau[-1]))
 
 

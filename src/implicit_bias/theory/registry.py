@@ -96,7 +96,7 @@ _DECLARED = (
           Scope(), controls=("h_{L+1} and c_{L+1} in place of h_L and c_L",), check_theory=c6.check_theory_lemma5_1),
     Claim("theorem1", THEOREM, "Section 4.1, Theorem 1, eq. (8)",
           "every v_l converges in direction to a singular vector of M(−u∞), u∞ = lim Xᵀr/‖Xᵀr‖",
-          _CLASSIFICATION, controls=("u frozen where the loss first went below 1",), figures=("tail_fits",),
+          _CLASSIFICATION, controls=("u frozen at the initialisation (the lazy regime)",), figures=("tail_fits",),
           predict=c4.predict_theorem1, check=c4.check_theorem1),
     Claim("corollary1", THEOREM, "Section 4.1, Corollary 1",
           "fully-connected networks: β converges in direction to the ℓ2 max-margin solution",

@@ -56,6 +56,33 @@ class Problem:
             return float(top + np.log(np.sum(np.exp(margins - top))))
         return float(np.log(0.5 * np.sum((f - self.y) ** 2)))
 
+    def flow_jacobian(self, theta) -> np.ndarray:
+        """d/dtheta of the re-timed flow's velocity -g/|g|^2, g = grad log L (for implicit solvers).
+
+        With J = d beta/d theta and H = grad g:
+        classification, w = softmax(-y f), u = -X^T (w y):  H = Hess f(u) + J^T X^T diag(w) X J - g g^T;
+        regression, r = f - y:  H = (Hess f(X^T r) + J^T X^T X J) / L - g g^T;
+        and d(-g/|g|^2) = -(I - 2 g g^T / |g|^2) H / |g|^2.
+        """
+        net, X = self.network, self.X
+        J = net.beta_jacobian(theta)
+        XJ = X @ J
+        f = X @ net.beta(theta)
+        if self.task == "classification":
+            margins = -self.y * f
+            w = np.exp(margins - margins.max())
+            w /= w.sum()
+            u = -X.T @ (w * self.y)
+            g = J.T @ u
+            H = net.hessian(u, theta) + XJ.T @ (w[:, None] * XJ) - np.outer(g, g)
+        else:
+            r = f - self.y
+            loss = 0.5 * r @ r
+            g = J.T @ (X.T @ r) / loss
+            H = (net.hessian(X.T @ r, theta) + XJ.T @ XJ) / loss - np.outer(g, g)
+        g2 = g @ g
+        return -(H - 2 * np.outer(g, g @ H) / g2) / g2
+
     def loss_gradient(self, theta) -> np.ndarray:
         """Flat gradient of L(Theta): M(X^T r) o (v_1, .., I, .., v_L), r from eq. (7)."""
         f = self.network.output(self.X, theta)

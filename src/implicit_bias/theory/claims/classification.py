@@ -31,16 +31,16 @@ def check_theorem1(run, prediction):
     below_one = np.nonzero(run.log_loss[: run.final + 1] < 0)[0]
     if not below_one.size:
         return [not_applicable("theorem1", run, "the loss never went below 1 (Theorem 1 needs L(Theta(t0)) < 1)")]
-    # the control: eq. 8 with u frozen where the loss first went below 1, not its limit u_inf
-    # (with one data point u never moves: the control coincides and the check is inconclusive)
-    early = mm.residual_direction(run.beta[below_one[0]], run.X, run.y)
+    # the control: eq. 8 with u frozen at the initialisation (the lazy regime's answer), not its limit
+    # u_inf (with one data point u never moves: the control coincides and the check is inconclusive)
+    early = mm.residual_direction(run.beta[0], run.X, run.y)
 
     def residual(k, u=None):
         return mm.singular_vector_residual(run.network, run.theta[k], run.X, run.y, u=u)
 
     return judge_vanishing(
         "theorem1", run, "singular-vector residual (eq. 8)", residual, tolerance=SINGULAR_RESIDUAL,
-        controls={"u frozen where L first < 1": lambda k: residual(k, early)},
+        controls={"u frozen at the initialisation": lambda k: residual(k, early)},
     )
 
 
