@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from .datasets import Dataset
 from .netcdf import read_netcdf
@@ -16,9 +17,9 @@ from .runs import read_run
 from .theory import CLAIMS, COLUMNS, check_runs
 
 
-def check_files(claims, *, dataset=None, runs=(), predictions=(), depths=None) -> pd.DataFrame:
-    """Rows of every check of ``claims`` on the run files, each paired with the predictions file of
-    the same name."""
+def check_files(claims, *, dataset=None, runs=(), predictions=(), depths=None) -> list:
+    """Every check (a ``Check``, controls included) of ``claims`` on the run files, each paired with
+    the predictions file of the same name."""
     by_name = {Path(p).name: p for p in predictions}
     missing = [Path(r).name for r in runs if Path(r).name not in by_name]
     if missing:
@@ -38,8 +39,37 @@ def check_files(claims, *, dataset=None, runs=(), predictions=(), depths=None) -
                 raise ValueError(f"{by_name[Path(path).name]} has no prediction for {claim}")
             predicted[claim].append(own[claim])
         views.append(view)
-    rows = check_runs(claims, views, predicted, depths=depths)
+    return check_runs(claims, views, predicted, depths=depths)
+
+
+def checks_table(rows) -> pd.DataFrame:
+    """One row per check, the columns of claims.csv (docs/results.md)."""
     return pd.DataFrame([r.row() for r in rows], columns=COLUMNS)
+
+
+def tails_dataset(rows, experiment: str) -> xr.Dataset:
+    """The series behind every tail verdict (claims and controls), padded to a common length, with
+    their fits: what the ``tail_fits`` figure draws."""
+    traced = [r for r in rows if r.trace is not None]
+    width = max((np.isfinite(r.trace.values).sum() for r in traced), default=0)
+    x = np.full((len(traced), width), np.nan)
+    values = np.full((len(traced), width), np.nan)
+    for i, r in enumerate(traced):
+        keep = np.isfinite(r.trace.values)
+        x[i, : keep.sum()], values[i, : keep.sum()] = r.trace.x[keep], r.trace.values[keep]
+    labels = {name: ("series", np.array([str(getattr(r, name)) for r in traced], dtype=object))
+              for name in ("claim", "role", "alternative", "architecture", "metric", "status")}
+    numbers = {name: ("series", np.array([float(getattr(r, name)) for r in traced]))
+               for name in ("alpha", "seed", "depth", "tolerance")}
+    fits = {f"fit_{name}": ("series", np.array([float(getattr(r.trace.tail, name)) for r in traced]))
+            for name in ("limit", "uncertainty", "rate", "coefficient", "tau_end")}
+    return xr.Dataset(
+        {"x": (("series", "point"), x, {"long_name": "tau = -log L (or 1/alpha for a sweep)", "units": "1"}),
+         "value": (("series", "point"), values, {"long_name": "the judged quantity", "units": "1"}),
+         **labels, **numbers, **fits},
+        coords={"series": np.arange(len(traced)), "point": np.arange(width)},
+        attrs={"experiment": experiment, "fit": "value ~ fit_limit + fit_coefficient (x / fit_tau_end)^-fit_rate"},
+    )
 
 
 def write_table(table: pd.DataFrame, path) -> Path:

@@ -143,18 +143,25 @@ def _add_check(verbs):
     p.add_argument("--claims", required=True, nargs="+", help="claim ids")
     p.add_argument("--depths", nargs="*", type=int, help="depths for theory-only claims (default: the runs' depths, or 2..6)")
     p.add_argument("--output", required=True, help="path of the CSV file to write")
+    p.add_argument("--tails", help="path of a NetCDF file for the series behind the tail verdicts (tail_fits figure)")
     p.set_defaults(handler=_check)
 
 
 def _check(args):
     from pathlib import Path
 
-    from .checking import check_files, write_table
+    from .checking import check_files, checks_table, tails_dataset, write_table
 
     rows = check_files(args.claims, dataset=args.dataset, runs=args.runs, predictions=args.predictions, depths=args.depths)
-    write_table(rows, Path(args.output))
-    counts = rows["status"].value_counts().to_dict()
-    log.info("wrote %s: %d checks (%s)", args.output, len(rows), ", ".join(f"{k} {v}" for k, v in counts.items()))
+    table = checks_table(rows)
+    write_table(table, Path(args.output))
+    counts = table["status"].value_counts().to_dict()
+    log.info("wrote %s: %d rows (%s)", args.output, len(table), ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if args.tails:
+        from .netcdf import write_netcdf
+
+        write_netcdf(tails_dataset(rows, rows[0].experiment if rows else "none"), args.tails)
+        log.info("wrote %s", args.tails)
 
 
 def _add_summarize(verbs):
@@ -181,10 +188,11 @@ def _summarize(args):
 
 def _add_figures(verbs):
     p = verbs.add_parser("figures", help="draw an experiment's figures (PNG and PDF) from its summary",
-                         description="Figures: trajectories, alpha_sweep, direction_error, agreement.")
+                         description="Figures: trajectories, alpha_sweep, direction_error, agreement, tail_fits.")
     p.add_argument("--summary", required=True)
     p.add_argument("--name", required=True, help="experiment name (prefix of the files)")
     p.add_argument("--kinds", nargs="+", required=True, help="which figures")
+    p.add_argument("--tails", help="the experiment's tails file from check (for tail_fits)")
     p.add_argument("--output-dir", required=True)
     p.set_defaults(handler=_figures)
 
@@ -193,7 +201,8 @@ def _figures(args):
     from .figures import make_figures
     from .netcdf import read_netcdf
 
-    paths = make_figures(read_netcdf(args.summary), args.output_dir, args.name, args.kinds)
+    tails = read_netcdf(args.tails) if args.tails else None
+    paths = make_figures(read_netcdf(args.summary), args.output_dir, args.name, args.kinds, tails=tails)
     log.info("wrote %s", ", ".join(str(p) for p in paths))
 
 

@@ -7,6 +7,8 @@
 - ``direction_error``: classification — angle between beta and its predicted direction against
   -log L, showing where the paper's GD stopped (L = 1e-5).
 - ``agreement``: trained against predicted coefficients for every claim that predicts beta.
+- ``tail_fits``: classification — each judged quantity against tau = -log L over the run's tail,
+  with its fit a + c tau^-p and the tolerance, the controls in grey (from the checks' tails file).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-FIGURES = ("trajectories", "alpha_sweep", "direction_error", "agreement")
+FIGURES = ("trajectories", "alpha_sweep", "direction_error", "agreement", "tail_fits")
+FLOOR = 1e-12  # values drawn on a log axis are clipped here (a quantity at its numerical floor)
 
 
 def _save(fig, out: Path, name: str) -> list[Path]:
@@ -192,14 +195,55 @@ def agreement(summary, out: Path, name: str) -> list[Path]:
     return _save(grid.figure, out, f"{name}_agreement")
 
 
-def make_figures(summary, out, name: str, kinds=FIGURES) -> list[Path]:
-    """Every figure of ``kinds`` that the summary's data support."""
+def tail_fits(summary, out: Path, name: str, tails=None) -> list[Path]:
+    """Each tail-judged quantity against tau, its fit a + c tau^-p (dashed) and the tolerance (dotted);
+    controls in grey. One panel per (claim, architecture, depth)."""
+    if tails is None or tails.sizes.get("series", 0) == 0:
+        return []
+    keys = sorted({(str(c), str(a), int(d)) for c, a, d in zip(tails["claim"].values, tails["architecture"].values,
+                                                               tails["depth"].values)})
+    columns = min(3, len(keys))
+    rows = -(-len(keys) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    palette = sns.color_palette("colorblind", 10)
+    for ax, (claim, arch, depth) in zip(axes.flat, keys):
+        chosen = [i for i in range(tails.sizes["series"]) if (str(tails["claim"].values[i]), str(tails["architecture"].values[i]),
+                                                             int(tails["depth"].values[i])) == (claim, arch, depth)]
+        runs = sorted({(float(tails["alpha"].values[i]), float(tails["seed"].values[i])) for i in chosen})
+        for i in chosen:
+            x, value = tails["x"].values[i], tails["value"].values[i]
+            keep = np.isfinite(x) & np.isfinite(value)
+            if not keep.any():
+                continue
+            control = str(tails["role"].values[i]) == "control"
+            color = "0.75" if control else palette[runs.index((float(tails["alpha"].values[i]), float(tails["seed"].values[i]))) % 10]
+            run = f"alpha {tails['alpha'].values[i]:g}, seed {int(tails['seed'].values[i])}"
+            ax.plot(x[keep], np.maximum(value[keep], FLOOR), color=color, lw=1.2 if not control else 0.8,
+                    marker="." if not control else None, ms=3, label=None if control else f"{run}: rate {tails['fit_rate'].values[i]:.2g}")
+            fitted = tails["fit_limit"].values[i] + tails["fit_coefficient"].values[i] * (
+                x[keep] / tails["fit_tau_end"].values[i]) ** -tails["fit_rate"].values[i]
+            ax.plot(x[keep], np.maximum(fitted, FLOOR), color=color, ls="--", lw=0.9)
+        ax.axhline(float(tails["tolerance"].values[chosen[0]]), color="0.3", ls=":", lw=1)
+        ax.set(xscale="log", yscale="log", xlabel="tau = -log L", ylabel=str(tails["metric"].values[chosen[0]])[:40])
+        ax.set_title(f"{claim}: {arch}, L = {depth}", fontsize=9)
+        ax.legend(fontsize=6, loc="lower left")
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    fig.suptitle(f"{name}: tails of the judged quantities; dashed: fit a + c tau^-p; dotted: tolerance; grey: controls",
+                 fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out, f"{name}_tail_fits")
+
+
+def make_figures(summary, out, name: str, kinds=FIGURES, tails=None) -> list[Path]:
+    """Every figure of ``kinds`` that the summary's data (and the checks' ``tails``) support."""
     sns.set_theme(style="whitegrid", context="paper")
     paths = []
     for kind in kinds:
         if kind not in FIGURES:
             raise ValueError(f"unknown figure {kind!r}; expected one of {FIGURES}")
-        made = globals()[kind](summary, Path(out), name)
+        draw = globals()[kind]
+        made = draw(summary, Path(out), name, tails) if kind == "tail_fits" else draw(summary, Path(out), name)
         if not made:  # asked for but nothing to show: say so rather than leave the file missing
             fig, ax = plt.subplots(figsize=(5, 1.5))
             ax.axis("off")

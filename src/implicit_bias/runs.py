@@ -46,14 +46,15 @@ def initial_state(dataset: Dataset, *, architecture: dict, init: str, alpha: flo
 
 def undecided_claims(result: RunResult, network, dataset: Dataset, *, claims, alpha, seed, init, solver: dict,
                      experiment: str) -> list[str]:
-    """The claims among ``claims`` whose check on this run is still inconclusive."""
+    """The claims among ``claims`` whose check on this run is inconclusive in a way that training
+    further could decide (not a control that coincides with the prediction on this instance)."""
     from .theory import CLAIMS, check, predict
+    from .theory.judging import training_could_decide
     from .theory.records import RunView
 
     view = RunView.from_result(result, network, dataset, alpha=alpha, seed=seed, init=init, solver=solver,
                                experiment=experiment)
-    return [c for c in claims if not CLAIMS[c].theory_only and any(
-        r.role == "claim" and r.status == "inconclusive" for r in check(c, view, predict(c, view)))]
+    return [c for c in claims if not CLAIMS[c].theory_only and training_could_decide(check(c, view, predict(c, view)))]
 
 
 def train_until_decided(solver, problem, result, decide, log=None):
@@ -66,7 +67,7 @@ def train_until_decided(solver, problem, result, decide, log=None):
     while True:
         undecided = decide(result) if result.ok else []
         if not undecided:
-            return result, f"every check it serves was decided at log L = {result.log_loss[-1]:.4g}"
+            return result, f"nothing left that training could decide at log L = {result.log_loss[-1]:.4g}"
         if target <= solver.log_loss_cap:
             return result, (f"reached log_loss_cap = {solver.log_loss_cap:g} with {', '.join(undecided)} still "
                             "inconclusive")

@@ -103,3 +103,40 @@ def test_an_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_netcdf(ds, tmp_path / "d.nc")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_capped_classification_run_continues_and_its_tails_are_drawn(tmp_path):
+    """train with log_loss_cap continues past its target while a check is inconclusive and says why it
+    stopped; check writes the series behind its tail verdicts, and figures draws them."""
+    data = tmp_path / "data.nc"
+    rng = np.random.default_rng(3)  # an instance whose l1, DFT-l1 and l2 max-margin directions differ
+    X = rng.normal(size=(3, 4))
+    y = np.sign(X @ rng.normal(size=4))
+    assert main(["-q", "dataset", "--inline", json.dumps({"task": "classification", "X": X.tolist(), "y": y.tolist()}),
+                 "--output", str(data)]) == 0
+    solver = {"name": "flow", "log_loss_target": -1e1, "log_loss_cap": -1e7}
+    run, predictions = tmp_path / "runs" / "r.nc", tmp_path / "predictions" / "r.nc"
+    assert main(["-q", "train", "--dataset", str(data), "--architecture", json.dumps({"name": "diag", "depth": 2}),
+                 "--init", "theorem2", "--alpha", "1", "--seed", "0", "--solver", json.dumps(solver),
+                 "--claims", "corollary2", "--output", str(run)]) == 0
+    trained = xr.open_dataset(run)
+    assert trained["log_loss"].values[-1] < -1e1  # continued past its target
+    assert trained.attrs["stop_reason"].startswith("nothing left that training could decide at log L")
+    from implicit_bias.predictions import planned_run, predictions_dataset
+    from implicit_bias.datasets import Dataset as D
+
+    planned = planned_run(D.read(data), architecture={"name": "diag", "depth": 2}, init="theorem2", alpha=1.0, seed=0,
+                          solver=solver, experiment="adhoc")
+    write_netcdf(predictions_dataset(["corollary2"], planned), predictions)
+    checks, tails = tmp_path / "checks.csv", tmp_path / "tails.nc"
+    assert main(["-q", "check", "--dataset", str(data), "--runs", str(run), "--predictions", str(predictions),
+                 "--claims", "corollary2", "--output", str(checks), "--tails", str(tails)]) == 0
+    series = xr.open_dataset(tails)
+    assert list(series["role"].values) == ["claim", "control", "control"]  # the l2 and DFT-l1 controls
+    assert list(series["status"].values) == ["pass", "rejected", "rejected"]
+    summary = tmp_path / "summary.nc"
+    assert main(["-q", "summarize", "--experiment", "adhoc", "--dataset", str(data), "--runs", str(run),
+                 "--predictions", str(predictions), "--output", str(summary)]) == 0
+    assert main(["-q", "figures", "--summary", str(summary), "--tails", str(tails), "--name", "adhoc",
+                 "--kinds", "tail_fits", "--output-dir", str(tmp_path / "figures")]) == 0
+    assert (tmp_path / "figures" / "adhoc_tail_fits.png").stat().st_size > 10_000

@@ -100,12 +100,14 @@ def test_the_same_config_twice_gives_identical_results(tmp_path):
 def test_failed_checks_fail_the_workflow_when_asked(tmp_path):
     config = yaml.safe_load(TINY.read_text())
     config["fail_on_failed_checks"] = True
-    config["experiments"] = {"short_gd": {**SLOW, "solver": {"name": "gd", "lr": 5.0e-4, "steps": 2000}}}
+    short = {**config["experiments"]["my_point"], "architectures": [{"name": "diag", "depth": 2}], "alphas": [0.1],
+             "seeds": [0], "solver": {"name": "gd", "lr": 1.0e-3, "steps": 20}}
+    config["experiments"] = {"short_gd": short}
     workdir = prepare(tmp_path / "gated", config)
     done = snakemake(workdir)
     assert done.returncode != 0
     claims = pd.read_csv(workdir / "results" / "report" / "claims.csv")
-    assert (claims["status"] == "fail").any()  # GD stopped at L ~ 1: far from the max-margin direction
+    assert (claims["status"] == "fail").any()  # 20 GD steps stop far from Theorem 5's limit
     report = (workdir / "results" / "report" / "report.md").read_text()
-    assert "failed" in report.splitlines()[2]
-    assert "FAILED figure3 short_gd diag" in (workdir / "results" / "logs" / "gate.log").read_text()
+    assert "1 refuted" in report.splitlines()[2]
+    assert "FAILED theorem5 short_gd diag" in (workdir / "results" / "logs" / "gate.log").read_text()

@@ -1,7 +1,8 @@
 """Checks: every claim of an experiment on its runs, and the theory-only claims.
 
 Input: the experiment's dataset, run files and predictions
-Output: results/<experiment>/checks.csv, results/theory/checks.csv
+Output: results/<experiment>/checks.csv (one row per check and control), results/<experiment>/tails.nc
+(the series behind the tail verdicts), results/theory/checks.csv
 """
 
 
@@ -12,7 +13,8 @@ rule check:
         runs=lambda w: run_files(w.experiment),
         predictions=f"{RESULTS}/{{experiment}}/predictions",
     output:
-        f"{RESULTS}/{{experiment}}/checks.csv",
+        checks=f"{RESULTS}/{{experiment}}/checks.csv",
+        tails=f"{RESULTS}/{{experiment}}/tails.nc",
     log:
         f"{RESULTS}/logs/check/{{experiment}}.log",
     benchmark:
@@ -31,7 +33,8 @@ rule check:
         " --runs {input.runs:q}"
         " --predictions {params.predictions:q}"
         " --claims {params.claims:q}"
-        " --output {output:q}"
+        " --output {output.checks:q}"
+        " --tails {output.tails:q}"
         " > {log:q} 2>&1"
 
 

@@ -60,6 +60,8 @@ def figure_kinds(experiment):
         kinds.append("trajectories")
     if spec["task"] == "classification":
         kinds.append("direction_error")
+        if spec["solver"]["name"] == "flow":
+            kinds.append("tail_fits")
     if "remark4" in spec["claims"]:
         kinds.append("alpha_sweep")
     return kinds
@@ -106,4 +108,4 @@ wildcard_constraints:
     architecture="[A-Za-z0-9_-]+?",
     alpha="[0-9][0-9.e+-]*",
     seed="[0-9]+",
-    kind="trajectories|alpha_sweep|direction_error|agreement",
+    kind="trajectories|alpha_sweep|direction_error|agreement|tail_fits",

@@ -1,7 +1,7 @@
 """Figures (seaborn, PNG and PDF) from the summaries only: editing figure code reruns figures and
 the report, never training (the figure module is an input of this rule, the training code is not).
 
-Input: results/<experiment>/summary.nc
+Input: results/<experiment>/summary.nc and tails.nc
 Output: results/figures/<experiment>_<kind>.{png,pdf}
 """
 
@@ -10,6 +10,7 @@ rule figures:
     """Draw an experiment's figures."""
     input:
         summary=f"{RESULTS}/{{experiment}}/summary.nc",
+        tails=f"{RESULTS}/{{experiment}}/tails.nc",
         code=workflow.source_path("../../src/implicit_bias/figures.py"),
     output:
         report(
@@ -33,6 +34,7 @@ rule figures:
     shell:
         "python -m implicit_bias figures"
         " --summary {input.summary:q}"
+        " --tails {input.tails:q}"
         " --name {wildcards.experiment:q}"
         " --kinds {wildcards.kind:q}"
         " --output-dir {params.folder:q}"

@@ -53,10 +53,15 @@ class Tail:
     limit: float
     uncertainty: float
     rate: float
+    coefficient: float  # c, with tau measured in units of tau_end
     rising: bool  # c < 0: the quantity grows towards its limit
     end: float  # the measured value at the last checkpoint
     tau_start: float
     tau_end: float
+
+    def curve(self, tau) -> np.ndarray:
+        """The fitted a + c (tau / tau_end)^-p."""
+        return self.limit + self.coefficient * (np.asarray(tau, dtype=float) / self.tau_end) ** -self.rate
 
     def describe(self, unit: str = "") -> str:
         unit = f" {unit}" if unit else ""
@@ -104,7 +109,7 @@ def fit_tail(tau, values) -> Tail:
     tau, values = tau[ok], values[ok]
     end = float(values[-1]) if values.size else np.nan
     if values.size < 4:
-        return Tail(end, np.inf, np.nan, False, end, float(tau[0]) if tau.size else np.nan,
+        return Tail(end, np.inf, np.nan, np.nan, False, end, float(tau[0]) if tau.size else np.nan,
                     float(tau[-1]) if tau.size else np.nan)
     x = tau / tau[-1]
     a, c, p, rss, limits, residuals = _fit(x, values)
@@ -120,7 +125,16 @@ def fit_tail(tau, values) -> Tail:
     # the quantities judged here are non-negative: a negative limit measures how badly the model fits
     misfit = max(-a, 0.0)
     uncertainty = max(standard_error, profile, moved, misfit, 1e-12 * scale)
-    return Tail(float(a), float(uncertainty), float(p), bool(c < 0), end, float(tau[0]), float(tau[-1]))
+    return Tail(float(a), float(uncertainty), float(p), float(c), bool(c < 0), end, float(tau[0]), float(tau[-1]))
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The series a tail verdict was drawn from (for the tail_fits figure): x, values and the fit."""
+
+    x: np.ndarray
+    values: np.ndarray
+    tail: Tail
 
 
 def with_controls(row: Check, controls: list[Check]) -> list[Check]:
@@ -154,15 +168,17 @@ def judge_series(claim, place: dict, metric: str, x, values, *, tolerance: float
     else:
         status = "inconclusive"
         described += f"; {needs}" if np.isfinite(own.uncertainty) else "; too few points in the tail to fit"
+    x = np.asarray(x, dtype=float)
     row = Check(claim, metric=metric, value=own.limit, tolerance=tolerance, status=status, reason=described,
-                rate=own.rate, **place)
+                rate=own.rate, trace=Trace(x, np.asarray(values, dtype=float), own), **place)
     rows = []
     for name, series in (controls or {}).items():
         other = fit_tail(x, series)
         rejected = other.limit - SIGMAS * other.uncertainty > tolerance
         rows.append(Check(claim, metric=metric, value=other.limit, tolerance=tolerance,
                           status="rejected" if rejected else "not-rejected", reason=other.describe(unit),
-                          role="control", alternative=name, rate=other.rate, **place))
+                          role="control", alternative=name, rate=other.rate,
+                          trace=Trace(x, np.asarray(series, dtype=float), other), **place))
     return with_controls(row, rows)
 
 
@@ -182,6 +198,32 @@ def judge_vanishing(claim, run: RunView, metric: str, measure, *, tolerance: flo
     return judge_series(claim, where(run), metric, tau, series(measure), tolerance=tolerance, unit=unit,
                         controls={name: series(fn) for name, fn in (controls or {}).items()}, why=why,
                         needs="the run cannot decide yet: continue the flow to a lower log-loss (solver log_loss_cap)")
+
+
+def _straddles(row: Check) -> bool:
+    """A tail verdict that more training could still move: its limit's band crosses the tolerance."""
+    if row.trace is None:
+        return False
+    tail = row.trace.tail
+    return not (tail.limit + SIGMAS * tail.uncertainty <= row.tolerance
+                or tail.limit - SIGMAS * tail.uncertainty > row.tolerance)
+
+
+def training_could_decide(rows: list[Check]) -> bool:
+    """Whether an inconclusive claim row among ``rows`` (each followed by its controls) could be
+    decided by training further: its own tail, or a control's, is not yet decided either way. A
+    control that clearly coincides with the prediction stays coincident however long the run."""
+    for i, row in enumerate(rows):
+        if row.role != "claim" or row.status != "inconclusive":
+            continue
+        controls = []
+        for other in rows[i + 1:]:
+            if other.role != "control":
+                break
+            controls.append(other)
+        if _straddles(row) or any(_straddles(c) for c in controls):
+            return True
+    return False
 
 
 def judge_limit(claim, run, metric: str, error: float, *, tolerance: float, why: str,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -96,12 +96,13 @@ class Check:
     role: str = "claim"
     alternative: str = ""
     rate: float = np.nan  # fitted p of value ~ a + c tau^-p (classification tails)
+    trace: object = field(default=None, repr=False, compare=False)  # the judged series (judging.Trace), not a column
 
     def row(self) -> dict:
-        return asdict(self)
+        return {name: getattr(self, name) for name in COLUMNS}
 
 
-COLUMNS = list(Check.__dataclass_fields__)
+COLUMNS = [f.name for f in fields(Check) if f.name != "trace"]
 
 
 def where(run: RunView) -> dict:
