@@ -29,6 +29,17 @@ def _fail(key, message):
     raise ConfigError(f"{key}: {message}")
 
 
+def validate_results(path: str) -> str:
+    """The results folder: not empty, not the filesystem's root, no wildcard braces."""
+    if not isinstance(path, str) or not path.strip():
+        _fail("results", "must name a folder (an empty path would write into the working directory's parent tree)")
+    if path.strip("/") == "":
+        _fail("results", f"{path!r} is the filesystem's root; name a folder of its own")
+    if "{" in path or "}" in path:
+        _fail("results", f"{path!r} contains '{{' or '}}', which Snakemake reads as wildcards")
+    return path
+
+
 # --- datasets -------------------------------------------------------------------------------------
 def random_dataset(kind: str, *, n: int, d: int, seed: int, margin: float = 0.1) -> Dataset:
     """Seeded random data: underdetermined regression, separable classification (with a margin),

@@ -209,15 +209,19 @@ def tail_fits(summary, out: Path, name: str, tails=None) -> list[Path]:
     for ax, (claim, arch, depth) in zip(axes.flat, keys):
         chosen = [i for i in range(tails.sizes["series"]) if (str(tails["claim"].values[i]), str(tails["architecture"].values[i]),
                                                              int(tails["depth"].values[i])) == (claim, arch, depth)]
-        runs = sorted({(float(tails["alpha"].values[i]), float(tails["seed"].values[i])) for i in chosen})
+        def label(i):  # a group row (alpha NaN, seed -1) is about all the runs
+            alpha, seed = float(tails["alpha"].values[i]), int(tails["seed"].values[i])
+            return "all runs" if np.isnan(alpha) else f"alpha {alpha:g}, seed {seed}"
+
+        runs = sorted({label(i) for i in chosen})
         for i in chosen:
             x, value = tails["x"].values[i], tails["value"].values[i]
             keep = np.isfinite(x) & np.isfinite(value)
             if not keep.any():
                 continue
             control = str(tails["role"].values[i]) == "control"
-            color = "0.75" if control else palette[runs.index((float(tails["alpha"].values[i]), float(tails["seed"].values[i]))) % 10]
-            run = f"alpha {tails['alpha'].values[i]:g}, seed {int(tails['seed'].values[i])}"
+            run = label(i)
+            color = "0.75" if control else palette[runs.index(run) % 10]
             ax.plot(x[keep], np.maximum(value[keep], FLOOR), color=color, lw=1.2 if not control else 0.8,
                     marker="." if not control else None, ms=3, label=None if control else f"{run}: rate {tails['fit_rate'].values[i]:.2g}")
             fitted = tails["fit_limit"].values[i] + tails["fit_coefficient"].values[i] * (

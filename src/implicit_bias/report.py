@@ -132,13 +132,13 @@ def write_report(check_paths, figure_paths, benchmark_paths, out_dir, *, config_
              "enough to judge; *inconclusive* when a run cannot decide yet or a control could not be told from the "
              "prediction; an *observation* is what the paper saw or left open, reported, not judged. Classification "
              "quantities are judged by the limit of a fit a + c·τ^-p over the last decades of τ = −log L.", "",
-             "| claim | verdict | where in the paper | what | pass | fail | inconclusive | n/a | controls rejected "
+             "| claim | verdict | where in the paper | what | pass | fail | inconclusive | observed | n/a | controls rejected "
              "| worst check (value, tolerance, where) | nearest control |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for _, r in summary.iterrows():
         controls = f"{r['rejected']} of {r['rejected'] + r['not-rejected']}"
         lines.append(f"| {r['claim']} | **{VERDICTS[r['verdict']]}** | {r['where']} | {r['what']} | {r['pass']} | "
-                     f"{r['fail']} | {r['inconclusive']} | {r['not-applicable']} | {controls} | {r['worst']} | "
+                     f"{r['fail']} | {r['inconclusive']} | {r['observation']} | {r['not-applicable']} | {controls} | {r['worst']} | "
                      f"{r['nearest control']} |")
     for status, title in (("fail", "Failed checks"), ("inconclusive", "Inconclusive checks"),
                           ("not-rejected", "Controls not rejected")):

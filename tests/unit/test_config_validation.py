@@ -147,3 +147,17 @@ def test_the_schema_allows_every_solver_setting_and_no_other():
     allowed = set(SCHEMA["$defs"]["experiment"]["properties"]["solver"]["properties"]) - {"name"}
     settings = {f.name for cls in SOLVERS.values() for f in fields(cls)}
     assert allowed == settings
+
+
+@pytest.mark.parametrize("path,message", [
+    ("", "results: must name a folder"),
+    ("/", "results: '/' is the filesystem's root; name a folder of its own"),
+    ("//", "results: '//' is the filesystem's root"),
+    ("res{x}", "results: 'res{x}' contains '{' or '}', which Snakemake reads as wildcards"),
+])
+def test_a_results_path_that_would_write_elsewhere_is_refused(path, message):
+    from implicit_bias.experiments import validate_results
+
+    with pytest.raises(ConfigError) as error:
+        validate_results(path)
+    assert str(error.value).startswith(message)

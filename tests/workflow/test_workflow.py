@@ -118,7 +118,7 @@ def test_editing_figure_code_reruns_figures_and_report_only(finished):
     finally:
         os.utime(code, (before.st_atime, before.st_mtime))
     counts = job_counts(dry.stdout)
-    assert set(counts) == {"figures", "report", "all"}, (dry.stdout + dry.stderr)[-2000:]
+    assert set(counts) == {"figures", "report", "gate", "all"}, (dry.stdout + dry.stderr)[-2000:]  # gate: on by default
 
 
 def test_forcerun_reruns_one_rule_and_its_consumers(finished):

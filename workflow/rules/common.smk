@@ -15,11 +15,15 @@ from implicit_bias.experiments import (
     architecture_by_label,
     run_ids,
     validate_experiment,
+    validate_results,
 )
 
 validate(config, "../schemas/config.schema.yaml")
 
-RESULTS = config["results"]
+try:
+    RESULTS = validate_results(config["results"])
+except ConfigError as _error:
+    raise WorkflowError(f"invalid config: {_error}")
 # For --use-conda. The default profile leaves software-env out of the rerun triggers, so that a
 # dependency bump does not retrain everything.
 ENVIRONMENT = "../../environment.yml"
