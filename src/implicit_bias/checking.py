@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +9,7 @@ import pandas as pd
 import xarray as xr
 
 from .datasets import Dataset
+from .files import atomic_write
 from .netcdf import read_netcdf
 from .predictions import read_predictions
 from .runs import read_run
@@ -73,15 +72,5 @@ def tails_dataset(rows, experiment: str) -> xr.Dataset:
 
 
 def write_table(table: pd.DataFrame, path) -> Path:
-    """Write a CSV atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        table.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    """Write a CSV atomically (``files.atomic_write``)."""
+    return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))

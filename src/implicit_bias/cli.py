@@ -112,7 +112,7 @@ def _predict(args):
     from pathlib import Path
 
     from .datasets import Dataset
-    from .experiments import architecture_by_label, run_ids
+    from .experiments import alpha_by_label, architecture_by_label, run_ids
     from .netcdf import write_netcdf
     from .predictions import planned_run, predictions_dataset
     from .theory import CLAIMS
@@ -124,7 +124,7 @@ def _predict(args):
     claims = [c for c in spec["claims"] if not CLAIMS[c].theory_only]
     for label, alpha, seed in run_ids(spec):
         run = planned_run(dataset, architecture=architecture_by_label(spec, label), init=spec["init"],
-                          alpha=float(alpha), seed=int(seed), solver=solver, experiment=args.experiment)
+                          alpha=alpha_by_label(spec, alpha), seed=int(seed), solver=solver, experiment=args.experiment)
         ds = predictions_dataset(claims, run)
         write_netcdf(ds, Path(args.output_dir) / f"{label}_a{alpha}_s{seed}.nc")
         applies = [c for c, a in zip(claims, ds["applicable"].values) if a]
@@ -264,7 +264,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         args.handler(args)
-    except (ValueError, KeyError, FileNotFoundError) as error:
+    except (ValueError, KeyError, OSError) as error:  # OSError: unreadable, missing or unwritable files, named
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

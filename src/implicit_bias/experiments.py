@@ -9,6 +9,7 @@ key.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -19,6 +20,10 @@ from .theory import CLAIMS
 from .training import TASKS, make_solver
 
 RANDOM_KINDS = ("regression", "classification", "even", "sensing")
+# folders the workflow writes beside the experiments' under results/: no experiment may take their names
+RESERVED_NAMES = ("theory", "figures", "report", "logs", "benchmarks")
+DATA_SCALE = (1e-100, 1e100)  # magnitudes float64 training can square, exponentiate and sum safely
+DEVICE = r"^(cpu|mps|cuda(:[0-9]+)?)$"
 
 
 class ConfigError(ValueError):
@@ -106,6 +111,14 @@ def run_ids(spec: dict) -> list[tuple[str, str, str]]:
             for a in spec["architectures"] for alpha in spec["alphas"] for seed in spec["seeds"]]
 
 
+def alpha_by_label(spec: dict, label: str) -> float:
+    """The configured alpha (exactly, not its rounded file label) whose label is ``label``."""
+    for alpha in spec["alphas"]:
+        if alpha_label(alpha) == label:
+            return float(alpha)
+    raise ConfigError(f"no alpha labelled {label!r}")
+
+
 def architecture_by_label(spec: dict, label: str) -> dict:
     for a in spec["architectures"]:
         if architecture_label(a) == label:
@@ -118,6 +131,9 @@ def validate_experiment(name: str, spec: dict) -> Dataset:
     """Check what a schema cannot: data shapes and values, architectures against the data, claims
     against the task. Returns the dataset. Raises ConfigError naming the key."""
     key = f"experiments.{name}"
+    if name in RESERVED_NAMES:
+        _fail(key, f"the name {name!r} is the workflow's own folder under results/; choose another "
+                   f"(reserved: {', '.join(RESERVED_NAMES)})")
     if spec.get("task") not in TASKS:
         _fail(f"{key}.task", f"expected one of {TASKS}, got {spec.get('task')!r}")
     data = spec.get("data", {})
@@ -139,6 +155,7 @@ def validate_experiment(name: str, spec: dict) -> Dataset:
     except (ValueError, KeyError, TypeError) as error:
         _fail(f"{key}.data", str(error))
     n, d = dataset.X.shape
+    _require_usable_values(key, dataset)
     if dataset.task == "classification":
         if not np.all(np.abs(dataset.y) == 1):
             _fail(f"{key}.data.y", "classification labels must be +1 or -1")
@@ -159,18 +176,40 @@ def validate_experiment(name: str, spec: dict) -> Dataset:
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha <= 0:
             _fail(f"{key}.alphas", f"every alpha must be a positive finite number, got {alpha!r}")
     if len({alpha_label(a) for a in alphas}) != len(alphas):
-        _fail(f"{key}.alphas", f"duplicate values {alphas}")
+        _fail(f"{key}.alphas", f"duplicate values {alphas}, or values that round to the same file label "
+                               f"{[alpha_label(a) for a in alphas]} (6 significant digits)")
     seeds = spec.get("seeds", [])
     if len(set(seeds)) != len(seeds):
         _fail(f"{key}.seeds", f"duplicate seeds {seeds}")
     if spec.get("init") not in INITS:
         _fail(f"{key}.init", f"unknown init scheme {spec.get('init')!r}; expected one of {sorted(INITS)}")
     try:
-        make_solver(spec.get("solver", {}))
+        solver = make_solver(spec.get("solver", {}))
     except ValueError as error:
         _fail(f"{key}.solver", str(error))
+    device = spec.get("solver", {}).get("device", "cpu")
+    if not (isinstance(device, str) and re.match(DEVICE, device)):
+        _fail(f"{key}.solver.device", f"expected cpu, cuda, cuda:N or mps, got {device!r}")
+    target = getattr(solver, "log_loss_target", None)
+    if spec.get("task") == "regression" and target is not None and target < -700:
+        _fail(f"{key}.solver.log_loss_target", f"{target:g} is below what float64 resolves for a squared loss "
+                                               "(about -700); use residual_rtol instead")
     _validate_claims(key, spec, dataset)
     return dataset
+
+
+def _require_usable_values(key, dataset):
+    """Magnitudes training can handle, and no all-zero point (no network can use or fit it)."""
+    low, high = DATA_SCALE
+    values = np.abs(np.concatenate([dataset.X.ravel(), dataset.y]))
+    nonzero = values[values > 0]
+    if nonzero.size and (nonzero.max() > high or nonzero.min() < low):
+        _fail(f"{key}.data", f"values range from {nonzero.min():.3g} to {nonzero.max():.3g} in magnitude; training "
+                             f"needs them within {low:g}..{high:g} (rescale X and y)")
+    zero_rows = np.nonzero(~np.any(dataset.X != 0, axis=1))[0]
+    if zero_rows.size:
+        _fail(f"{key}.data.X", f"row {int(zero_rows[0])} is all zeros: f(0) = 0 for every network, so no training "
+                               "can use or fit that point")
 
 
 def _require_separable(key, dataset):
@@ -179,8 +218,11 @@ def _require_separable(key, dataset):
 
     X, y = dataset.X, dataset.y
     result = linprog(np.zeros(X.shape[1]), A_ub=-(y[:, None] * X), b_ub=-np.ones(len(y)), bounds=[(None, None)] * X.shape[1])
-    if result.status != 0:
+    if result.status == 2:
         _fail(f"{key}.data", "classification data are not linearly separable (every theorem assumes they are)")
+    if result.status != 0:
+        _fail(f"{key}.data", f"the separability test (a linear program) failed numerically: {result.message} "
+                             "(rescale the data to magnitudes near 1)")
 
 
 def _validate_claims(key, spec, dataset):

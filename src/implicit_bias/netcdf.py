@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from .files import atomic_write
 from .provenance import provenance
 
 
@@ -36,23 +35,18 @@ def write_netcdf(ds: xr.Dataset, path) -> Path:
     The file appears under its name only once complete (temporary file in the same folder, then
     rename), so an interrupted job never leaves a file that reads as a valid result.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     ds = ds.copy()
     ds.attrs = netcdf_attrs({**ds.attrs, **provenance()})
     encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars}
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        ds.to_netcdf(tmp, encoding=encoding, engine="netcdf4")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, encoding=encoding, engine="netcdf4"))
 
 
 def read_netcdf(path) -> xr.Dataset:
-    """Load a whole file into memory and close it."""
-    with xr.open_dataset(path, engine="netcdf4") as ds:
-        return ds.load()
+    """Load a whole file into memory and close it; a missing or unreadable file is named."""
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            return ds.load()
+    except FileNotFoundError:
+        raise
+    except (OSError, RuntimeError, ValueError) as error:  # netCDF4: "NetCDF: HDF error", "Unknown file format"
+        raise OSError(f"could not read {path}: {error} (a corrupted or truncated file? delete it and rerun)") from error

@@ -280,11 +280,16 @@ def transform(dim: int, *, depth: int, kind: str = "dct", seed: int = 0, matrix=
     return _network("transform", dim, (dim,) * depth, entries, {"depth": depth, "kind": kind, "matrix": T.tolist()})
 
 
-def generic(basis_tensors) -> LinearTensorNetwork:
-    """Any linear tensor network, given E_k = M(e_k) as an array of shape (d, k_1, ..., k_L)."""
+def generic(basis_tensors, depth: int | None = None) -> LinearTensorNetwork:
+    """Any linear tensor network, given E_k = M(e_k) as an array of shape (d, k_1, ..., k_L).
+
+    ``depth``, if given, must be L (the config's form names it, as every architecture does).
+    """
     E = np.asarray(basis_tensors, dtype=np.float64)
     if E.ndim < 3:
         raise ValueError("generic: basis_tensors must have shape (d, k_1, ..., k_L) with L >= 2")
+    if depth is not None and depth != E.ndim - 1:
+        raise ValueError(f"generic: depth {depth} does not match basis_tensors of shape {E.shape} (depth {E.ndim - 1})")
     if not np.all(np.isfinite(E)):
         raise ValueError("generic: basis_tensors contain NaN or inf")
     nonzero = np.argwhere(E != 0)
@@ -315,7 +320,7 @@ def build_network(spec: dict, dim: int) -> LinearTensorNetwork:
     if unknown:
         raise ValueError(f"{name}: unknown setting(s) {unknown}; known: {known}")
     if name == "generic":
-        network = generic(spec.pop("basis_tensors"))
+        network = generic(spec.pop("basis_tensors"), spec.pop("depth", None))
         if network.dim != dim:
             raise ValueError(f"generic: basis_tensors have d = {network.dim}, the data have d = {dim}")
     else:

@@ -140,3 +140,30 @@ def test_a_capped_classification_run_continues_and_its_tails_are_drawn(tmp_path)
     assert main(["-q", "figures", "--summary", str(summary), "--tails", str(tails), "--name", "adhoc",
                  "--kinds", "tail_fits", "--output-dir", str(tmp_path / "figures")]) == 0
     assert (tmp_path / "figures" / "adhoc_tail_fits.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o002, 0o664)])
+def test_result_files_get_the_mode_the_umask_allows(tmp_path, umask, mode):
+    import os
+
+    import pandas as pd
+
+    from implicit_bias.checking import write_table
+
+    previous = os.umask(umask)
+    try:
+        netcdf = write_netcdf(xr.Dataset({"a": ("x", np.arange(3.0))}), tmp_path / "a.nc")
+        table = write_table(pd.DataFrame({"a": [1]}), tmp_path / "a.csv")
+    finally:
+        os.umask(previous)
+    assert (netcdf.stat().st_mode & 0o777, table.stat().st_mode & 0o777) == (mode, mode)
+
+
+def test_a_corrupted_run_file_is_named_in_the_error(tmp_path, capsys):
+    broken = tmp_path / "run.nc"
+    broken.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    code = main(["-q", "summarize", "--experiment", "e", "--dataset", str(broken), "--runs", str(broken),
+                 "--output", str(tmp_path / "s.nc")])
+    assert code == 2
+    message = capsys.readouterr().err
+    assert message.startswith(f"error: could not read {broken}") and "corrupted or truncated" in message

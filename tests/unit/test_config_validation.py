@@ -120,7 +120,56 @@ LIBRARY_CASES = [
      "experiments.exp.task: is 'classification' but the data are for 'regression'"),
     ("an architecture label used twice", edited(REGRESSION, ["architectures"], [{"name": "diag", "depth": 2}, {"name": "diag", "depth": 2}]),
      "experiments.exp.architectures: two architectures share a label: ['diag_L2', 'diag_L2']"),
+    ("alphas that round to one label", edited(REGRESSION, ["alphas"], [2.0, 2.0000001]),
+     "experiments.exp.alphas: duplicate values [2.0, 2.0000001], or values that round to the same file label ['2', '2']"),
+    ("data too large for float64 training", edited(REGRESSION, ["data"], {"X": [[1e200, 2.0, 0.5, 1.0, 1.0]], "y": [1.0]}),
+     "experiments.exp.data: values range from 0.5 to 1e+200 in magnitude; training needs them within 1e-100..1e+100"),
+    ("data too small", edited(REGRESSION, ["data"], {"X": [[1e-200, 2e-200, 1e-200, 1e-200, 1e-200]], "y": [1.0]}),
+     "experiments.exp.data: values range from 1e-200 to 1 in magnitude"),
+    ("an all-zero point", edited(REGRESSION, ["data"], {"X": [[0.0, 0.0, 0.0, 0.0, 0.0]], "y": [1.0]}),
+     "experiments.exp.data.X: row 0 is all zeros: f(0) = 0 for every network"),
+    ("a regression target below float64", edited(REGRESSION, ["solver"], {"name": "flow", "log_loss_target": -1e300}),
+     "experiments.exp.solver.log_loss_target: -1e+300 is below what float64 resolves for a squared loss"),
+    ("a positive log-loss target", edited(REGRESSION, ["solver"], {"name": "flow", "log_loss_target": 5.0}),
+     "experiments.exp.solver: flow.log_loss_target must be a negative finite number (a log-loss below log 1 = 0), got 5.0"),
+    ("an unknown device", edited(CLASSIFICATION, ["solver"], {"name": "gd", "backend": "torch", "device": "gpu0"}),
+     "experiments.exp.solver.device: expected cpu, cuda, cuda:N or mps, got 'gpu0'"),
 ]
+
+
+def test_an_experiment_may_not_take_a_folder_name_of_the_workflow():
+    with pytest.raises(ConfigError) as error:
+        validate_experiment("theory", REGRESSION)
+    assert str(error.value).startswith("experiments.theory: the name 'theory' is the workflow's own folder under results/")
+
+
+def test_every_config_snippet_in_the_readme_is_valid():
+    """The README's experiment, its data forms and the generic architecture as written there."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", readme, flags=re.S)]
+    experiments = {k: v for b in blocks for k, v in (b or {}).get("experiments", {}).items()}
+    assert experiments
+    for name, spec in experiments.items():
+        assert not schema_errors(spec), name
+        validate_experiment(name, spec)
+    uses = {"paper_regression": ("regression", "figure1", "paper", "fc"), "classification": ("classification", "theorem1", "random", "diag")}
+    found = re.findall(r"`(\{(?:paper|random): .*?\})`", readme)
+    assert len(found) == 2, found
+    for data in map(yaml.safe_load, found):
+        task, claim, init, net = uses[data.get("paper") or data["random"]["kind"]]
+        spec = {**REGRESSION, "task": task, "data": data, "claims": [claim], "init": init,
+                "architectures": [{"name": net, "depth": 2}], "solver": {"name": "flow"}}
+        assert not schema_errors(spec), data
+        validate_experiment("readme", spec)
+    generic = re.search(r"`\{name: generic, depth: L, basis_tensors: \[\.\.\.\]\}`", readme)
+    assert generic, "the README's generic architecture form"
+    basis = [[[1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 1.0]]]  # diag in d = 2, as basis tensors
+    spec = {**REGRESSION, "data": {"X": [[1.0, 2.0]], "y": [1.0]}, "init": "theorem5",
+            "architectures": [{"name": "generic", "depth": 2, "basis_tensors": basis}]}
+    assert not schema_errors(spec)
+    validate_experiment("generic", spec)
 
 
 @pytest.mark.parametrize("name,spec,message", LIBRARY_CASES, ids=[c[0] for c in LIBRARY_CASES])

@@ -57,6 +57,26 @@ def assert_same_data(a: Path, b: Path):
         assert strip(x.attrs) == strip(y.attrs), name
 
 
+def training_process(root_pid: int, run_name: str):
+    """The Python process training ``run_name`` among the descendants of ``root_pid`` (the snakemake
+    this test started), never a process of someone else's that happens to match a pattern."""
+    import psutil
+
+    try:
+        descendants = psutil.Process(root_pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return None
+    for process in descendants:
+        try:
+            command = process.cmdline()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if command[:3] and "python" in command[0] and command[1:4] == ["-m", "implicit_bias", "train"] \
+                and any(run_name in part for part in command):
+            return process
+    return None
+
+
 def test_a_killed_training_job_leaves_no_result_and_a_rerun_completes_identically(tmp_path):
     config = config_with_slow_run()
     clean = prepare(tmp_path / "clean", config)
@@ -69,13 +89,12 @@ def test_a_killed_training_job_leaves_no_result_and_a_rerun_completes_identicall
         ["snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(killed), "--cores", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    pid, deadline = None, time.monotonic() + 120
-    while pid is None and time.monotonic() < deadline:
-        found = subprocess.run(["pgrep", "-f", f"implicit_bias train .*{target.name}"], capture_output=True, text=True)
-        pid = int(found.stdout.split()[0]) if found.stdout.split() else None
+    trainer, deadline = None, time.monotonic() + 120
+    while trainer is None and time.monotonic() < deadline:
+        trainer = training_process(workflow.pid, target.name)
         time.sleep(0.05)
-    assert pid is not None, "the slow training job never started"
-    subprocess.run(["kill", "-s", "KILL", str(pid)], check=True)
+    assert trainer is not None, "the slow training job never started"
+    trainer.kill()  # the trainer itself (SIGKILL), not the shell that runs it
     output, _ = workflow.communicate(timeout=300)
     assert workflow.returncode != 0, output[-2000:]
     assert not target.exists()  # nothing that reads as a result

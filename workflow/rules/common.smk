@@ -12,6 +12,7 @@ from snakemake.utils import validate
 
 from implicit_bias.experiments import (
     ConfigError,
+    alpha_by_label,
     architecture_by_label,
     run_ids,
     validate_experiment,
@@ -89,7 +90,7 @@ def run_config(wildcards):
         "data": spec["data"],
         "architecture": architecture_by_label(spec, wildcards.architecture),
         "init": spec["init"],
-        "alpha": float(wildcards.alpha),
+        "alpha": alpha_by_label(spec, wildcards.alpha),
         "seed": int(wildcards.seed),
         "solver": spec["solver"],
     }

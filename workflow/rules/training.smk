@@ -24,6 +24,7 @@ rule train:
     params:
         architecture=lambda w: as_json(run_config(w)["architecture"]),
         init=lambda w: EXPERIMENTS[w.experiment]["init"],
+        alpha=lambda w: repr(run_config(w)["alpha"]),  # exactly as configured; the file label may round
         solver=lambda w: as_json(EXPERIMENTS[w.experiment]["solver"]),
         config=lambda w: as_json(run_config(w)),
         claims=lambda w: claims_deciding_training(w.experiment),
@@ -32,7 +33,7 @@ rule train:
         " --dataset {input.dataset:q}"
         " --architecture {params.architecture:q}"
         " --init {params.init:q}"
-        " --alpha {wildcards.alpha:q}"
+        " --alpha {params.alpha}"
         " --seed {wildcards.seed:q}"
         " --solver {params.solver:q}"
         " --experiment {wildcards.experiment:q}"

@@ -196,6 +196,9 @@ def _velocity(theta, pos, coord, weight, X, y, task, beta, f, r, u, grad, out):
         loss = 0.0
         for i in range(f.size):
             loss += 0.5 * (f[i] - y[i]) ** 2
+        if not (loss > 0.0 and np.isfinite(loss)):  # an exact fit (loss underflowed) or an overflow
+            out[:] = np.nan
+            return -np.inf if loss == 0.0 else np.inf
         log_loss = np.log(loss)
         for i in range(f.size):
             r[i] = (f[i] - y[i]) / loss
@@ -203,6 +206,9 @@ def _velocity(theta, pos, coord, weight, X, y, task, beta, f, r, u, grad, out):
     g2 = 0.0
     for p in range(grad.size):
         g2 += grad[p] * grad[p]
+    if not (g2 > 0.0 and np.isfinite(g2)):  # a stationary point, or an overflow: no re-timed velocity
+        out[:] = np.nan
+        return log_loss
     for p in range(grad.size):
         out[p] = -grad[p] / g2
     return log_loss

@@ -227,6 +227,37 @@ class GradientFlow:
 
     def run(self, problem: Problem, thetas0) -> list[RunResult]:
         thetas = _initial_parameters(problem, thetas0)
+        why = [self._invalid_start(problem, theta) for theta in thetas]
+        valid = [r for r, w in enumerate(why) if not w]
+        integrated = iter(self._integrate(problem, thetas[valid]) if valid else [])
+        return [next(integrated) if not w else self._not_started(problem, theta, w) for theta, w in zip(thetas, why)]
+
+    def _invalid_start(self, problem, theta) -> str:
+        """Why the flow cannot start from theta (a non-finite loss, or no gradient), or ''."""
+        net = problem.network
+        velocity, log_loss = kernels.flow_velocity(theta, net.flat_index, net.coord, net.weight, problem.X, problem.y,
+                                                   problem.task_code)
+        if not np.isfinite(log_loss):
+            return f"the initial log-loss is {log_loss} (data or parameters too large or too small for float64?)"
+        if not np.all(np.isfinite(velocity)):
+            return "the initial gradient of log L is zero or not finite: the flow has nowhere to go (a stationary point)"
+        if self.target(problem) >= log_loss:
+            return ""  # already at the target: the integration records the start and stops
+        if problem.task == "regression" and self.target(problem) < -700:
+            return (f"log_loss_target {self.target(problem):g} is below what float64 resolves for a squared loss "
+                    "(about -700)")
+        return ""
+
+    def _not_started(self, problem, theta, why) -> RunResult:
+        net = problem.network
+        _, log_loss = kernels.flow_velocity(theta, net.flat_index, net.coord, net.weight, problem.X, problem.y,
+                                            problem.task_code)
+        with np.errstate(all="ignore"):
+            beta = net.beta(theta)
+            return RunResult(np.array([-log_loss]), beta[None, :], np.exp(np.array([log_loss])), np.array([log_loss]),
+                             theta[None, :], theta.copy(), theta.copy(), "invalid", why)
+
+    def _integrate(self, problem: Problem, thetas) -> list[RunResult]:
         init = thetas.copy()
         runs, K, d = thetas.shape[0], self.checkpoints, problem.network.dim
         stop = -self.target(problem)

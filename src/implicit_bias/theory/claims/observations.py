@@ -151,6 +151,11 @@ def check_group_figure3(runs, predictions):
     """The spread of directions across initialisations where the runs stopped (an observation)."""
     rows = []
     for architecture, members in _by_architecture(runs, predictions).items():
+        if len(members) < 2:
+            rows.append(Check("figure3", members[0].experiment, architecture, members[0].network.depth, np.nan, -1,
+                              "spread of directions across inits at the end (deg)", np.nan, np.nan, "not-applicable",
+                              f"a spread needs at least two successful runs, {architecture} has {len(members)}"))
+            continue
         spread = _spread(members, lambda m: m.final)
         level = max(m.log_loss[m.final] for m in members)
         rows.append(Check("figure3", members[0].experiment, architecture, members[0].network.depth, np.nan, -1,
