@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from implicit_bias.datasets import paper_classification
-from implicit_bias.experiments import random_dataset
+from implicit_bias.datasets import random_dataset
 from implicit_bias.inits import initialize
 from implicit_bias.networks import conv, diag, fc
 from implicit_bias.training import GradientFlow, Problem

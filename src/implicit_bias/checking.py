@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,11 +10,20 @@ import pandas as pd
 import xarray as xr
 
 from .datasets import Dataset
-from .files import atomic_write
 from .netcdf import read_netcdf
 from .predictions import read_predictions
-from .runs import read_run
-from .theory import CLAIMS, COLUMNS, check_runs
+from .runs import network_for
+from .theory import CLAIMS, COLUMNS, RunView, check_runs
+
+
+def read_run(run: xr.Dataset, dataset: Dataset) -> RunView:
+    """A run file (as ``runs.train_run`` writes it) as the ``RunView`` the claims check."""
+    attrs = run.attrs
+    network = network_for(json.loads(attrs["architecture_settings"]), dataset)
+    theta_init = np.concatenate([run[f"theta_init_{l}"].values for l in range(1, network.depth + 1)])
+    return RunView(attrs["experiment"], network, dataset.X, dataset.y, dataset.task, float(attrs["alpha"]),
+                   int(attrs["seed"]), attrs["init"], json.loads(attrs["solver_settings"]), attrs["status"],
+                   attrs["reason"], run["beta"].values, run["log_loss"].values, run["theta"].values, theta_init)
 
 
 def check_files(claims, *, dataset=None, runs=(), predictions=(), depths=None) -> list:
@@ -69,8 +79,3 @@ def tails_dataset(rows, experiment: str) -> xr.Dataset:
         coords={"series": np.arange(len(traced)), "point": np.arange(width)},
         attrs={"experiment": experiment, "fit": "value ~ fit_limit + fit_coefficient (x / fit_tau_end)^-fit_rate"},
     )
-
-
-def write_table(table: pd.DataFrame, path) -> Path:
-    """Write a CSV atomically (``files.atomic_write``)."""
-    return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))

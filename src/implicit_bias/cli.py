@@ -37,13 +37,11 @@ def _add_dataset(verbs):
 
 
 def _dataset(args):
-    from .datasets import GENERATORS, Dataset
+    from .datasets import GENERATORS, Dataset, make_dataset
 
     if args.paper:
         dataset = GENERATORS[args.paper]()
     elif args.spec:
-        from .experiments import make_dataset
-
         dataset = make_dataset(args.experiment, args.spec)
     else:
         spec = args.inline
@@ -71,12 +69,17 @@ def _train(args):
     from .netcdf import write_netcdf
     from .runs import train_run
 
+    decide = None
+    if args.claims:  # only then does training run claim code (see sources.py)
+        from .deciding import decider
+
+        decide = decider(args.claims)
     dataset = Dataset.read(args.dataset)
     log.info("training %s alpha=%g seed=%d init=%s solver=%s on %s", args.architecture, args.alpha, args.seed, args.init, args.solver, args.dataset)
     start = time.perf_counter()
     run = train_run(
         dataset, architecture=args.architecture, init=args.init, alpha=args.alpha, seed=args.seed,
-        solver=args.solver, experiment=args.experiment, config=args.config, claims=args.claims, log=log.info,
+        solver=args.solver, experiment=args.experiment, config=args.config, decide=decide, log=log.info,
     )
     write_netcdf(run, args.output)
     final = run["log_loss"].values[-1]
@@ -150,11 +153,12 @@ def _add_check(verbs):
 def _check(args):
     from pathlib import Path
 
-    from .checking import check_files, checks_table, tails_dataset, write_table
+    from .checking import check_files, checks_table, tails_dataset
+    from .files import write_csv
 
     rows = check_files(args.claims, dataset=args.dataset, runs=args.runs, predictions=args.predictions, depths=args.depths)
     table = checks_table(rows)
-    write_table(table, Path(args.output))
+    write_csv(table, Path(args.output))
     counts = table["status"].value_counts().to_dict()
     log.info("wrote %s: %d rows (%s)", args.output, len(table), ", ".join(f"{k} {v}" for k, v in counts.items()))
     if args.tails:

@@ -12,7 +12,17 @@ import numpy as np
 import xarray as xr
 
 from .netcdf import read_netcdf, write_netcdf
-from .training.problem import TASKS
+
+TASKS = ("classification", "regression")
+RANDOM_KINDS = ("regression", "classification", "even", "sensing")
+
+
+class DataError(ValueError):
+    """Data an experiment's config describes but that cannot be made; ``key`` is the config key."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key, self.message = key, message
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,3 +78,45 @@ def paper_classification() -> Dataset:
 
 
 GENERATORS = {"paper_regression": paper_regression, "paper_classification": paper_classification}
+
+
+def random_dataset(kind: str, *, n: int, d: int, seed: int, margin: float = 0.1) -> Dataset:
+    """Seeded random data: underdetermined regression, separable classification (with a margin),
+    even regression data (Corollary 6), or commuting symmetric sensors (Corollary 7)."""
+    rng = np.random.default_rng(seed)
+    if kind == "regression":
+        return Dataset(rng.standard_normal((n, d)), rng.standard_normal(n), "regression", f"random_regression_{seed}")
+    if kind == "even":
+        X = rng.standard_normal((n, d))
+        X = (X + np.roll(X[:, ::-1], 1, axis=1)) / 2
+        return Dataset(X, rng.standard_normal(n), "regression", f"random_even_{seed}")
+    if kind == "sensing":
+        basis = np.linalg.qr(rng.standard_normal((d, d)))[0]
+        return Dataset(rng.standard_normal((n, d)), rng.standard_normal(n), "regression", f"random_sensing_{seed}", basis)
+    if kind == "classification":
+        w = rng.standard_normal(d)
+        w /= np.linalg.norm(w)
+        rows = []
+        while len(rows) < n:  # rejection keeps a margin between the classes
+            x = rng.standard_normal(d)
+            if abs(x @ w) >= margin:
+                rows.append(x)
+        X = np.array(rows)
+        return Dataset(X, np.sign(X @ w), "classification", f"random_classification_{seed}")
+    raise DataError("data.random.kind", f"expected one of {RANDOM_KINDS}, got {kind!r}")
+
+
+def make_dataset(name: str, spec: dict) -> Dataset:
+    """The dataset of experiment ``name`` from its config entry."""
+    data, task = spec["data"], spec["task"]
+    if "paper" in data:
+        dataset = GENERATORS[data["paper"]]()
+    elif "random" in data:
+        r = data["random"]
+        dataset = random_dataset(r["kind"], n=r["n"], d=r["d"], seed=r.get("seed", 0), margin=r.get("margin", 0.1))
+    else:
+        basis = np.asarray(data["basis"], dtype=float) if "basis" in data else None
+        dataset = Dataset(np.asarray(data["X"], dtype=float), np.asarray(data["y"], dtype=float), task, name, basis)
+    if dataset.task != task:
+        raise DataError("task", f"is {task!r} but the data are for {dataset.task!r}")
+    return dataset

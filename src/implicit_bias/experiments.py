@@ -13,13 +13,12 @@ import re
 
 import numpy as np
 
-from .datasets import GENERATORS, Dataset
+from .datasets import DataError, Dataset, make_dataset
 from .inits import INITS
 from .networks import ARCHITECTURES, build_network
 from .theory import CLAIMS
 from .training import TASKS, make_solver
 
-RANDOM_KINDS = ("regression", "classification", "even", "sensing")
 # folders the workflow writes beside the experiments' under results/: no experiment may take their names
 RESERVED_NAMES = ("theory", "figures", "report", "logs", "benchmarks")
 DATA_SCALE = (1e-100, 1e100)  # magnitudes float64 training can square, exponentiate and sum safely
@@ -43,49 +42,6 @@ def validate_results(path: str) -> str:
     if "{" in path or "}" in path:
         _fail("results", f"{path!r} contains '{{' or '}}', which Snakemake reads as wildcards")
     return path
-
-
-# --- datasets -------------------------------------------------------------------------------------
-def random_dataset(kind: str, *, n: int, d: int, seed: int, margin: float = 0.1) -> Dataset:
-    """Seeded random data: underdetermined regression, separable classification (with a margin),
-    even regression data (Corollary 6), or commuting symmetric sensors (Corollary 7)."""
-    rng = np.random.default_rng(seed)
-    if kind == "regression":
-        return Dataset(rng.standard_normal((n, d)), rng.standard_normal(n), "regression", f"random_regression_{seed}")
-    if kind == "even":
-        X = rng.standard_normal((n, d))
-        X = (X + np.roll(X[:, ::-1], 1, axis=1)) / 2
-        return Dataset(X, rng.standard_normal(n), "regression", f"random_even_{seed}")
-    if kind == "sensing":
-        basis = np.linalg.qr(rng.standard_normal((d, d)))[0]
-        return Dataset(rng.standard_normal((n, d)), rng.standard_normal(n), "regression", f"random_sensing_{seed}", basis)
-    if kind == "classification":
-        w = rng.standard_normal(d)
-        w /= np.linalg.norm(w)
-        rows = []
-        while len(rows) < n:  # rejection keeps a margin between the classes
-            x = rng.standard_normal(d)
-            if abs(x @ w) >= margin:
-                rows.append(x)
-        X = np.array(rows)
-        return Dataset(X, np.sign(X @ w), "classification", f"random_classification_{seed}")
-    raise ConfigError(f"data.random.kind: expected one of {RANDOM_KINDS}, got {kind!r}")
-
-
-def make_dataset(name: str, spec: dict) -> Dataset:
-    """The dataset of experiment ``name`` from its config entry."""
-    data, task = spec["data"], spec["task"]
-    if "paper" in data:
-        dataset = GENERATORS[data["paper"]]()
-    elif "random" in data:
-        r = data["random"]
-        dataset = random_dataset(r["kind"], n=r["n"], d=r["d"], seed=r.get("seed", 0), margin=r.get("margin", 0.1))
-    else:
-        basis = np.asarray(data["basis"], dtype=float) if "basis" in data else None
-        dataset = Dataset(np.asarray(data["X"], dtype=float), np.asarray(data["y"], dtype=float), task, name, basis)
-    if dataset.task != task:
-        _fail(f"experiments.{name}.task", f"is {task!r} but the data are for {dataset.task!r}")
-    return dataset
 
 
 # --- labels ---------------------------------------------------------------------------------------
@@ -150,8 +106,8 @@ def validate_experiment(name: str, spec: dict) -> Dataset:
             _fail(f"{key}.data", "X and y must be finite numbers (no NaN, inf or text)")
     try:
         dataset = make_dataset(name, spec)
-    except ConfigError:
-        raise
+    except DataError as error:
+        _fail(f"{key}.{error.key}", error.message)
     except (ValueError, KeyError, TypeError) as error:
         _fail(f"{key}.data", str(error))
     n, d = dataset.X.shape

@@ -47,3 +47,8 @@ def _disk_hint(path: Path) -> str:
     except OSError:
         return ""
     return " (No space left on device)" if free.f_bavail * free.f_frsize < 1 << 20 else ""
+
+
+def write_csv(table, path) -> Path:
+    """Write a pandas DataFrame as CSV, atomically."""
+    return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))

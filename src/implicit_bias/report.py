@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .checking import write_table
+from .files import write_csv
 from .theory.records import CLAIM_STATUSES, COLUMNS
 from .theory.registry import CLAIMS, OBSERVATION
 
@@ -117,7 +117,7 @@ def startup_seconds(benchmark_paths) -> tuple[float, float, int]:
 def write_report(check_paths, figure_paths, benchmark_paths, out_dir, *, config_path="config.yaml") -> dict:
     out = Path(out_dir)
     table = collect(check_paths)
-    write_table(table, out / "claims.csv")
+    write_csv(table, out / "claims.csv")
     summary = verdicts(table)
     fastest, median, jobs = startup_seconds(benchmark_paths)
     roles = table["role"] == "claim"

@@ -13,18 +13,6 @@ from .networks import LinearTensorNetwork, build_network
 from .training import Problem, RunResult, make_solver
 
 
-def read_run(run: xr.Dataset, dataset: Dataset):
-    """A run file (as ``train_run`` writes it) as the ``RunView`` the claims check."""
-    from .theory.records import RunView
-
-    attrs = run.attrs
-    network = network_for(json.loads(attrs["architecture_settings"]), dataset)
-    theta_init = np.concatenate([run[f"theta_init_{l}"].values for l in range(1, network.depth + 1)])
-    return RunView(attrs["experiment"], network, dataset.X, dataset.y, dataset.task, float(attrs["alpha"]),
-                   int(attrs["seed"]), attrs["init"], json.loads(attrs["solver_settings"]), attrs["status"],
-                   attrs["reason"], run["beta"].values, run["log_loss"].values, run["theta"].values, theta_init)
-
-
 def network_for(spec: dict, dataset: Dataset) -> LinearTensorNetwork:
     """Build the architecture ``spec`` for this dataset (matrix sensing takes the data's eigenbasis)."""
     spec = dict(spec)
@@ -44,65 +32,23 @@ def initial_state(dataset: Dataset, *, architecture: dict, init: str, alpha: flo
     return network, scheme, note, initialize(scheme, network, dataset.X, alpha=alpha, seed=seed)
 
 
-def undecided_claims(result: RunResult, network, dataset: Dataset, *, claims, alpha, seed, init, solver: dict,
-                     experiment: str) -> list[str]:
-    """The claims among ``claims`` whose check on this run is inconclusive in a way that training
-    further could decide (not a control that coincides with the prediction on this instance)."""
-    from .theory import CLAIMS, check, predict
-    from .theory.judging import training_could_decide
-    from .theory.records import RunView
-
-    view = RunView.from_result(result, network, dataset, alpha=alpha, seed=seed, init=init, solver=solver,
-                               experiment=experiment)
-    return [c for c in claims if not CLAIMS[c].theory_only and training_could_decide(check(c, view, predict(c, view)))]
-
-
-def train_until_decided(solver, problem, result, decide, log=None):
-    """Continue a classification flow past its target, a decade of log L at a time, while
-    ``decide(result)`` names claims whose checks are inconclusive, down to ``solver.log_loss_cap``.
-
-    Returns (result, why it stopped).
-    """
-    target = solver.target(problem)
-    while True:
-        undecided = decide(result) if result.ok else []
-        if not undecided:
-            return result, f"nothing left that training could decide at log L = {result.log_loss[-1]:.4g}"
-        if target <= solver.log_loss_cap:
-            return result, (f"reached log_loss_cap = {solver.log_loss_cap:g} with {', '.join(undecided)} still "
-                            "inconclusive")
-        target = max(10 * target, solver.log_loss_cap)
-        if log:
-            log(f"{', '.join(undecided)} inconclusive at log L = {result.log_loss[-1]:.4g}: continuing to {target:.4g}")
-        extended = solver.extend(problem, result, target)
-        if not extended.ok:  # keep what was reached; the checks say they are inconclusive
-            return result, (f"continuing to log L = {target:.4g} failed ({extended.status}: {extended.reason}); "
-                            f"{', '.join(undecided)} still inconclusive")
-        result = extended
-
-
 def train_run(
     dataset: Dataset, *, architecture: dict, init: str, alpha: float, seed: int, solver: dict,
-    experiment: str = "adhoc", config: dict | None = None, claims=(), log=None,
+    experiment: str = "adhoc", config: dict | None = None, decide=None, log=None,
 ) -> xr.Dataset:
     """Train one (architecture, alpha, seed) and return its run dataset (see docs/results.md).
 
-    A classification flow with ``log_loss_cap`` continues past its target while a check of
-    ``claims`` on it is inconclusive (``train_until_decided``); ``stop_reason`` says why it stopped.
+    With ``decide`` (``deciding.decider``), a classification flow with ``log_loss_cap`` continues past
+    its target while a check it serves is inconclusive; ``stop_reason`` says why it stopped.
     """
     network, scheme, note, theta0 = initial_state(dataset, architecture=architecture, init=init, alpha=alpha, seed=seed)
     problem = Problem(network, dataset.X, dataset.y, dataset.task)
     solver_obj = make_solver(solver)
     (result,) = solver_obj.run(problem, theta0[None, :])
     stop_reason = "reached the solver's target" if result.ok else result.reason
-    if getattr(solver_obj, "log_loss_cap", None) is not None and dataset.task == "classification" and claims:
-        settings = solver_obj.settings()
-
-        def decide(current):
-            return undecided_claims(current, network, dataset, claims=claims, alpha=alpha, seed=seed, init=init,
-                                    solver=settings, experiment=experiment)
-
-        result, stop_reason = train_until_decided(solver_obj, problem, result, decide, log)
+    if decide is not None and getattr(solver_obj, "log_loss_cap", None) is not None and dataset.task == "classification":
+        result, stop_reason = decide(solver_obj, problem, result, dataset, alpha=alpha, seed=seed, init=init,
+                                     experiment=experiment, log=log)
     attrs = {
         "experiment": experiment,
         "task": dataset.task,

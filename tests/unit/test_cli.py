@@ -148,12 +148,12 @@ def test_result_files_get_the_mode_the_umask_allows(tmp_path, umask, mode):
 
     import pandas as pd
 
-    from implicit_bias.checking import write_table
+    from implicit_bias.files import write_csv
 
     previous = os.umask(umask)
     try:
         netcdf = write_netcdf(xr.Dataset({"a": ("x", np.arange(3.0))}), tmp_path / "a.nc")
-        table = write_table(pd.DataFrame({"a": [1]}), tmp_path / "a.csv")
+        table = write_csv(pd.DataFrame({"a": [1]}), tmp_path / "a.csv")
     finally:
         os.umask(previous)
     assert (netcdf.stat().st_mode & 0o777, table.stat().st_mode & 0o777) == (mode, mode)

@@ -9,6 +9,7 @@ Output: results/<experiment>/checks.csv (one row per check and control), results
 rule check:
     """Compare an experiment's runs with their predictions: one CSV row per check."""
     input:
+        code=library_code("check"),
         dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
         runs=lambda w: run_files(w.experiment),
         predictions=f"{RESULTS}/{{experiment}}/predictions",
@@ -40,6 +41,8 @@ rule check:
 
 rule theory_checks:
     """Claims that need no training (Lemma 5.1) at the configured depths."""
+    input:
+        code=library_code("check"),
     output:
         f"{RESULTS}/theory/checks.csv",
     log:

@@ -18,6 +18,7 @@ from implicit_bias.experiments import (
     validate_experiment,
     validate_results,
 )
+from implicit_bias.sources import verb_sources
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -94,6 +95,15 @@ def run_config(wildcards):
         "seed": int(wildcards.seed),
         "solver": spec["solver"],
     }
+
+
+def library_code(verb, experiment=None):
+    """The package's source files a verb runs (from its import graph): inputs of the rule that
+    calls it, so that editing a module reruns exactly the results it can change. Training runs the
+    claims' code too where it continues until the checks decide (solver log_loss_cap).
+    """
+    deciding = experiment is not None and bool(claims_deciding_training(experiment))
+    return verb_sources(verb, conditional=deciding)
 
 
 def claims_deciding_training(experiment):

@@ -6,6 +6,8 @@ Output: results/<experiment>/dataset.nc
 
 rule dataset:
     """Write an experiment's dataset."""
+    input:
+        code=library_code("dataset"),
     output:
         f"{RESULTS}/{{experiment}}/dataset.nc",
     log:

@@ -11,7 +11,7 @@ rule figures:
     input:
         summary=f"{RESULTS}/{{experiment}}/summary.nc",
         tails=f"{RESULTS}/{{experiment}}/tails.nc",
-        code=workflow.source_path("../../src/implicit_bias/figures.py"),
+        code=library_code("figures"),
     output:
         report(
             f"{RESULTS}/figures/{{experiment}}_{{kind}}.png",

@@ -8,6 +8,7 @@ Output: results/<experiment>/predictions/ holding <architecture>_a<alpha>_s<seed
 rule predict:
     """What each claim predicts for every run of an experiment (from the init, not the run)."""
     input:
+        code=library_code("predict"),
         dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
     output:
         directory(f"{RESULTS}/{{experiment}}/predictions"),

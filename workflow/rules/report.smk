@@ -12,7 +12,7 @@ rule report:
         + [f"{RESULTS}/theory/checks.csv"],
         figures=[f for e in EXPERIMENTS for f in figure_files(e)],
         runs=[f for e in EXPERIMENTS for f in run_files(e)],
-        code=workflow.source_path("../../src/implicit_bias/report.py"),
+        code=library_code("report"),
     output:
         claims=report(
             f"{RESULTS}/report/claims.csv",
@@ -46,7 +46,8 @@ rule report:
 rule gate:
     """Fail the workflow when any check failed (config: fail_on_failed_checks)."""
     input:
-        f"{RESULTS}/report/claims.csv",
+        claims=f"{RESULTS}/report/claims.csv",
+        code=library_code("gate"),
     output:
         touch(f"{RESULTS}/report/all_checks_passed"),
     log:
@@ -56,4 +57,4 @@ rule gate:
     conda:
         ENVIRONMENT
     shell:
-        "python -m implicit_bias gate --claims-table {input:q} > {log:q} 2>&1"
+        "python -m implicit_bias gate --claims-table {input.claims:q} > {log:q} 2>&1"

@@ -8,6 +8,7 @@ Output: results/<experiment>/summary.nc, dims (architecture, alpha, seed, checkp
 rule summarize:
     """Stack an experiment's runs and predictions on shared coordinates."""
     input:
+        code=library_code("summarize"),
         dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
         runs=lambda w: run_files(w.experiment),
         predictions=f"{RESULTS}/{{experiment}}/predictions",

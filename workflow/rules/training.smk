@@ -8,6 +8,7 @@ Output: results/<experiment>/runs/<architecture>_a<alpha>_s<seed>.nc
 rule train:
     """Train one run with the experiment's solver and write its run file."""
     input:
+        code=lambda w: library_code("train", w.experiment),
         dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
     output:
         f"{RESULTS}/{{experiment}}/runs/{{architecture}}_a{{alpha}}_s{{seed}}.nc",

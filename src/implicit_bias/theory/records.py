@@ -16,7 +16,7 @@ CONTROL_STATUSES = ("rejected", "not-rejected")
 
 @dataclass
 class RunView:
-    """What a check needs of one trained run (from a run file, see ``runs.read_run``, or from training)."""
+    """What a check needs of one trained run (from a run file, see ``checking.read_run``, or from training)."""
 
     experiment: str
     network: LinearTensorNetwork

@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..datasets import TASKS
 from ..networks import LinearTensorNetwork
-
-TASKS = ("classification", "regression")
 
 
 @dataclass(frozen=True, eq=False)

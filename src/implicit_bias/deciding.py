@@ -1,0 +1,53 @@
+"""Training until the checks can decide: a classification flow with ``log_loss_cap`` continues a
+decade of log L at a time while a check of the claims it serves is inconclusive in a way that more
+training could settle. (Apart from ``runs`` so that training without a cap runs no claim code.)"""
+
+from __future__ import annotations
+
+from .theory import CLAIMS, check, predict
+from .theory.judging import training_could_decide
+from .theory.records import RunView
+
+
+def decider(claims):
+    """The ``decide`` argument of ``runs.train_run``: continue a run while a check of ``claims`` on it
+    could still be decided by training. Returns (result, why training stopped)."""
+    def decide(solver, problem, result, dataset, *, log=None, **run):
+        def undecided(current):
+            return undecided_claims(current, problem.network, dataset, claims=claims, solver=solver.settings(), **run)
+
+        return train_until_decided(solver, problem, result, undecided, log)
+
+    return decide
+
+
+def undecided_claims(result, network, dataset, *, claims, alpha, seed, init, solver: dict, experiment: str) -> list[str]:
+    """The claims among ``claims`` whose check on this run is inconclusive in a way that training
+    further could decide (not a control that coincides with the prediction on this instance)."""
+    view = RunView.from_result(result, network, dataset, alpha=alpha, seed=seed, init=init, solver=solver,
+                               experiment=experiment)
+    return [c for c in claims if not CLAIMS[c].theory_only and training_could_decide(check(c, view, predict(c, view)))]
+
+
+def train_until_decided(solver, problem, result, decide, log=None):
+    """Continue a classification flow past its target, a decade of log L at a time, while
+    ``decide(result)`` names claims whose checks are inconclusive, down to ``solver.log_loss_cap``.
+
+    Returns (result, why it stopped).
+    """
+    target = solver.target(problem)
+    while True:
+        undecided = decide(result) if result.ok else []
+        if not undecided:
+            return result, f"nothing left that training could decide at log L = {result.log_loss[-1]:.4g}"
+        if target <= solver.log_loss_cap:
+            return result, (f"reached log_loss_cap = {solver.log_loss_cap:g} with {', '.join(undecided)} still "
+                            "inconclusive")
+        target = max(10 * target, solver.log_loss_cap)
+        if log:
+            log(f"{', '.join(undecided)} inconclusive at log L = {result.log_loss[-1]:.4g}: continuing to {target:.4g}")
+        extended = solver.extend(problem, result, target)
+        if not extended.ok:  # keep what was reached; the checks say they are inconclusive
+            return result, (f"continuing to log L = {target:.4g} failed ({extended.status}: {extended.reason}); "
+                            f"{', '.join(undecided)} still inconclusive")
+        result = extended
