@@ -216,6 +216,7 @@ def _add_report(verbs):
     p.add_argument("--checks", nargs="+", required=True, help="checks CSV files")
     p.add_argument("--figures", nargs="*", default=[])
     p.add_argument("--benchmarks", nargs="*", default=[], help="Snakemake benchmark files of the training jobs")
+    p.add_argument("--summaries", nargs="*", default=[], help="the experiments' summary.nc (to list runs that did not finish)")
     p.add_argument("--output-dir", required=True)
     p.set_defaults(handler=_report)
 
@@ -223,7 +224,7 @@ def _add_report(verbs):
 def _report(args):
     from .report import write_report
 
-    counts = write_report(args.checks, args.figures, args.benchmarks, args.output_dir)
+    counts = write_report(args.checks, args.figures, args.benchmarks, args.output_dir, summary_paths=args.summaries)
     log.info("wrote the report in %s: %s (%d checks, %d failed, %d inconclusive)", args.output_dir, counts["headline"],
              counts["checks"], counts["failed"], counts["inconclusive"])
 

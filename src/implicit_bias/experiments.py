@@ -33,14 +33,24 @@ def _fail(key, message):
     raise ConfigError(f"{key}: {message}")
 
 
-def validate_results(path: str) -> str:
-    """The results folder: not empty, not the filesystem's root, no wildcard braces."""
+def validate_results(path: str, *, cwd=None, outside_allowed: bool = False) -> str:
+    """The results folder: not empty, not the filesystem's root, no wildcard braces, and inside the
+    working directory unless ``outside_allowed`` (two workdirs sharing one results folder are not
+    locked against each other by Snakemake: each has its own lock)."""
     if not isinstance(path, str) or not path.strip():
         _fail("results", "must name a folder (an empty path would write into the working directory's parent tree)")
     if path.strip("/") == "":
         _fail("results", f"{path!r} is the filesystem's root; name a folder of its own")
     if "{" in path or "}" in path:
         _fail("results", f"{path!r} contains '{{' or '}}', which Snakemake reads as wildcards")
+    if cwd is not None and not outside_allowed:
+        from pathlib import Path
+
+        inside = Path(cwd).resolve()
+        resolved = (inside / path).resolve()
+        if resolved != inside and inside not in resolved.parents:
+            _fail("results", f"{path!r} is outside the working directory {str(inside)!r}: another workdir could write "
+                             "the same files unlocked; set results_outside_workdir: true if it is private to this one")
     return path
 
 

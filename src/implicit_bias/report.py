@@ -114,9 +114,27 @@ def startup_seconds(benchmark_paths) -> tuple[float, float, int]:
     return (min(times), float(np.median(times)), len(times)) if times else (np.nan, np.nan, 0)
 
 
-def write_report(check_paths, figure_paths, benchmark_paths, out_dir, *, config_path="config.yaml") -> dict:
+def unfinished_runs(summary_paths) -> pd.DataFrame:
+    """Runs that did not complete or converge, from the experiments' summaries (status and reason)."""
+    import xarray as xr
+
+    rows = []
+    for path in summary_paths:
+        with xr.open_dataset(path) as summary:
+            for index in np.ndindex(summary["status"].shape):
+                status = str(summary["status"].values[index])
+                if status not in ("completed", "converged"):
+                    point = {dim: summary[dim].values[i] for dim, i in zip(summary["status"].dims, index)}
+                    rows.append({"experiment": summary.attrs.get("experiment", Path(path).parent.name), **point,
+                                 "status": status, "reason": str(summary["reason"].values[index])})
+    return pd.DataFrame(rows, columns=["experiment", "architecture", "alpha", "seed", "status", "reason"])
+
+
+def write_report(check_paths, figure_paths, benchmark_paths, out_dir, *, config_path="config.yaml",
+                 summary_paths=()) -> dict:
     out = Path(out_dir)
     table = collect(check_paths)
+    unfinished = unfinished_runs(summary_paths)
     write_csv(table, out / "claims.csv")
     summary = verdicts(table)
     fastest, median, jobs = startup_seconds(benchmark_paths)
@@ -124,7 +142,8 @@ def write_report(check_paths, figure_paths, benchmark_paths, out_dir, *, config_
     by_status = table[roles]["status"].value_counts()
     rows_line = (f"{int(roles.sum())} checks ({', '.join(f'{int(v)} {k}' for k, v in by_status.items())}) and "
                  f"{int((~roles).sum())} controls ({int((table[~roles]['status'] == 'rejected').sum())} rejected)")
-    lines = ["# Verification report: Yun, Krishnan & Mobahi (ICLR 2021)", "", f"**{headline(summary)}.**", "",
+    failed_runs = f" {len(unfinished)} runs did not finish (below)." if len(unfinished) else ""
+    lines = ["# Verification report: Yun, Krishnan & Mobahi (ICLR 2021)", "", f"**{headline(summary)}.**{failed_runs}", "",
              f"{rows_line}. Every check and control is a row of [claims.csv](claims.csv).", "",
              "A claim is *verified* when every applicable check passes — the measured value meets the paper's "
              "prediction within its tolerance — and every control (a plausible wrong prediction, measured the same "
@@ -150,6 +169,13 @@ def write_report(check_paths, figure_paths, benchmark_paths, out_dir, *, config_
         for _, r in chosen.iterrows():
             lines.append(f"| {r['claim']} | {r['alternative']} | {r['experiment']} | {r['architecture']} | {r['alpha']:g} | "
                          f"{r['seed']} | {r['metric']} | {r['value']:.3g} | {r['tolerance']:.3g} | {r['reason']} |")
+    if len(unfinished):
+        lines += ["", "## Runs that did not finish", "", "Their checks fail with the run's reason; a claim that no run "
+                  "served is missing above.", "", "| experiment | architecture | α | seed | status | reason |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for _, r in unfinished.iterrows():
+            lines.append(f"| {r['experiment']} | {r['architecture']} | {r['alpha']:g} | {r['seed']} | {r['status']} | "
+                         f"{r['reason']} |")
     observed = table[table["status"] == "observation"]
     if len(observed):
         lines += ["", "## Observations", "", "| claim | experiment | architecture | α | seed | metric | value | what it shows |",
@@ -170,7 +196,8 @@ def write_report(check_paths, figure_paths, benchmark_paths, out_dir, *, config_
     (out / "report.md").write_text(text)
     (out / "report.html").write_text(_html(text))
     return {"checks": int(roles.sum()), "failed": int(by_status.get("fail", 0)),
-            "inconclusive": int(by_status.get("inconclusive", 0)), "headline": headline(summary)}
+            "inconclusive": int(by_status.get("inconclusive", 0)), "headline": headline(summary),
+            "unfinished_runs": len(unfinished)}
 
 
 def _html(markdown: str) -> str:

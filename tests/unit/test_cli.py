@@ -167,3 +167,21 @@ def test_a_corrupted_run_file_is_named_in_the_error(tmp_path, capsys):
     assert code == 2
     message = capsys.readouterr().err
     assert message.startswith(f"error: could not read {broken}") and "corrupted or truncated" in message
+
+
+def test_the_report_says_which_runs_did_not_finish(tmp_path):
+    from implicit_bias.report import write_report
+
+    status = np.array([[["converged", "stalled"]]], dtype=object)
+    summary = xr.Dataset({"status": (("architecture", "alpha", "seed"), status),
+                          "reason": (("architecture", "alpha", "seed"), np.array([[["", "the step size underflowed"]]], dtype=object))},
+                         coords={"architecture": ["diag_L2"], "alpha": [0.5], "seed": [0, 1]}, attrs={"experiment": "e"})
+    write_netcdf(summary, tmp_path / "summary.nc")
+    checks = tmp_path / "checks.csv"
+    checks.write_text("claim,experiment,architecture,depth,alpha,seed,metric,value,tolerance,status,reason\n"
+                      "lemma5_1,theory,-,2,,-1,m,0.0,1e-9,pass,r\n")
+    counts = write_report([checks], [], [], tmp_path / "report", summary_paths=[tmp_path / "summary.nc"])
+    assert counts["unfinished_runs"] == 1
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "1 runs did not finish (below)" in text.splitlines()[2]
+    assert "| e | diag_L2 | 0.5 | 1 | stalled | the step size underflowed |" in text

@@ -210,3 +210,18 @@ def test_a_results_path_that_would_write_elsewhere_is_refused(path, message):
     with pytest.raises(ConfigError) as error:
         validate_results(path)
     assert str(error.value).startswith(message)
+
+
+def test_a_results_folder_outside_the_workdir_needs_a_flag(tmp_path):
+    from implicit_bias.experiments import validate_results
+
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    assert validate_results("results", cwd=workdir) == "results"
+    assert validate_results(str(workdir / "out"), cwd=workdir)
+    with pytest.raises(ConfigError) as error:
+        validate_results(str(tmp_path / "shared"), cwd=workdir)
+    assert str(error.value).startswith(f"results: '{tmp_path / 'shared'}' is outside the working directory")
+    with pytest.raises(ConfigError):
+        validate_results("../shared", cwd=workdir)
+    assert validate_results(str(tmp_path / "shared"), cwd=workdir, outside_allowed=True)

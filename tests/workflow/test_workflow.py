@@ -177,3 +177,14 @@ def test_a_bad_config_stops_before_any_job(tmp_path, edit, message):
     assert done.returncode != 0
     assert message in done.stdout + done.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_deleted_checks_file_reruns_the_check_and_the_report(finished):
+    checks = finished / "results" / "my_point" / "checks.csv"
+    saved = checks.read_bytes()
+    checks.unlink()
+    try:
+        counts = job_counts(snakemake(finished, "-n").stdout)
+    finally:
+        checks.write_bytes(saved)
+    assert counts.get("check") == 1 and counts.get("report") == 1, counts

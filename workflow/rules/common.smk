@@ -23,7 +23,11 @@ from implicit_bias.sources import verb_sources
 validate(config, "../schemas/config.schema.yaml")
 
 try:
-    RESULTS = validate_results(config["results"])
+    RESULTS = validate_results(
+        config["results"],
+        cwd=os.getcwd(),
+        outside_allowed=config["results_outside_workdir"],
+    )
 except ConfigError as _error:
     raise WorkflowError(f"invalid config: {_error}")
 # For --use-conda. The default profile leaves software-env out of the rerun triggers, so that a

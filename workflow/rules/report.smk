@@ -12,6 +12,7 @@ rule report:
         + [f"{RESULTS}/theory/checks.csv"],
         figures=[f for e in EXPERIMENTS for f in figure_files(e)],
         runs=[f for e in EXPERIMENTS for f in run_files(e)],
+        summaries=[f"{RESULTS}/{e}/summary.nc" for e in EXPERIMENTS],
         code=library_code("report"),
     output:
         claims=report(
@@ -38,6 +39,7 @@ rule report:
         "python -m implicit_bias report"
         " --checks {input.checks:q}"
         " --figures {input.figures:q}"
+        " --summaries {input.summaries:q}"
         " --benchmarks {params.benchmarks:q}"
         " --output-dir {params.folder:q}"
         " > {log:q} 2>&1"
