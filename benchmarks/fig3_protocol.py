@@ -68,8 +68,10 @@ def main():
         assert all(r.ok for r in results), [r.reason for r in results if not r.ok]
     seconds = time.perf_counter() - start
     runs = len(finals)
-    print(f"library: {runs} runs x {args.steps} steps in {seconds:.3f} s "
-          f"({seconds / runs / args.steps * 1e9:.1f} ns per run-step); final losses {min(finals):.2e}..{max(finals):.2e}")
+    print(
+        f"library: {runs} runs x {args.steps} steps in {seconds:.3f} s "
+        f"({seconds / runs / args.steps * 1e9:.1f} ns per run-step); final losses {min(finals):.2e}..{max(finals):.2e}"
+    )
 
     naive = 0.0
     for net in networks():

@@ -15,8 +15,7 @@ import time
 
 import numpy as np
 
-from implicit_bias.datasets import paper_classification
-from implicit_bias.datasets import random_dataset
+from implicit_bias.datasets import paper_classification, random_dataset
 from implicit_bias.inits import initialize
 from implicit_bias.networks import conv, diag, fc
 from implicit_bias.training import GradientFlow, Problem
@@ -31,7 +30,10 @@ def main():
     args = parser.parse_args()
     data = paper_classification()
     problems = [Problem(net, data.X, data.y, data.task) for net in (fc(2, depth=2), diag(2, depth=2), conv(2, depth=2))]
-    batches = [np.stack([initialize("paper", p.network, data.X, alpha=a, seed=s) for a in ALPHAS for s in SEEDS]) for p in problems]
+    batches = [
+        np.stack([initialize("paper", p.network, data.X, alpha=a, seed=s) for a in ALPHAS for s in SEEDS])
+        for p in problems
+    ]
     solver = GradientFlow(log_loss_target=args.log_loss_target)
     for problem, thetas in zip(problems, batches):  # compile (or load the cache) outside the timing
         GradientFlow(log_loss_target=-1.0).run(problem, thetas[:1])
@@ -40,8 +42,10 @@ def main():
     seconds = time.perf_counter() - start
     statuses = sorted({r.status for r in results})
     steps = [r.steps for r in results]
-    print(f"{len(results)} runs to log L = {args.log_loss_target:g} in {seconds:.3f} s; statuses {statuses}; "
-          f"integrator steps per run {min(steps)}..{max(steps)}")
+    print(
+        f"{len(results)} runs to log L = {args.log_loss_target:g} in {seconds:.3f} s; statuses {statuses}; "
+        f"integrator steps per run {min(steps)}..{max(steps)}"
+    )
     print(f"flow seconds_per_run={seconds / len(results):.5f}")
     stiff()
 
@@ -59,8 +63,10 @@ def stiff():
 
     baseline, ours = seconds_to(-1e7, stiff_rtol=1e-10), seconds_to(-1e7)
     print(f"stiff run to log L = -1e7: {ours:.2f} s (Radau at rtol 1e-10: {baseline:.2f} s)")
-    print(f"flow_stiff seconds_to_1e8={seconds_to(-1e8):.2f} seconds_to_1e10={seconds_to(-1e10):.2f} "
-          f"ratio_1e7={baseline / ours:.1f}")
+    print(
+        f"flow_stiff seconds_to_1e8={seconds_to(-1e8):.2f} seconds_to_1e10={seconds_to(-1e10):.2f} "
+        f"ratio_1e7={baseline / ours:.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -91,8 +91,10 @@ def main():
     print(f"floor: {len(commands)} jobs in one process in {seconds:.1f} s", flush=True)
     if not args.keep:
         shutil.rmtree(scratch, ignore_errors=True)
-    print(f"pipeline cold_seconds={cold:.1f} warm_seconds={warm:.1f} cpu_seconds={cpu:.1f} "
-          f"floor_seconds={seconds:.1f} ratio={warm / seconds:.2f}")
+    print(
+        f"pipeline cold_seconds={cold:.1f} warm_seconds={warm:.1f} cpu_seconds={cpu:.1f} "
+        f"floor_seconds={seconds:.1f} ratio={warm / seconds:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -10,10 +10,18 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "OrthogonalDecomposition": "decompositions", "orthogonal_decomposition": "decompositions",
-    "single_point_svd": "decompositions", "ARCHITECTURES": "networks", "LinearTensorNetwork": "networks",
-    "build_network": "networks", "SOLVERS": "training", "GradientDescent": "training", "GradientFlow": "training",
-    "Problem": "training", "RunResult": "training", "make_solver": "training",
+    "OrthogonalDecomposition": "decompositions",
+    "orthogonal_decomposition": "decompositions",
+    "single_point_svd": "decompositions",
+    "ARCHITECTURES": "networks",
+    "LinearTensorNetwork": "networks",
+    "build_network": "networks",
+    "SOLVERS": "training",
+    "GradientDescent": "training",
+    "GradientFlow": "training",
+    "Problem": "training",
+    "RunResult": "training",
+    "make_solver": "training",
 }
 __all__ = [*_EXPORTS, "__version__"]
 

@@ -21,9 +21,23 @@ def read_run(run: xr.Dataset, dataset: Dataset) -> RunView:
     attrs = run.attrs
     network = network_for(json.loads(attrs["architecture_settings"]), dataset)
     theta_init = np.concatenate([run[f"theta_init_{l}"].values for l in range(1, network.depth + 1)])
-    return RunView(attrs["experiment"], network, dataset.X, dataset.y, dataset.task, float(attrs["alpha"]),
-                   int(attrs["seed"]), attrs["init"], json.loads(attrs["solver_settings"]), attrs["status"],
-                   attrs["reason"], run["beta"].values, run["log_loss"].values, run["theta"].values, theta_init)
+    return RunView(
+        attrs["experiment"],
+        network,
+        dataset.X,
+        dataset.y,
+        dataset.task,
+        float(attrs["alpha"]),
+        int(attrs["seed"]),
+        attrs["init"],
+        json.loads(attrs["solver_settings"]),
+        attrs["status"],
+        attrs["reason"],
+        run["beta"].values,
+        run["log_loss"].values,
+        run["theta"].values,
+        theta_init,
+    )
 
 
 def check_files(claims, *, dataset=None, runs=(), predictions=(), depths=None) -> list:
@@ -66,16 +80,26 @@ def tails_dataset(rows, experiment: str) -> xr.Dataset:
     for i, r in enumerate(traced):
         keep = np.isfinite(r.trace.values)
         x[i, : keep.sum()], values[i, : keep.sum()] = r.trace.x[keep], r.trace.values[keep]
-    labels = {name: ("series", np.array([str(getattr(r, name)) for r in traced], dtype=object))
-              for name in ("claim", "role", "alternative", "architecture", "metric", "status")}
-    numbers = {name: ("series", np.array([float(getattr(r, name)) for r in traced]))
-               for name in ("alpha", "seed", "depth", "tolerance")}
-    fits = {f"fit_{name}": ("series", np.array([float(getattr(r.trace.tail, name)) for r in traced]))
-            for name in ("limit", "uncertainty", "rate", "coefficient", "tau_end")}
+    labels = {
+        name: ("series", np.array([str(getattr(r, name)) for r in traced], dtype=object))
+        for name in ("claim", "role", "alternative", "architecture", "metric", "status")
+    }
+    numbers = {
+        name: ("series", np.array([float(getattr(r, name)) for r in traced]))
+        for name in ("alpha", "seed", "depth", "tolerance")
+    }
+    fits = {
+        f"fit_{name}": ("series", np.array([float(getattr(r.trace.tail, name)) for r in traced]))
+        for name in ("limit", "uncertainty", "rate", "coefficient", "tau_end")
+    }
     return xr.Dataset(
-        {"x": (("series", "point"), x, {"long_name": "tau = -log L (or 1/alpha for a sweep)", "units": "1"}),
-         "value": (("series", "point"), values, {"long_name": "the judged quantity", "units": "1"}),
-         **labels, **numbers, **fits},
+        {
+            "x": (("series", "point"), x, {"long_name": "tau = -log L (or 1/alpha for a sweep)", "units": "1"}),
+            "value": (("series", "point"), values, {"long_name": "the judged quantity", "units": "1"}),
+            **labels,
+            **numbers,
+            **fits,
+        },
         coords={"series": np.arange(len(traced)), "point": np.arange(width)},
         attrs={"experiment": experiment, "fit": "value ~ fit_limit + fit_coefficient (x / fit_tau_end)^-fit_rate"},
     )

@@ -30,7 +30,9 @@ def _add_dataset(verbs):
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--paper", choices=["paper_regression", "paper_classification"], help="a dataset of Section 6")
     source.add_argument("--inline", type=_json, metavar="JSON", help='{"task": ..., "X": [[...]], "y": [...]}')
-    source.add_argument("--spec", type=_json, metavar="JSON", help='an experiment\'s task and data: {"task": ..., "data": {...}}')
+    source.add_argument(
+        "--spec", type=_json, metavar="JSON", help='an experiment\'s task and data: {"task": ..., "data": {...}}'
+    )
     p.add_argument("--experiment", default="inline", help="experiment name (names the dataset)")
     p.add_argument("--output", required=True, help="path of the .nc file to write")
     p.set_defaults(handler=_dataset)
@@ -58,8 +60,12 @@ def _add_train(verbs):
     )
     _run_arguments(p)
     p.add_argument("--config", type=_json, metavar="JSON", help="the experiment's config, stored in the run file")
-    p.add_argument("--claims", nargs="*", default=[],
-                   help="claims the run serves: a flow with log_loss_cap continues while one is inconclusive")
+    p.add_argument(
+        "--claims",
+        nargs="*",
+        default=[],
+        help="claims the run serves: a flow with log_loss_cap continues while one is inconclusive",
+    )
     p.add_argument("--output", required=True, help="path of the run .nc file to write")
     p.set_defaults(handler=_train)
 
@@ -75,16 +81,39 @@ def _train(args):
 
         decide = decider(args.claims)
     dataset = Dataset.read(args.dataset)
-    log.info("training %s alpha=%g seed=%d init=%s solver=%s on %s", args.architecture, args.alpha, args.seed, args.init, args.solver, args.dataset)
+    log.info(
+        "training %s alpha=%g seed=%d init=%s solver=%s on %s",
+        args.architecture,
+        args.alpha,
+        args.seed,
+        args.init,
+        args.solver,
+        args.dataset,
+    )
     start = time.perf_counter()
     run = train_run(
-        dataset, architecture=args.architecture, init=args.init, alpha=args.alpha, seed=args.seed,
-        solver=args.solver, experiment=args.experiment, config=args.config, decide=decide, log=log.info,
+        dataset,
+        architecture=args.architecture,
+        init=args.init,
+        alpha=args.alpha,
+        seed=args.seed,
+        solver=args.solver,
+        experiment=args.experiment,
+        config=args.config,
+        decide=decide,
+        log=log.info,
     )
     write_netcdf(run, args.output)
     final = run["log_loss"].values[-1]
-    log.info("%s: %s (final log L = %.6g; %s) in %.2f s; wrote %s", run.attrs["status"], run.attrs["reason"], final,
-             run.attrs["stop_reason"], time.perf_counter() - start, args.output)
+    log.info(
+        "%s: %s (final log L = %.6g; %s) in %.2f s; wrote %s",
+        run.attrs["status"],
+        run.attrs["reason"],
+        final,
+        run.attrs["stop_reason"],
+        time.perf_counter() - start,
+        args.output,
+    )
 
 
 def _add_predict(verbs):
@@ -92,7 +121,7 @@ def _add_predict(verbs):
         "predict",
         help="what each claim predicts for every run of an experiment",
         description="Write one predictions NetCDF file per run of an experiment (named like its run file): "
-                    "for each claim, whether it applies and its predicted limit.",
+        "for each claim, whether it applies and its predicted limit.",
     )
     p.add_argument("--dataset", required=True, help="the experiment's dataset .nc file")
     p.add_argument("--experiment", required=True, help="experiment name")
@@ -103,11 +132,23 @@ def _add_predict(verbs):
 
 def _run_arguments(p):
     p.add_argument("--dataset", required=True, help="dataset .nc file")
-    p.add_argument("--architecture", required=True, type=_json, metavar="JSON", help='e.g. {"name": "conv", "depth": 2, "filters": [3]}')
+    p.add_argument(
+        "--architecture",
+        required=True,
+        type=_json,
+        metavar="JSON",
+        help='e.g. {"name": "conv", "depth": 2, "filters": [3]}',
+    )
     p.add_argument("--init", required=True, help="init scheme: paper, theorem2..6, corollary7, random")
     p.add_argument("--alpha", required=True, type=float, help="initial scale alpha > 0")
     p.add_argument("--seed", required=True, type=int, help="seed of the initial directions")
-    p.add_argument("--solver", required=True, type=_json, metavar="JSON", help='e.g. {"name": "gd", "lr": 1e-3, "steps": 5000} or {"name": "flow"}')
+    p.add_argument(
+        "--solver",
+        required=True,
+        type=_json,
+        metavar="JSON",
+        help='e.g. {"name": "gd", "lr": 1e-3, "steps": 5000} or {"name": "flow"}',
+    )
     p.add_argument("--experiment", default="adhoc", help="experiment name, stored in the file")
 
 
@@ -126,12 +167,27 @@ def _predict(args):
     solver = make_solver(spec["solver"]).settings()
     claims = [c for c in spec["claims"] if not CLAIMS[c].theory_only]
     for label, alpha, seed in run_ids(spec):
-        run = planned_run(dataset, architecture=architecture_by_label(spec, label), init=spec["init"],
-                          alpha=alpha_by_label(spec, alpha), seed=int(seed), solver=solver, experiment=args.experiment)
+        run = planned_run(
+            dataset,
+            architecture=architecture_by_label(spec, label),
+            init=spec["init"],
+            alpha=alpha_by_label(spec, alpha),
+            seed=int(seed),
+            solver=solver,
+            experiment=args.experiment,
+        )
         ds = predictions_dataset(claims, run)
         write_netcdf(ds, Path(args.output_dir) / f"{label}_a{alpha}_s{seed}.nc")
         applies = [c for c, a in zip(claims, ds["applicable"].values) if a]
-        log.info("%s alpha=%s seed=%s: %d of %d claims apply (%s)", label, alpha, seed, len(applies), len(claims), ", ".join(applies) or "none")
+        log.info(
+            "%s alpha=%s seed=%s: %d of %d claims apply (%s)",
+            label,
+            alpha,
+            seed,
+            len(applies),
+            len(claims),
+            ", ".join(applies) or "none",
+        )
 
 
 def _add_check(verbs):
@@ -144,7 +200,9 @@ def _add_check(verbs):
     p.add_argument("--runs", nargs="*", default=[], help="run .nc files")
     p.add_argument("--predictions", nargs="*", default=[], help="predictions .nc files, same names as the runs")
     p.add_argument("--claims", required=True, nargs="+", help="claim ids")
-    p.add_argument("--depths", nargs="*", type=int, help="depths for theory-only claims (default: the runs' depths, or 2..6)")
+    p.add_argument(
+        "--depths", nargs="*", type=int, help="depths for theory-only claims (default: the runs' depths, or 2..6)"
+    )
     p.add_argument("--output", required=True, help="path of the CSV file to write")
     p.add_argument("--tails", help="path of a NetCDF file for the series behind the tail verdicts (tail_fits figure)")
     p.set_defaults(handler=_check)
@@ -156,7 +214,9 @@ def _check(args):
     from .checking import check_files, checks_table, tails_dataset
     from .files import write_csv
 
-    rows = check_files(args.claims, dataset=args.dataset, runs=args.runs, predictions=args.predictions, depths=args.depths)
+    rows = check_files(
+        args.claims, dataset=args.dataset, runs=args.runs, predictions=args.predictions, depths=args.depths
+    )
     table = checks_table(rows)
     write_csv(table, Path(args.output))
     counts = table["status"].value_counts().to_dict()
@@ -169,8 +229,11 @@ def _check(args):
 
 
 def _add_summarize(verbs):
-    p = verbs.add_parser("summarize", help="stack an experiment's runs and predictions into one NetCDF file",
-                         description="Write summary.nc with dims (architecture, alpha, seed, checkpoint, coef).")
+    p = verbs.add_parser(
+        "summarize",
+        help="stack an experiment's runs and predictions into one NetCDF file",
+        description="Write summary.nc with dims (architecture, alpha, seed, checkpoint, coef).",
+    )
     p.add_argument("--experiment", required=True)
     p.add_argument("--dataset", required=True, help="the experiment's dataset .nc file")
     p.add_argument("--runs", nargs="+", required=True)
@@ -185,14 +248,19 @@ def _summarize(args):
     from .netcdf import write_netcdf
     from .summaries import summarize
 
-    ds = summarize(args.runs, args.predictions, experiment=args.experiment, config=args.config, dataset=Dataset.read(args.dataset))
+    ds = summarize(
+        args.runs, args.predictions, experiment=args.experiment, config=args.config, dataset=Dataset.read(args.dataset)
+    )
     write_netcdf(ds, args.output)
     log.info("wrote %s: %s", args.output, dict(ds.sizes))
 
 
 def _add_figures(verbs):
-    p = verbs.add_parser("figures", help="draw an experiment's figures (PNG and PDF) from its summary",
-                         description="Figures: trajectories, alpha_sweep, direction_error, agreement, tail_fits.")
+    p = verbs.add_parser(
+        "figures",
+        help="draw an experiment's figures (PNG and PDF) from its summary",
+        description="Figures: trajectories, alpha_sweep, direction_error, agreement, tail_fits.",
+    )
     p.add_argument("--summary", required=True)
     p.add_argument("--name", required=True, help="experiment name (prefix of the files)")
     p.add_argument("--kinds", nargs="+", required=True, help="which figures")
@@ -211,12 +279,17 @@ def _figures(args):
 
 
 def _add_report(verbs):
-    p = verbs.add_parser("report", help="the verification report: claims.csv, report.md, report.html",
-                         description="Collect every check into claims.csv and write the report with a verdict per claim.")
+    p = verbs.add_parser(
+        "report",
+        help="the verification report: claims.csv, report.md, report.html",
+        description="Collect every check into claims.csv and write the report with a verdict per claim.",
+    )
     p.add_argument("--checks", nargs="+", required=True, help="checks CSV files")
     p.add_argument("--figures", nargs="*", default=[])
     p.add_argument("--benchmarks", nargs="*", default=[], help="Snakemake benchmark files of the training jobs")
-    p.add_argument("--summaries", nargs="*", default=[], help="the experiments' summary.nc (to list runs that did not finish)")
+    p.add_argument(
+        "--summaries", nargs="*", default=[], help="the experiments' summary.nc (to list runs that did not finish)"
+    )
     p.add_argument("--output-dir", required=True)
     p.set_defaults(handler=_report)
 
@@ -225,13 +298,22 @@ def _report(args):
     from .report import write_report
 
     counts = write_report(args.checks, args.figures, args.benchmarks, args.output_dir, summary_paths=args.summaries)
-    log.info("wrote the report in %s: %s (%d checks, %d failed, %d inconclusive)", args.output_dir, counts["headline"],
-             counts["checks"], counts["failed"], counts["inconclusive"])
+    log.info(
+        "wrote the report in %s: %s (%d checks, %d failed, %d inconclusive)",
+        args.output_dir,
+        counts["headline"],
+        counts["checks"],
+        counts["failed"],
+        counts["inconclusive"],
+    )
 
 
 def _add_gate(verbs):
-    p = verbs.add_parser("gate", help="exit non-zero when any check failed (for CI)",
-                         description="Read claims.csv; exit 1 if any check failed, listing them.")
+    p = verbs.add_parser(
+        "gate",
+        help="exit non-zero when any check failed (for CI)",
+        description="Read claims.csv; exit 1 if any check failed, listing them.",
+    )
     p.add_argument("--claims-table", required=True)
     p.set_defaults(handler=_gate)
 
@@ -266,7 +348,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
     try:
         args.handler(args)
     except (ValueError, KeyError, OSError) as error:  # OSError: unreadable, missing or unwritable files, named

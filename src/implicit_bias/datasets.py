@@ -61,7 +61,7 @@ class Dataset:
         return write_netcdf(self.to_xarray(), path)
 
     @classmethod
-    def read(cls, path) -> "Dataset":
+    def read(cls, path) -> Dataset:
         ds = read_netcdf(path)
         basis = ds["basis"].values if "basis" in ds else None
         return cls(ds["X"].values, ds["y"].values, ds.attrs["task"], ds.attrs.get("name", "inline"), basis)
@@ -92,7 +92,9 @@ def random_dataset(kind: str, *, n: int, d: int, seed: int, margin: float = 0.1)
         return Dataset(X, rng.standard_normal(n), "regression", f"random_even_{seed}")
     if kind == "sensing":
         basis = np.linalg.qr(rng.standard_normal((d, d)))[0]
-        return Dataset(rng.standard_normal((n, d)), rng.standard_normal(n), "regression", f"random_sensing_{seed}", basis)
+        return Dataset(
+            rng.standard_normal((n, d)), rng.standard_normal(n), "regression", f"random_sensing_{seed}", basis
+        )
     if kind == "classification":
         w = rng.standard_normal(d)
         w /= np.linalg.norm(w)

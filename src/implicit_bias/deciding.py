@@ -12,6 +12,7 @@ from .theory.records import RunView
 def decider(claims):
     """The ``decide`` argument of ``runs.train_run``: continue a run while a check of ``claims`` on it
     could still be decided by training. Returns (result, why training stopped)."""
+
     def decide(solver, problem, result, dataset, *, log=None, **run):
         def undecided(current):
             return undecided_claims(current, problem.network, dataset, claims=claims, solver=solver.settings(), **run)
@@ -21,11 +22,14 @@ def decider(claims):
     return decide
 
 
-def undecided_claims(result, network, dataset, *, claims, alpha, seed, init, solver: dict, experiment: str) -> list[str]:
+def undecided_claims(
+    result, network, dataset, *, claims, alpha, seed, init, solver: dict, experiment: str
+) -> list[str]:
     """The claims among ``claims`` whose check on this run is inconclusive in a way that training
     further could decide (not a control that coincides with the prediction on this instance)."""
-    view = RunView.from_result(result, network, dataset, alpha=alpha, seed=seed, init=init, solver=solver,
-                               experiment=experiment)
+    view = RunView.from_result(
+        result, network, dataset, alpha=alpha, seed=seed, init=init, solver=solver, experiment=experiment
+    )
     return [c for c in claims if not CLAIMS[c].theory_only and training_could_decide(check(c, view, predict(c, view)))]
 
 
@@ -41,13 +45,16 @@ def train_until_decided(solver, problem, result, decide, log=None):
         if not undecided:
             return result, f"nothing left that training could decide at log L = {result.log_loss[-1]:.4g}"
         if target <= solver.log_loss_cap:
-            return result, (f"reached log_loss_cap = {solver.log_loss_cap:g} with {', '.join(undecided)} still "
-                            "inconclusive")
+            return result, (
+                f"reached log_loss_cap = {solver.log_loss_cap:g} with {', '.join(undecided)} still inconclusive"
+            )
         target = max(10 * target, solver.log_loss_cap)
         if log:
             log(f"{', '.join(undecided)} inconclusive at log L = {result.log_loss[-1]:.4g}: continuing to {target:.4g}")
         extended = solver.extend(problem, result, target)
         if not extended.ok:  # keep what was reached; the checks say they are inconclusive
-            return result, (f"continuing to log L = {target:.4g} failed ({extended.status}: {extended.reason}); "
-                            f"{', '.join(undecided)} still inconclusive")
+            return result, (
+                f"continuing to log L = {target:.4g} failed ({extended.status}: {extended.reason}); "
+                f"{', '.join(undecided)} still inconclusive"
+            )
         result = extended

@@ -49,8 +49,11 @@ def validate_results(path: str, *, cwd=None, outside_allowed: bool = False) -> s
         inside = Path(cwd).resolve()
         resolved = (inside / path).resolve()
         if resolved != inside and inside not in resolved.parents:
-            _fail("results", f"{path!r} is outside the working directory {str(inside)!r}: another workdir could write "
-                             "the same files unlocked; set results_outside_workdir: true if it is private to this one")
+            _fail(
+                "results",
+                f"{path!r} is outside the working directory {str(inside)!r}: another workdir could write "
+                "the same files unlocked; set results_outside_workdir: true if it is private to this one",
+            )
     return path
 
 
@@ -73,8 +76,12 @@ def alpha_label(alpha: float) -> str:
 
 def run_ids(spec: dict) -> list[tuple[str, str, str]]:
     """(architecture label, alpha label, seed) of every run of an experiment."""
-    return [(architecture_label(a), alpha_label(alpha), str(seed))
-            for a in spec["architectures"] for alpha in spec["alphas"] for seed in spec["seeds"]]
+    return [
+        (architecture_label(a), alpha_label(alpha), str(seed))
+        for a in spec["architectures"]
+        for alpha in spec["alphas"]
+        for seed in spec["seeds"]
+    ]
 
 
 def alpha_by_label(spec: dict, label: str) -> float:
@@ -98,8 +105,11 @@ def validate_experiment(name: str, spec: dict) -> Dataset:
     against the task. Returns the dataset. Raises ConfigError naming the key."""
     key = f"experiments.{name}"
     if name in RESERVED_NAMES:
-        _fail(key, f"the name {name!r} is the workflow's own folder under results/; choose another "
-                   f"(reserved: {', '.join(RESERVED_NAMES)})")
+        _fail(
+            key,
+            f"the name {name!r} is the workflow's own folder under results/; choose another "
+            f"(reserved: {', '.join(RESERVED_NAMES)})",
+        )
     if spec.get("task") not in TASKS:
         _fail(f"{key}.task", f"expected one of {TASKS}, got {spec.get('task')!r}")
     data = spec.get("data", {})
@@ -131,7 +141,17 @@ def validate_experiment(name: str, spec: dict) -> Dataset:
         if arch.get("name") not in ARCHITECTURES:
             _fail(f"{akey}.name", f"unknown architecture {arch.get('name')!r}; expected one of {sorted(ARCHITECTURES)}")
         try:
-            build_network({**arch, **({"basis": dataset.basis} if arch["name"] == "matrix_sensing" and dataset.basis is not None else {})}, d)
+            build_network(
+                {
+                    **arch,
+                    **(
+                        {"basis": dataset.basis}
+                        if arch["name"] == "matrix_sensing" and dataset.basis is not None
+                        else {}
+                    ),
+                },
+                d,
+            )
         except (ValueError, TypeError) as error:
             _fail(akey, str(error))
     labels = [architecture_label(a) for a in spec.get("architectures", [])]
@@ -142,8 +162,11 @@ def validate_experiment(name: str, spec: dict) -> Dataset:
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha <= 0:
             _fail(f"{key}.alphas", f"every alpha must be a positive finite number, got {alpha!r}")
     if len({alpha_label(a) for a in alphas}) != len(alphas):
-        _fail(f"{key}.alphas", f"duplicate values {alphas}, or values that round to the same file label "
-                               f"{[alpha_label(a) for a in alphas]} (6 significant digits)")
+        _fail(
+            f"{key}.alphas",
+            f"duplicate values {alphas}, or values that round to the same file label "
+            f"{[alpha_label(a) for a in alphas]} (6 significant digits)",
+        )
     seeds = spec.get("seeds", [])
     if len(set(seeds)) != len(seeds):
         _fail(f"{key}.seeds", f"duplicate seeds {seeds}")
@@ -158,8 +181,10 @@ def validate_experiment(name: str, spec: dict) -> Dataset:
         _fail(f"{key}.solver.device", f"expected cpu, cuda, cuda:N or mps, got {device!r}")
     target = getattr(solver, "log_loss_target", None)
     if spec.get("task") == "regression" and target is not None and target < -700:
-        _fail(f"{key}.solver.log_loss_target", f"{target:g} is below what float64 resolves for a squared loss "
-                                               "(about -700); use residual_rtol instead")
+        _fail(
+            f"{key}.solver.log_loss_target",
+            f"{target:g} is below what float64 resolves for a squared loss (about -700); use residual_rtol instead",
+        )
     _validate_claims(key, spec, dataset)
     return dataset
 
@@ -170,12 +195,18 @@ def _require_usable_values(key, dataset):
     values = np.abs(np.concatenate([dataset.X.ravel(), dataset.y]))
     nonzero = values[values > 0]
     if nonzero.size and (nonzero.max() > high or nonzero.min() < low):
-        _fail(f"{key}.data", f"values range from {nonzero.min():.3g} to {nonzero.max():.3g} in magnitude; training "
-                             f"needs them within {low:g}..{high:g} (rescale X and y)")
+        _fail(
+            f"{key}.data",
+            f"values range from {nonzero.min():.3g} to {nonzero.max():.3g} in magnitude; training "
+            f"needs them within {low:g}..{high:g} (rescale X and y)",
+        )
     zero_rows = np.nonzero(~np.any(dataset.X != 0, axis=1))[0]
     if zero_rows.size:
-        _fail(f"{key}.data.X", f"row {int(zero_rows[0])} is all zeros: f(0) = 0 for every network, so no training "
-                               "can use or fit that point")
+        _fail(
+            f"{key}.data.X",
+            f"row {int(zero_rows[0])} is all zeros: f(0) = 0 for every network, so no training "
+            "can use or fit that point",
+        )
 
 
 def _require_separable(key, dataset):
@@ -183,12 +214,17 @@ def _require_separable(key, dataset):
     from scipy.optimize import linprog
 
     X, y = dataset.X, dataset.y
-    result = linprog(np.zeros(X.shape[1]), A_ub=-(y[:, None] * X), b_ub=-np.ones(len(y)), bounds=[(None, None)] * X.shape[1])
+    result = linprog(
+        np.zeros(X.shape[1]), A_ub=-(y[:, None] * X), b_ub=-np.ones(len(y)), bounds=[(None, None)] * X.shape[1]
+    )
     if result.status == 2:
         _fail(f"{key}.data", "classification data are not linearly separable (every theorem assumes they are)")
     if result.status != 0:
-        _fail(f"{key}.data", f"the separability test (a linear program) failed numerically: {result.message} "
-                             "(rescale the data to magnitudes near 1)")
+        _fail(
+            f"{key}.data",
+            f"the separability test (a linear program) failed numerically: {result.message} "
+            "(rescale the data to magnitudes near 1)",
+        )
 
 
 def _validate_claims(key, spec, dataset):
@@ -204,9 +240,15 @@ def _validate_claims(key, spec, dataset):
         if scope.task and scope.task != spec["task"]:
             _fail(f"{key}.claims", f"{claim_id} is about {scope.task}, but this experiment is {spec['task']}")
         if not any(scope.serves(a) for a in spec.get("architectures", [])):
-            _fail(f"{key}.claims", f"{claim_id} cannot be served by any of this experiment's architectures "
-                                   f"({', '.join(architecture_label(a) for a in spec.get('architectures', []))})")
+            _fail(
+                f"{key}.claims",
+                f"{claim_id} cannot be served by any of this experiment's architectures "
+                f"({', '.join(architecture_label(a) for a in spec.get('architectures', []))})",
+            )
         if scope.single_point and n != 1:
             _fail(f"{key}.claims", f"{claim_id} is about a single data point, the data have n = {n}")
         if scope.full_row_rank and np.linalg.matrix_rank(dataset.X) < n:
-            _fail(f"{key}.data", f"{claim_id} needs X of full row rank (n <= d, independent rows); rank {np.linalg.matrix_rank(dataset.X)} < n = {n}")
+            _fail(
+                f"{key}.data",
+                f"{claim_id} needs X of full row rank (n <= d, independent rows); rank {np.linalg.matrix_rank(dataset.X)} < n = {n}",
+            )

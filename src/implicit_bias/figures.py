@@ -44,8 +44,10 @@ def _unit(v):
 
 def _primary_claim(summary):
     """The claim whose predictions the plots show: the one that predicts beta for the most runs."""
-    counts = {str(c): int(np.isfinite(summary["beta_pred"].sel(claim=c).values).all(axis=-1).sum())
-              for c in summary["claim"].values}
+    counts = {
+        str(c): int(np.isfinite(summary["beta_pred"].sel(claim=c).values).all(axis=-1).sum())
+        for c in summary["claim"].values
+    }
     best = max(counts, key=counts.get, default=None)
     return best if best is not None and counts[best] > 0 else None
 
@@ -120,16 +122,34 @@ def alpha_sweep(summary, out: Path, name: str) -> list[Path]:
                     target = summary[f"beta_{limit}"].sel(**point).values
                     if not np.all(np.isfinite(target)):
                         continue
-                    rows.append({**point, "limit": f"weighted {limit}",
-                                 "distance": np.linalg.norm(trained - target) / np.linalg.norm(target)})
+                    rows.append(
+                        {
+                            **point,
+                            "limit": f"weighted {limit}",
+                            "distance": np.linalg.norm(trained - target) / np.linalg.norm(target),
+                        }
+                    )
     if not rows:
         return []
     table = pd.DataFrame(rows)
-    grid = sns.relplot(data=table, x="alpha", y="distance", hue="limit", style="seed", col="architecture", kind="line",
-                       marker="o", height=3, facet_kws={"sharey": False})
+    grid = sns.relplot(
+        data=table,
+        x="alpha",
+        y="distance",
+        hue="limit",
+        style="seed",
+        col="architecture",
+        kind="line",
+        marker="o",
+        height=3,
+        facet_kws={"sharey": False},
+    )
     grid.set(xscale="log", yscale="log")
-    grid.figure.suptitle(f"{name}: Remark 4 — the limit moves from weighted l1 (alpha -> 0) to weighted l2 (alpha -> inf)",
-                         y=1.04, fontsize=10)
+    grid.figure.suptitle(
+        f"{name}: Remark 4 — the limit moves from weighted l1 (alpha -> 0) to weighted l2 (alpha -> inf)",
+        y=1.04,
+        fontsize=10,
+    )
     return _save(grid.figure, out, f"{name}_alpha_sweep")
 
 
@@ -155,13 +175,24 @@ def direction_error(summary, out: Path, name: str) -> list[Path]:
     if not rows:
         return []
     table = pd.DataFrame(rows)
-    grid = sns.relplot(data=table, x="-log L", y="angle (deg)", hue="alpha", units="seed", estimator=None,
-                       col="architecture", kind="line", height=3, palette="viridis")
+    grid = sns.relplot(
+        data=table,
+        x="-log L",
+        y="angle (deg)",
+        hue="alpha",
+        units="seed",
+        estimator=None,
+        col="architecture",
+        kind="line",
+        height=3,
+        palette="viridis",
+    )
     grid.set(xscale="log", yscale="log")
     for ax in grid.axes.flat:
         ax.axvline(-np.log(1e-5), color="0.5", ls="--", lw=1)
-    grid.figure.suptitle(f"{name}: angle to the {claim} direction; dashed: where the paper's GD stopped (L = 1e-5)",
-                         y=1.04, fontsize=10)
+    grid.figure.suptitle(
+        f"{name}: angle to the {claim} direction; dashed: where the paper's GD stopped (L = 1e-5)", y=1.04, fontsize=10
+    )
     return _save(grid.figure, out, f"{name}_direction_error")
 
 
@@ -182,7 +213,10 @@ def agreement(summary, out: Path, name: str) -> list[Path]:
                     trained = beta[finite][-1]
                     if classification:
                         trained, pred = _unit(trained), _unit(pred)
-                    rows += [{"claim": str(claim), "predicted": p, "trained": t, "architecture": arch} for p, t in zip(pred, trained)]
+                    rows += [
+                        {"claim": str(claim), "predicted": p, "trained": t, "architecture": arch}
+                        for p, t in zip(pred, trained)
+                    ]
     if not rows:
         return []
     table = pd.DataFrame(rows)
@@ -190,8 +224,11 @@ def agreement(summary, out: Path, name: str) -> list[Path]:
     for ax in grid.axes.flat:
         low, high = ax.get_xlim()
         ax.plot([low, high], [low, high], color="0.6", lw=1, zorder=0)
-    grid.figure.suptitle(f"{name}: trained vs predicted coefficients{' (unit directions)' if classification else ''}",
-                         y=1.04, fontsize=10)
+    grid.figure.suptitle(
+        f"{name}: trained vs predicted coefficients{' (unit directions)' if classification else ''}",
+        y=1.04,
+        fontsize=10,
+    )
     return _save(grid.figure, out, f"{name}_agreement")
 
 
@@ -200,15 +237,24 @@ def tail_fits(summary, out: Path, name: str, tails=None) -> list[Path]:
     controls in grey. One panel per (claim, architecture, depth)."""
     if tails is None or tails.sizes.get("series", 0) == 0:
         return []
-    keys = sorted({(str(c), str(a), int(d)) for c, a, d in zip(tails["claim"].values, tails["architecture"].values,
-                                                               tails["depth"].values)})
+    keys = sorted(
+        {
+            (str(c), str(a), int(d))
+            for c, a, d in zip(tails["claim"].values, tails["architecture"].values, tails["depth"].values)
+        }
+    )
     columns = min(3, len(keys))
     rows = -(-len(keys) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
     palette = sns.color_palette("colorblind", 10)
     for ax, (claim, arch, depth) in zip(axes.flat, keys):
-        chosen = [i for i in range(tails.sizes["series"]) if (str(tails["claim"].values[i]), str(tails["architecture"].values[i]),
-                                                             int(tails["depth"].values[i])) == (claim, arch, depth)]
+        chosen = [
+            i
+            for i in range(tails.sizes["series"])
+            if (str(tails["claim"].values[i]), str(tails["architecture"].values[i]), int(tails["depth"].values[i]))
+            == (claim, arch, depth)
+        ]
+
         def label(i):  # a group row (alpha NaN, seed -1) is about all the runs
             alpha, seed = float(tails["alpha"].values[i]), int(tails["seed"].values[i])
             return "all runs" if np.isnan(alpha) else f"alpha {alpha:g}, seed {seed}"
@@ -222,19 +268,31 @@ def tail_fits(summary, out: Path, name: str, tails=None) -> list[Path]:
             control = str(tails["role"].values[i]) == "control"
             run = label(i)
             color = "0.75" if control else palette[runs.index(run) % 10]
-            ax.plot(x[keep], np.maximum(value[keep], FLOOR), color=color, lw=1.2 if not control else 0.8,
-                    marker="." if not control else None, ms=3, label=None if control else f"{run}: rate {tails['fit_rate'].values[i]:.2g}")
-            fitted = tails["fit_limit"].values[i] + tails["fit_coefficient"].values[i] * (
-                x[keep] / tails["fit_tau_end"].values[i]) ** -tails["fit_rate"].values[i]
+            ax.plot(
+                x[keep],
+                np.maximum(value[keep], FLOOR),
+                color=color,
+                lw=1.2 if not control else 0.8,
+                marker="." if not control else None,
+                ms=3,
+                label=None if control else f"{run}: rate {tails['fit_rate'].values[i]:.2g}",
+            )
+            fitted = (
+                tails["fit_limit"].values[i]
+                + tails["fit_coefficient"].values[i]
+                * (x[keep] / tails["fit_tau_end"].values[i]) ** -tails["fit_rate"].values[i]
+            )
             ax.plot(x[keep], np.maximum(fitted, FLOOR), color=color, ls="--", lw=0.9)
         ax.axhline(float(tails["tolerance"].values[chosen[0]]), color="0.3", ls=":", lw=1)
         ax.set(xscale="log", yscale="log", xlabel="tau = -log L", ylabel=str(tails["metric"].values[chosen[0]])[:40])
         ax.set_title(f"{claim}: {arch}, L = {depth}", fontsize=9)
         ax.legend(fontsize=6, loc="lower left")
-    for ax in list(axes.flat)[len(keys):]:
+    for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
-    fig.suptitle(f"{name}: tails of the judged quantities; dashed: fit a + c tau^-p; dotted: tolerance; grey: controls",
-                 fontsize=10)
+    fig.suptitle(
+        f"{name}: tails of the judged quantities; dashed: fit a + c tau^-p; dotted: tolerance; grey: controls",
+        fontsize=10,
+    )
     fig.tight_layout()
     return _save(fig, out, f"{name}_tail_fits")
 
@@ -251,7 +309,13 @@ def make_figures(summary, out, name: str, kinds=FIGURES, tails=None) -> list[Pat
         if not made:  # asked for but nothing to show: say so rather than leave the file missing
             fig, ax = plt.subplots(figsize=(5, 1.5))
             ax.axis("off")
-            ax.text(0.5, 0.5, f"{name}: no data for a {kind} figure\n(no applicable prediction, or d != 2)", ha="center", va="center")
+            ax.text(
+                0.5,
+                0.5,
+                f"{name}: no data for a {kind} figure\n(no applicable prediction, or d != 2)",
+                ha="center",
+                va="center",
+            )
             made = _save(fig, Path(out), f"{name}_{kind}")
         paths += made
     return paths

@@ -195,16 +195,12 @@ def conv(dim: int, *, depth: int, filters=None) -> LinearTensorNetwork:
     _check_depth(depth)
     filters = [dim] * (depth - 1) if filters is None else [int(k) for k in filters]
     if len(filters) != depth - 1:
-        raise ValueError(
-            f"conv: filters must list k_1..k_(L-1), {depth - 1} value(s) for depth {depth}; got {filters}"
-        )
+        raise ValueError(f"conv: filters must list k_1..k_(L-1), {depth - 1} value(s) for depth {depth}; got {filters}")
     for k in filters:
         if not 1 <= k <= dim:
             raise ValueError(f"conv: each filter size must satisfy 1 <= k_l <= d = {dim}; got {filters}")
     shape = (*filters, dim)
-    entries = [
-        (sum(j) % dim, j, 1.0) for j in itertools.product(*(range(k) for k in shape))
-    ]
+    entries = [(sum(j) % dim, j, 1.0) for j in itertools.product(*(range(k) for k in shape))]
     return _network("conv", dim, shape, entries, {"depth": depth, "filters": filters})
 
 
@@ -220,8 +216,7 @@ def fc(dim: int, *, depth: int, widths=None) -> LinearTensorNetwork:
     widths = [dim] * (depth - 1) if widths is None else [int(w) for w in widths]
     if len(widths) != depth - 1:
         raise ValueError(
-            f"fc: widths must list the hidden widths d_2..d_L, {depth - 1} value(s) for depth {depth}; "
-            f"got {widths}"
+            f"fc: widths must list the hidden widths d_2..d_L, {depth - 1} value(s) for depth {depth}; got {widths}"
         )
     if any(w < 1 for w in widths):
         raise ValueError(f"fc: widths must be positive integers, got {widths}")

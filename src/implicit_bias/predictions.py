@@ -13,13 +13,29 @@ from .runs import initial_state
 from .theory import Prediction, RunView, predict
 
 
-def planned_run(dataset: Dataset, *, architecture: dict, init: str, alpha: float, seed: int, solver: dict,
-                experiment: str) -> RunView:
+def planned_run(
+    dataset: Dataset, *, architecture: dict, init: str, alpha: float, seed: int, solver: dict, experiment: str
+) -> RunView:
     """A run as it will start: its initialisation, without training results (predictions need no more)."""
     network, _, _, theta0 = initial_state(dataset, architecture=architecture, init=init, alpha=alpha, seed=seed)
     empty = np.zeros((0,))
-    return RunView(experiment, network, dataset.X, dataset.y, dataset.task, float(alpha), int(seed), init, solver,
-                   "planned", "", np.zeros((0, network.dim)), empty, np.zeros((0, network.n_params)), theta0)
+    return RunView(
+        experiment,
+        network,
+        dataset.X,
+        dataset.y,
+        dataset.task,
+        float(alpha),
+        int(seed),
+        init,
+        solver,
+        "planned",
+        "",
+        np.zeros((0, network.dim)),
+        empty,
+        np.zeros((0, network.n_params)),
+        theta0,
+    )
 
 
 def predictions_dataset(claims, run: RunView) -> xr.Dataset:
@@ -35,22 +51,45 @@ def predictions_dataset(claims, run: RunView) -> xr.Dataset:
         for l, vector in enumerate(p.theta or []):
             thetas[l][i] = vector
     data = {
-        "applicable": (("claim",), np.array([int(p.applicable) for p in predictions], dtype=np.int8),
-                       {"long_name": "1 if the claim applies to this run (setting and premises)", "units": "1"}),
+        "applicable": (
+            ("claim",),
+            np.array([int(p.applicable) for p in predictions], dtype=np.int8),
+            {"long_name": "1 if the claim applies to this run (setting and premises)", "units": "1"},
+        ),
         "reason": (("claim",), np.array([p.reason for p in predictions], dtype=object), {"long_name": "why, in words"}),
-        "info": (("claim",), np.array([json.dumps(p.info, sort_keys=True, default=float) for p in predictions], dtype=object),
-                 {"long_name": "further predicted quantities (JSON)"}),
-        "error": (("claim",), np.array([p.error for p in predictions], dtype=object),
-                  {"long_name": "why the prediction could not be computed (empty if it could)"}),
+        "info": (
+            ("claim",),
+            np.array([json.dumps(p.info, sort_keys=True, default=float) for p in predictions], dtype=object),
+            {"long_name": "further predicted quantities (JSON)"},
+        ),
+        "error": (
+            ("claim",),
+            np.array([p.error for p in predictions], dtype=object),
+            {"long_name": "why the prediction could not be computed (empty if it could)"},
+        ),
         "beta_pred": (("claim", "coef"), beta, {"long_name": "predicted limit (direction) of beta", "units": "1"}),
-        "theta_init": (("param",), run.theta_init, {"long_name": "the initialisation the prediction is for", "units": "1"}),
+        "theta_init": (
+            ("param",),
+            run.theta_init,
+            {"long_name": "the initialisation the prediction is for", "units": "1"},
+        ),
     }
     for l, values in enumerate(thetas, 1):
-        data[f"theta_pred_{l}"] = (("claim", f"param_{l}"), values, {"long_name": f"predicted limit of v_{l}", "units": "1"})
+        data[f"theta_pred_{l}"] = (
+            ("claim", f"param_{l}"),
+            values,
+            {"long_name": f"predicted limit of v_{l}", "units": "1"},
+        )
     coords = {"claim": list(claims), "coef": np.arange(network.dim), "param": np.arange(network.n_params)}
     coords.update({f"param_{l}": np.arange(k) for l, k in enumerate(network.shape, 1)})
-    attrs = {"experiment": run.experiment, "architecture": network.name, "depth": network.depth, "alpha": run.alpha,
-             "seed": run.seed, "init": run.init}
+    attrs = {
+        "experiment": run.experiment,
+        "architecture": network.name,
+        "depth": network.depth,
+        "alpha": run.alpha,
+        "seed": run.seed,
+        "init": run.init,
+    }
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
@@ -61,7 +100,9 @@ def read_predictions(ds: xr.Dataset, network: LinearTensorNetwork) -> dict[str, 
         beta = ds["beta_pred"].values[i]
         thetas = [ds[f"theta_pred_{l}"].values[i] for l in range(1, network.depth + 1)]
         out[str(claim)] = Prediction(
-            str(claim), bool(ds["applicable"].values[i]), str(ds["reason"].values[i]),
+            str(claim),
+            bool(ds["applicable"].values[i]),
+            str(ds["reason"].values[i]),
             None if np.all(np.isnan(beta)) else beta,
             None if all(np.all(np.isnan(t)) for t in thetas) else thetas,
             json.loads(str(ds["info"].values[i])),

@@ -13,13 +13,21 @@ from .files import write_csv
 from .theory.records import CLAIM_STATUSES, COLUMNS
 from .theory.registry import CLAIMS, OBSERVATION
 
-VERDICTS = {"pass": "verified", "fail": "refuted", "inconclusive": "inconclusive",
-            "not-applicable": "not applicable", "observation": "observation"}
+VERDICTS = {
+    "pass": "verified",
+    "fail": "refuted",
+    "inconclusive": "inconclusive",
+    "not-applicable": "not applicable",
+    "observation": "observation",
+}
 
 
 def collect(check_paths) -> pd.DataFrame:
-    frames = [pd.read_csv(p, keep_default_na=False, na_values=["", "nan", "NaN"]) for p in check_paths
-              if os.path.getsize(p) > 0]
+    frames = [
+        pd.read_csv(p, keep_default_na=False, na_values=["", "nan", "NaN"])
+        for p in check_paths
+        if os.path.getsize(p) > 0
+    ]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     for column in ("role", "alternative"):  # tables written before controls existed
         if column not in table:
@@ -73,14 +81,24 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
         if len(controls):
             ratio = _ratio(controls)
             c = controls.loc[ratio.fillna(np.inf).idxmin()]
-            nearest = (f"{c['alternative']}: {c['value']:.3g} vs tolerance {c['tolerance']:.3g} "
-                       f"({ratio[c.name]:.3g}×, {c['status']}) — {_place(c)}")
+            nearest = (
+                f"{c['alternative']}: {c['value']:.3g} vs tolerance {c['tolerance']:.3g} "
+                f"({ratio[c.name]:.3g}×, {c['status']}) — {_place(c)}"
+            )
         spec = CLAIMS[claim_id]
-        rows.append({"claim": claim_id, "verdict": claim_verdict(claim_id, own), "where": spec.where,
-                     "what": spec.statement, **{s: int(counts.get(s, 0)) for s in CLAIM_STATUSES},
-                     "rejected": int((controls["status"] == "rejected").sum()),
-                     "not-rejected": int((controls["status"] == "not-rejected").sum()),
-                     "worst": worst, "nearest control": nearest})
+        rows.append(
+            {
+                "claim": claim_id,
+                "verdict": claim_verdict(claim_id, own),
+                "where": spec.where,
+                "what": spec.statement,
+                **{s: int(counts.get(s, 0)) for s in CLAIM_STATUSES},
+                "rejected": int((controls["status"] == "rejected").sum()),
+                "not-rejected": int((controls["status"] == "not-rejected").sum()),
+                "worst": worst,
+                "nearest control": nearest,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -88,8 +106,10 @@ def headline(summary: pd.DataFrame) -> str:
     """Claims, not rows: e.g. '18 of 18 claims verified, 0 refuted, 0 inconclusive; 2 observations'."""
     counts = summary["verdict"].value_counts() if len(summary) else pd.Series(dtype=int)
     judged = len(summary) - int(counts.get("observation", 0)) - int(counts.get("not-applicable", 0))
-    text = (f"{int(counts.get('pass', 0))} of {judged} claims verified, {int(counts.get('fail', 0))} refuted, "
-            f"{int(counts.get('inconclusive', 0))} inconclusive; {int(counts.get('observation', 0))} observations")
+    text = (
+        f"{int(counts.get('pass', 0))} of {judged} claims verified, {int(counts.get('fail', 0))} refuted, "
+        f"{int(counts.get('inconclusive', 0))} inconclusive; {int(counts.get('observation', 0))} observations"
+    )
     if counts.get("not-applicable", 0):
         text += f"; {int(counts['not-applicable'])} not applicable to any run"
     return text
@@ -99,8 +119,11 @@ def gate(claims_table) -> list[str]:
     """One line per failed check of ``claims_table`` (claims.csv); empty when none failed."""
     table = collect([claims_table])
     failed = table[(table["role"] == "claim") & (table["status"] == "fail")]
-    return [f"FAILED {r['claim']} {r['experiment']} {r['architecture']} alpha={r['alpha']} seed={r['seed']}: "
-            f"{r['metric']} = {r['value']:.3g} > {r['tolerance']:.3g} ({r['reason']})" for _, r in failed.iterrows()]
+    return [
+        f"FAILED {r['claim']} {r['experiment']} {r['architecture']} alpha={r['alpha']} seed={r['seed']}: "
+        f"{r['metric']} = {r['value']:.3g} > {r['tolerance']:.3g} ({r['reason']})"
+        for _, r in failed.iterrows()
+    ]
 
 
 def startup_seconds(benchmark_paths) -> tuple[float, float, int]:
@@ -125,13 +148,20 @@ def unfinished_runs(summary_paths) -> pd.DataFrame:
                 status = str(summary["status"].values[index])
                 if status not in ("completed", "converged"):
                     point = {dim: summary[dim].values[i] for dim, i in zip(summary["status"].dims, index)}
-                    rows.append({"experiment": summary.attrs.get("experiment", Path(path).parent.name), **point,
-                                 "status": status, "reason": str(summary["reason"].values[index])})
+                    rows.append(
+                        {
+                            "experiment": summary.attrs.get("experiment", Path(path).parent.name),
+                            **point,
+                            "status": status,
+                            "reason": str(summary["reason"].values[index]),
+                        }
+                    )
     return pd.DataFrame(rows, columns=["experiment", "architecture", "alpha", "seed", "status", "reason"])
 
 
-def write_report(check_paths, figure_paths, benchmark_paths, out_dir, *, config_path="config.yaml",
-                 summary_paths=()) -> dict:
+def write_report(
+    check_paths, figure_paths, benchmark_paths, out_dir, *, config_path="config.yaml", summary_paths=()
+) -> dict:
     out = Path(out_dir)
     table = collect(check_paths)
     unfinished = unfinished_runs(summary_paths)
@@ -140,64 +170,112 @@ def write_report(check_paths, figure_paths, benchmark_paths, out_dir, *, config_
     fastest, median, jobs = startup_seconds(benchmark_paths)
     roles = table["role"] == "claim"
     by_status = table[roles]["status"].value_counts()
-    rows_line = (f"{int(roles.sum())} checks ({', '.join(f'{int(v)} {k}' for k, v in by_status.items())}) and "
-                 f"{int((~roles).sum())} controls ({int((table[~roles]['status'] == 'rejected').sum())} rejected)")
+    rows_line = (
+        f"{int(roles.sum())} checks ({', '.join(f'{int(v)} {k}' for k, v in by_status.items())}) and "
+        f"{int((~roles).sum())} controls ({int((table[~roles]['status'] == 'rejected').sum())} rejected)"
+    )
     failed_runs = f" {len(unfinished)} runs did not finish (below)." if len(unfinished) else ""
-    lines = ["# Verification report: Yun, Krishnan & Mobahi (ICLR 2021)", "", f"**{headline(summary)}.**{failed_runs}", "",
-             f"{rows_line}. Every check and control is a row of [claims.csv](claims.csv).", "",
-             "A claim is *verified* when every applicable check passes — the measured value meets the paper's "
-             "prediction within its tolerance — and every control (a plausible wrong prediction, measured the same "
-             "way) is rejected; *refuted* when a check fails on a run that met the premise and was trained far "
-             "enough to judge; *inconclusive* when a run cannot decide yet or a control could not be told from the "
-             "prediction; an *observation* is what the paper saw or left open, reported, not judged. Classification "
-             "quantities are judged by the limit of a fit a + c·τ^-p over the last decades of τ = −log L.", "",
-             "| claim | verdict | where in the paper | what | pass | fail | inconclusive | observed | n/a | controls rejected "
-             "| worst check (value, tolerance, where) | nearest control |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "# Verification report: Yun, Krishnan & Mobahi (ICLR 2021)",
+        "",
+        f"**{headline(summary)}.**{failed_runs}",
+        "",
+        f"{rows_line}. Every check and control is a row of [claims.csv](claims.csv).",
+        "",
+        "A claim is *verified* when every applicable check passes — the measured value meets the paper's "
+        "prediction within its tolerance — and every control (a plausible wrong prediction, measured the same "
+        "way) is rejected; *refuted* when a check fails on a run that met the premise and was trained far "
+        "enough to judge; *inconclusive* when a run cannot decide yet or a control could not be told from the "
+        "prediction; an *observation* is what the paper saw or left open, reported, not judged. Classification "
+        "quantities are judged by the limit of a fit a + c·τ^-p over the last decades of τ = −log L.",
+        "",
+        "| claim | verdict | where in the paper | what | pass | fail | inconclusive | observed | n/a | controls rejected "
+        "| worst check (value, tolerance, where) | nearest control |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for _, r in summary.iterrows():
         controls = f"{r['rejected']} of {r['rejected'] + r['not-rejected']}"
-        lines.append(f"| {r['claim']} | **{VERDICTS[r['verdict']]}** | {r['where']} | {r['what']} | {r['pass']} | "
-                     f"{r['fail']} | {r['inconclusive']} | {r['observation']} | {r['not-applicable']} | {controls} | {r['worst']} | "
-                     f"{r['nearest control']} |")
-    for status, title in (("fail", "Failed checks"), ("inconclusive", "Inconclusive checks"),
-                          ("not-rejected", "Controls not rejected")):
+        lines.append(
+            f"| {r['claim']} | **{VERDICTS[r['verdict']]}** | {r['where']} | {r['what']} | {r['pass']} | "
+            f"{r['fail']} | {r['inconclusive']} | {r['observation']} | {r['not-applicable']} | {controls} | {r['worst']} | "
+            f"{r['nearest control']} |"
+        )
+    for status, title in (
+        ("fail", "Failed checks"),
+        ("inconclusive", "Inconclusive checks"),
+        ("not-rejected", "Controls not rejected"),
+    ):
         chosen = table[table["status"] == status]
         if not len(chosen):
             continue
-        lines += ["", f"## {title}", "", "| claim | alternative | experiment | architecture | α | seed | metric | value "
-                  "| tolerance | reason |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            "| claim | alternative | experiment | architecture | α | seed | metric | value | tolerance | reason |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for _, r in chosen.iterrows():
-            lines.append(f"| {r['claim']} | {r['alternative']} | {r['experiment']} | {r['architecture']} | {r['alpha']:g} | "
-                         f"{r['seed']} | {r['metric']} | {r['value']:.3g} | {r['tolerance']:.3g} | {r['reason']} |")
+            lines.append(
+                f"| {r['claim']} | {r['alternative']} | {r['experiment']} | {r['architecture']} | {r['alpha']:g} | "
+                f"{r['seed']} | {r['metric']} | {r['value']:.3g} | {r['tolerance']:.3g} | {r['reason']} |"
+            )
     if len(unfinished):
-        lines += ["", "## Runs that did not finish", "", "Their checks fail with the run's reason; a claim that no run "
-                  "served is missing above.", "", "| experiment | architecture | α | seed | status | reason |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "## Runs that did not finish",
+            "",
+            "Their checks fail with the run's reason; a claim that no run served is missing above.",
+            "",
+            "| experiment | architecture | α | seed | status | reason |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for _, r in unfinished.iterrows():
-            lines.append(f"| {r['experiment']} | {r['architecture']} | {r['alpha']:g} | {r['seed']} | {r['status']} | "
-                         f"{r['reason']} |")
+            lines.append(
+                f"| {r['experiment']} | {r['architecture']} | {r['alpha']:g} | {r['seed']} | {r['status']} | "
+                f"{r['reason']} |"
+            )
     observed = table[table["status"] == "observation"]
     if len(observed):
-        lines += ["", "## Observations", "", "| claim | experiment | architecture | α | seed | metric | value | what it shows |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "## Observations",
+            "",
+            "| claim | experiment | architecture | α | seed | metric | value | what it shows |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for _, r in observed.iterrows():
-            lines.append(f"| {r['claim']} | {r['experiment']} | {r['architecture']} | {r['alpha']:g} | {r['seed']} | "
-                         f"{r['metric']} | {r['value']:.3g} | {r['reason']} |")
+            lines.append(
+                f"| {r['claim']} | {r['experiment']} | {r['architecture']} | {r['alpha']:g} | {r['seed']} | "
+                f"{r['metric']} | {r['value']:.3g} | {r['reason']} |"
+            )
     lines += ["", "## Figures", ""]
     for path in sorted(p for p in figure_paths if str(p).endswith(".png")):
         rel = os.path.relpath(path, out)
         lines += [f"### {Path(path).stem}", "", f"![{Path(path).stem}]({rel})", ""]
-    lines += ["## Reproduce", "", "```bash", "pip install torch==2.13.0 -e . && snakemake --cores 8", "```", "",
-              f"The configuration is `{config_path}` (merged copy: `results/run_config.yaml`). Rerun one rule with "
-              "`snakemake --cores 8 --forcerun <rule>`; build a browsable archive with `snakemake --report report.zip`.", "",
-              f"Training jobs: {jobs}; fastest {fastest:.2f} s, median {median:.2f} s wall time each — "
-              "mostly start-up (interpreter, imports, loading the compiled kernels from numba's cache)."]
+    lines += [
+        "## Reproduce",
+        "",
+        "```bash",
+        "pip install torch==2.13.0 -e . && snakemake --cores 8",
+        "```",
+        "",
+        f"The configuration is `{config_path}` (merged copy: `results/run_config.yaml`). Rerun one rule with "
+        "`snakemake --cores 8 --forcerun <rule>`; build a browsable archive with `snakemake --report report.zip`.",
+        "",
+        f"Training jobs: {jobs}; fastest {fastest:.2f} s, median {median:.2f} s wall time each — "
+        "mostly start-up (interpreter, imports, loading the compiled kernels from numba's cache).",
+    ]
     text = "\n".join(lines) + "\n"
     (out / "report.md").write_text(text)
     (out / "report.html").write_text(_html(text))
-    return {"checks": int(roles.sum()), "failed": int(by_status.get("fail", 0)),
-            "inconclusive": int(by_status.get("inconclusive", 0)), "headline": headline(summary),
-            "unfinished_runs": len(unfinished)}
+    return {
+        "checks": int(roles.sum()),
+        "failed": int(by_status.get("fail", 0)),
+        "inconclusive": int(by_status.get("inconclusive", 0)),
+        "headline": headline(summary),
+        "unfinished_runs": len(unfinished),
+    }
 
 
 def _html(markdown: str) -> str:
@@ -235,8 +313,10 @@ def _html(markdown: str) -> str:
             body.append(f"<p>{_inline(line)}</p>")
     if in_table:
         body.append("</table>")
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;font-size:13px}"
-             "td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}")
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;font-size:13px}"
+        "td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}"
+    )
     return f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Verification report</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
 
 

@@ -33,8 +33,17 @@ def initial_state(dataset: Dataset, *, architecture: dict, init: str, alpha: flo
 
 
 def train_run(
-    dataset: Dataset, *, architecture: dict, init: str, alpha: float, seed: int, solver: dict,
-    experiment: str = "adhoc", config: dict | None = None, decide=None, log=None,
+    dataset: Dataset,
+    *,
+    architecture: dict,
+    init: str,
+    alpha: float,
+    seed: int,
+    solver: dict,
+    experiment: str = "adhoc",
+    config: dict | None = None,
+    decide=None,
+    log=None,
 ) -> xr.Dataset:
     """Train one (architecture, alpha, seed) and return its run dataset (see docs/results.md).
 
@@ -46,9 +55,14 @@ def train_run(
     solver_obj = make_solver(solver)
     (result,) = solver_obj.run(problem, theta0[None, :])
     stop_reason = "reached the solver's target" if result.ok else result.reason
-    if decide is not None and getattr(solver_obj, "log_loss_cap", None) is not None and dataset.task == "classification":
-        result, stop_reason = decide(solver_obj, problem, result, dataset, alpha=alpha, seed=seed, init=init,
-                                     experiment=experiment, log=log)
+    if (
+        decide is not None
+        and getattr(solver_obj, "log_loss_cap", None) is not None
+        and dataset.task == "classification"
+    ):
+        result, stop_reason = decide(
+            solver_obj, problem, result, dataset, alpha=alpha, seed=seed, init=init, experiment=experiment, log=log
+        )
     attrs = {
         "experiment": experiment,
         "task": dataset.task,
@@ -86,8 +100,14 @@ def run_dataset(result: RunResult, network: LinearTensorNetwork, solver: str, at
         "log_loss": (("checkpoint",), result.log_loss, {"long_name": "natural log of the training loss", "units": "1"}),
     }
     coords = {"checkpoint": np.arange(K), "coef": np.arange(network.dim), "param": np.arange(network.n_params)}
-    data["theta"] = (("checkpoint", "param"), result.theta, {"long_name": "all parameters (v_1, ..., v_L) concatenated", "units": "1"})
-    for l, (init, final) in enumerate(zip(network.unflatten(result.theta_init), network.unflatten(result.theta_final)), 1):
+    data["theta"] = (
+        ("checkpoint", "param"),
+        result.theta,
+        {"long_name": "all parameters (v_1, ..., v_L) concatenated", "units": "1"},
+    )
+    for l, (init, final) in enumerate(
+        zip(network.unflatten(result.theta_init), network.unflatten(result.theta_final)), 1
+    ):
         dim = f"param_{l}"
         coords[dim] = np.arange(network.shape[l - 1])
         data[f"theta_init_{l}"] = ((dim,), init, {"long_name": f"initial parameters v_{l}(0)", "units": "1"})

@@ -21,7 +21,13 @@ def summarize(run_paths, prediction_paths, *, experiment: str, config: dict | No
     records = []
     for path in run_paths:
         label = Path(path).stem.rsplit("_a", 1)[0]
-        records.append((label, read_netcdf(path), read_netcdf(predictions[Path(path).name]) if Path(path).name in predictions else None))
+        records.append(
+            (
+                label,
+                read_netcdf(path),
+                read_netcdf(predictions[Path(path).name]) if Path(path).name in predictions else None,
+            )
+        )
     if not records:
         raise ValueError(f"{experiment}: no run files to summarize")
     labels = sorted({r[0] for r in records})
@@ -59,24 +65,51 @@ def summarize(run_paths, prediction_paths, *, experiment: str, config: dict | No
     units = {"units": "1"}
     data = {
         "beta": (dims + ("checkpoint", "coef"), beta, {"long_name": "linear coefficients beta(Theta)", **units}),
-        "progress": (dims + ("checkpoint",), series["progress"], {"long_name": "GD step, or the level -log L the flow reached", **units}),
+        "progress": (
+            dims + ("checkpoint",),
+            series["progress"],
+            {"long_name": "GD step, or the level -log L the flow reached", **units},
+        ),
         "loss": (dims + ("checkpoint",), series["loss"], {"long_name": "training loss", **units}),
-        "log_loss": (dims + ("checkpoint",), series["log_loss"], {"long_name": "natural log of the training loss", **units}),
+        "log_loss": (
+            dims + ("checkpoint",),
+            series["log_loss"],
+            {"long_name": "natural log of the training loss", **units},
+        ),
         "status": (dims, status.astype(str), {"long_name": "how the run ended"}),
         "reason": (dims, reason.astype(str), {"long_name": "why, in words"}),
         "depth": (("architecture",), np.array([depth.get(l, -1) for l in labels]), {"long_name": "depth L", **units}),
-        "beta_pred": (("claim",) + dims + ("coef",), beta_pred, {"long_name": "predicted limit (direction) of beta", **units}),
+        "beta_pred": (
+            ("claim",) + dims + ("coef",),
+            beta_pred,
+            {"long_name": "predicted limit (direction) of beta", **units},
+        ),
         "applicable": (("claim",) + dims, applicable, {"long_name": "1 if the claim applies to the run", **units}),
     }
     for key, values in limits.items():
         if np.isfinite(values).any():
-            data[key] = (dims + ("coef",), values, {"long_name": f"the weighted {key[-2:]} solution of Remark 4", **units})
-    coords = {"architecture": labels, "alpha": alphas, "seed": seeds, "checkpoint": np.arange(K), "coef": np.arange(d),
-              "claim": claims}
+            data[key] = (
+                dims + ("coef",),
+                values,
+                {"long_name": f"the weighted {key[-2:]} solution of Remark 4", **units},
+            )
+    coords = {
+        "architecture": labels,
+        "alpha": alphas,
+        "seed": seeds,
+        "checkpoint": np.arange(K),
+        "coef": np.arange(d),
+        "claim": claims,
+    }
     first = records[0][1].attrs
-    attrs = {"experiment": experiment, "task": first["task"], "solver": first["solver"],
-             "solver_settings": first["solver_settings"], "init": first["init"],
-             "config": json.dumps(config or {}, sort_keys=True, default=str)}
+    attrs = {
+        "experiment": experiment,
+        "task": first["task"],
+        "solver": first["solver"],
+        "solver_settings": first["solver_settings"],
+        "init": first["init"],
+        "config": json.dumps(config or {}, sort_keys=True, default=str),
+    }
     if dataset is not None and dataset.X.shape[0] == 1:  # the line of global minima x^T beta = y
         attrs["x0"], attrs["y0"] = dataset.X[0].tolist(), float(dataset.y[0])
     return xr.Dataset(data, coords=coords, attrs=attrs)

@@ -40,16 +40,42 @@ def cluster():
 
 def through_slurm(workdir, *targets, options=()):
     return subprocess.run(
-        ["timeout", "-k", "10", "150", "snakemake", *targets, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-         "--profile", str(ROOT / "workflow" / "profiles" / "slurm"), "--slurm-no-account",
-         "--slurm-init-seconds-before-status-checks", "2", "--cores", "2", *options, "--resources", "mem_mb=4000"],
-        capture_output=True, text=True, timeout=170,
+        [
+            "timeout",
+            "-k",
+            "10",
+            "150",
+            "snakemake",
+            *targets,
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--profile",
+            str(ROOT / "workflow" / "profiles" / "slurm"),
+            "--slurm-no-account",
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "--cores",
+            "2",
+            *options,
+            "--resources",
+            "mem_mb=4000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=170,
     )
 
 
 def sacct_states(job_ids):
-    out = subprocess.run(["sacct", "-a", "-X", "-n", "-P", "--format=JobIDRaw,State", "-j", ",".join(job_ids)],
-                         capture_output=True, text=True, timeout=30, check=True).stdout
+    out = subprocess.run(
+        ["sacct", "-a", "-X", "-n", "-P", "--format=JobIDRaw,State", "-j", ",".join(job_ids)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
     return dict(line.split("|")[:2] for line in out.split())
 
 

@@ -7,11 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from implicit_bias.datasets import Dataset, paper_classification, paper_regression
-from implicit_bias.datasets import random_dataset
+from implicit_bias.datasets import Dataset, paper_classification, paper_regression, random_dataset
+from implicit_bias.deciding import train_until_decided, undecided_claims
 from implicit_bias.inits import initialize
 from implicit_bias.networks import conv, diag, fc, matrix_sensing, transform
-from implicit_bias.deciding import train_until_decided, undecided_claims
 from implicit_bias.theory import CLAIM_IDS, RunView, check, check_runs, predict
 from implicit_bias.training import GradientDescent, GradientFlow, Problem
 
@@ -23,25 +22,38 @@ DECIDING = GradientFlow(log_loss_target=-1e5, log_loss_cap=-1e8)  # with views(.
 FARTHEST = GradientFlow(log_loss_target=-1e100)
 
 
-def views(dataset, net, init, alphas, seeds, solver=GradientFlow(), spec=None, decide=()):
+def views(dataset, net, init, alphas, seeds, solver=None, spec=None, decide=()):
     """Train every (alpha, seed); with ``decide`` (claims) and a solver with log_loss_cap, each run
     continues while a check of those claims is inconclusive, as the workflow's training does."""
+    solver = solver or GradientFlow()
     problem = Problem(net, dataset.X, dataset.y, dataset.task)
     thetas = np.stack([initialize(init, net, dataset.X, alpha=a, seed=s) for a in alphas for s in seeds])
     results = solver.run(problem, thetas)
     settings = spec or solver.settings()
     pairs = [(a, s) for a in alphas for s in seeds]
     if decide:
-        results = [train_until_decided(solver, problem, r, lambda current, a=a, s=s: undecided_claims(
-            current, net, dataset, claims=decide, alpha=a, seed=s, init=init, solver=settings, experiment="test"))[0]
-            for r, (a, s) in zip(results, pairs)]
-    return [RunView.from_result(r, net, dataset, alpha=a, seed=s, init=init, solver=settings, experiment="test")
-            for r, (a, s) in zip(results, pairs)]
+        results = [
+            train_until_decided(
+                solver,
+                problem,
+                r,
+                lambda current, a=a, s=s: undecided_claims(
+                    current, net, dataset, claims=decide, alpha=a, seed=s, init=init, solver=settings, experiment="test"
+                ),
+            )[0]
+            for r, (a, s) in zip(results, pairs)
+        ]
+    return [
+        RunView.from_result(r, net, dataset, alpha=a, seed=s, init=init, solver=settings, experiment="test")
+        for r, (a, s) in zip(results, pairs)
+    ]
 
 
 def statuses(rows):
-    return [(r.claim, r.alternative, r.architecture, r.alpha, r.seed, r.status, r.value, r.tolerance, r.reason)
-            for r in rows]
+    return [
+        (r.claim, r.alternative, r.architecture, r.alpha, r.seed, r.status, r.value, r.tolerance, r.reason)
+        for r in rows
+    ]
 
 
 def assert_all_pass(rows, claims):
@@ -78,12 +90,16 @@ def test_theorem1_and_corollary1_on_fc(depth):
     assert_all_pass(check_runs(claims, runs), claims)
 
 
-@pytest.mark.parametrize("net,claims", [
-    (diag(4, depth=2), ["theorem2", "corollary2"]),
-    (diag(4, depth=3), ["theorem2", "corollary2"]),
-    (conv(4, depth=2), ["theorem2", "corollary3"]),
-    (conv(4, depth=3), ["theorem2", "corollary3"]),
-], ids=lambda p: p.describe() if hasattr(p, "describe") else "")
+@pytest.mark.parametrize(
+    "net,claims",
+    [
+        (diag(4, depth=2), ["theorem2", "corollary2"]),
+        (diag(4, depth=3), ["theorem2", "corollary2"]),
+        (conv(4, depth=2), ["theorem2", "corollary3"]),
+        (conv(4, depth=3), ["theorem2", "corollary3"]),
+    ],
+    ids=lambda p: p.describe() if hasattr(p, "describe") else "",
+)
 def test_theorem2_family(net, claims):
     runs = views(separable(3, 3, net.dim), net, "theorem2", [0.3, 1.0], [0, 1], solver=DECIDING, decide=claims)
     assert_all_pass(check_runs(claims, runs), claims)
@@ -99,12 +115,16 @@ def test_theorem3_and_corollary4_on_small_filters(filters):
     assert_all_pass(check_runs(claims, runs), claims)
 
 
-@pytest.mark.parametrize("net,data,claims,init", [
-    (diag(5, depth=2), underdetermined(3, 2, 5), ["theorem4", "corollary5"], "theorem4"),
-    (diag(4, depth=4), underdetermined(4, 2, 4), ["theorem4", "corollary5"], "theorem4"),
-    (conv(5, depth=3), even_data(5, 2, 5), ["theorem4", "corollary6"], "theorem4"),
-    (matrix_sensing(3, depth=3), None, ["theorem4", "corollary7"], "corollary7"),
-], ids=["diag2", "diag4", "conv3-even", "matrix-sensing"])
+@pytest.mark.parametrize(
+    "net,data,claims,init",
+    [
+        (diag(5, depth=2), underdetermined(3, 2, 5), ["theorem4", "corollary5"], "theorem4"),
+        (diag(4, depth=4), underdetermined(4, 2, 4), ["theorem4", "corollary5"], "theorem4"),
+        (conv(5, depth=3), even_data(5, 2, 5), ["theorem4", "corollary6"], "theorem4"),
+        (matrix_sensing(3, depth=3), None, ["theorem4", "corollary7"], "corollary7"),
+    ],
+    ids=["diag2", "diag4", "conv3-even", "matrix-sensing"],
+)
 def test_theorem4_family(net, data, claims, init):
     if data is None:
         rng = np.random.default_rng(6)
@@ -140,8 +160,9 @@ def test_remark4_limits_follow_alpha_on_a_deep_diagonal_net():
     assert_all_pass(rows, ["remark4"])
 
 
-@pytest.mark.parametrize("net", [conv(5, depth=2, filters=[3]), fc(5, depth=2, widths=[3]), diag(5, depth=2)],
-                         ids=lambda n: n.describe())
+@pytest.mark.parametrize(
+    "net", [conv(5, depth=2, filters=[3]), fc(5, depth=2, widths=[3]), diag(5, depth=2)], ids=lambda n: n.describe()
+)
 def test_theorem5_closed_form_limits(net):
     data = Dataset(np.array([[0.3, -1.2, 0.5, 2.0, -0.7]]), np.array([0.8]), "regression")
     runs = views(data, net, "theorem5", [0.05, 0.5, 2.0], [0, 1])
@@ -211,7 +232,9 @@ def test_swapped_max_margin_predictions_fail_and_never_pass():
 
     data = random_dataset("classification", n=4, d=3, seed=1)
     (fc_run,) = views(data, fc(3, depth=2), "random", [1.0], [0], solver=DEEP)
-    wrong = dataclasses.replace(predict("corollary1", fc_run), beta=mm.transformed_l1_max_margin(data.X, data.y, np.eye(3)))
+    wrong = dataclasses.replace(
+        predict("corollary1", fc_run), beta=mm.transformed_l1_max_margin(data.X, data.y, np.eye(3))
+    )
     assert claim_row(check("corollary1", fc_run, wrong)).status == "fail"
     (diag_run,) = views(paper_classification(), diag(2, depth=2), "theorem2", [0.5], [0], solver=DEEP)
     wrong = dataclasses.replace(predict("corollary2", diag_run), beta=np.array([0.2, 0.4]))  # the l2 answer
@@ -219,9 +242,14 @@ def test_swapped_max_margin_predictions_fail_and_never_pass():
     assert row.status == "fail" and row.value > 0.1  # |0.5 - 0.6| / 0.6: the trained beats the "optimum"
 
 
-@pytest.mark.parametrize("claim,net,init", [("corollary1", fc(3, depth=2), "random"),
-                                            ("theorem1", fc(3, depth=2), "random"),
-                                            ("corollary2", diag(3, depth=2), "theorem2")])
+@pytest.mark.parametrize(
+    "claim,net,init",
+    [
+        ("corollary1", fc(3, depth=2), "random"),
+        ("theorem1", fc(3, depth=2), "random"),
+        ("corollary2", diag(3, depth=2), "theorem2"),
+    ],
+)
 def test_an_under_trained_run_is_never_a_pass(claim, net, init):
     data = random_dataset("classification", n=4, d=3, seed=1)
     (run,) = views(data, net, init, [1.0], [0], solver=GradientFlow(log_loss_target=-1e1))
@@ -253,7 +281,10 @@ def test_a_violated_premise_is_not_applicable():
     assert row.status == "not-applicable"
     assert row.reason.startswith("initialisation premise not met")
     (row,) = check("corollary1", runs[0], predict("corollary1", runs[0]))
-    assert row.status == "not-applicable" and row.reason == "the claim is about classification, this experiment is regression"
+    assert (
+        row.status == "not-applicable"
+        and row.reason == "the claim is about classification, this experiment is regression"
+    )
 
 
 def test_a_failed_run_fails_its_checks_with_the_runs_reason():
@@ -264,9 +295,28 @@ def test_a_failed_run_fails_its_checks_with_the_runs_reason():
 
 
 def test_every_claim_of_the_catalog_is_registered():
-    claims_md = ["lemma5_1", "theorem1", "corollary1", "theorem2", "corollary2", "corollary3", "theorem3",
-                 "corollary4", "theorem4", "remark4", "corollary5", "corollary6", "corollary7", "theorem5",
-                 "theorem6", "remark1_xtr_direction", "remark3", "figure1", "figure3", "figure3_loss_gap"]
+    claims_md = [
+        "lemma5_1",
+        "theorem1",
+        "corollary1",
+        "theorem2",
+        "corollary2",
+        "corollary3",
+        "theorem3",
+        "corollary4",
+        "theorem4",
+        "remark4",
+        "corollary5",
+        "corollary6",
+        "corollary7",
+        "theorem5",
+        "theorem6",
+        "remark1_xtr_direction",
+        "remark3",
+        "figure1",
+        "figure3",
+        "figure3_loss_gap",
+    ]
     assert sorted(CLAIM_IDS) == sorted(claims_md)
 
 

@@ -18,7 +18,9 @@ from implicit_bias.training import GradientFlow, Problem
 
 
 def run_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "implicit_bias", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "implicit_bias", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_help_lists_the_verbs_and_each_verb_has_help(tmp_path):
@@ -32,22 +34,60 @@ def test_help_lists_the_verbs_and_each_verb_has_help(tmp_path):
 @pytest.fixture
 def dataset_file(tmp_path):
     path = tmp_path / "dataset.nc"
-    assert main(["-q", "dataset", "--inline", json.dumps({"task": "regression", "X": [[0.3, -1.2, 0.5, 2.0, -0.7]], "y": [0.8]}), "--output", str(path)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "dataset",
+                "--inline",
+                json.dumps({"task": "regression", "X": [[0.3, -1.2, 0.5, 2.0, -0.7]], "y": [0.8]}),
+                "--output",
+                str(path),
+            ]
+        )
+        == 0
+    )
     return path
 
 
 def test_train_writes_a_self_describing_run_file(tmp_path, dataset_file):
     out = tmp_path / "runs" / "run.nc"
     done = run_cli(
-        "train", "--dataset", str(dataset_file), "--architecture", '{"name": "conv", "depth": 2, "filters": [3]}',
-        "--init", "theorem5", "--alpha", "0.1", "--seed", "1", "--solver", '{"name": "flow"}',
-        "--experiment", "my_point", "--config", '{"alphas": [0.1]}', "--output", str(out), cwd=tmp_path,
+        "train",
+        "--dataset",
+        str(dataset_file),
+        "--architecture",
+        '{"name": "conv", "depth": 2, "filters": [3]}',
+        "--init",
+        "theorem5",
+        "--alpha",
+        "0.1",
+        "--seed",
+        "1",
+        "--solver",
+        '{"name": "flow"}',
+        "--experiment",
+        "my_point",
+        "--config",
+        '{"alphas": [0.1]}',
+        "--output",
+        str(out),
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert "converged" in done.stderr
     ds = xr.open_dataset(out)
-    for key, value in {"experiment": "my_point", "task": "regression", "architecture": "conv", "depth": 2,
-                       "alpha": 0.1, "seed": 1, "solver": "flow", "status": "converged", "init": "theorem5"}.items():
+    for key, value in {
+        "experiment": "my_point",
+        "task": "regression",
+        "architecture": "conv",
+        "depth": 2,
+        "alpha": 0.1,
+        "seed": 1,
+        "solver": "flow",
+        "status": "converged",
+        "init": "theorem5",
+    }.items():
         assert ds.attrs[key] == value
     assert json.loads(ds.attrs["solver_settings"])["residual_rtol"] == 1e-12
     assert json.loads(ds.attrs["config"]) == {"alphas": [0.1]}
@@ -66,8 +106,14 @@ def test_train_writes_a_self_describing_run_file(tmp_path, dataset_file):
 
 
 def test_a_diverging_run_is_written_with_its_status(tmp_path):
-    run = train_run(paper_regression(), architecture={"name": "fc", "depth": 2}, init="paper", alpha=1.0, seed=0,
-                    solver={"name": "gd", "lr": 10.0, "steps": 100})
+    run = train_run(
+        paper_regression(),
+        architecture={"name": "fc", "depth": 2},
+        init="paper",
+        alpha=1.0,
+        seed=0,
+        solver={"name": "gd", "lr": 10.0, "steps": 100},
+    )
     assert run.attrs["status"] == "diverged"
     assert run.attrs["reason"].startswith("the loss became non-finite at step")
     assert np.isnan(run["log_loss"].values[-1])
@@ -76,17 +122,34 @@ def test_a_diverging_run_is_written_with_its_status(tmp_path):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--architecture", '{"name": "conv", "depth": 2, "filters": [7]}'], "error: conv: each filter size must satisfy 1 <= k_l <= d = 5; got [7]"),
+        (
+            ["--architecture", '{"name": "conv", "depth": 2, "filters": [7]}'],
+            "error: conv: each filter size must satisfy 1 <= k_l <= d = 5; got [7]",
+        ),
         (["--init", "xavier"], "error: unknown init scheme 'xavier'"),
         (["--solver", '{"name": "gd", "lr": 0}'], "error: gd.lr must be a positive finite number, got 0"),
         (["--alpha", "-1"], "error: alpha must be a positive finite number, got -1.0"),
     ],
 )
 def test_bad_train_arguments_fail_with_a_clear_message_and_no_file(tmp_path, dataset_file, args, message):
-    base = {"--architecture": '{"name": "fc", "depth": 2}', "--init": "random", "--alpha": "1", "--seed": "0", "--solver": '{"name": "flow"}'}
+    base = {
+        "--architecture": '{"name": "fc", "depth": 2}',
+        "--init": "random",
+        "--alpha": "1",
+        "--seed": "0",
+        "--solver": '{"name": "flow"}',
+    }
     base.update(dict(zip(args[::2], args[1::2])))
     out = tmp_path / "run.nc"
-    done = run_cli("train", "--dataset", str(dataset_file), *[x for kv in base.items() for x in kv], "--output", str(out), cwd=tmp_path)
+    done = run_cli(
+        "train",
+        "--dataset",
+        str(dataset_file),
+        *[x for kv in base.items() for x in kv],
+        "--output",
+        str(out),
+        cwd=tmp_path,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith(message)
     assert not out.exists()
@@ -112,33 +175,126 @@ def test_a_capped_classification_run_continues_and_its_tails_are_drawn(tmp_path)
     rng = np.random.default_rng(3)  # an instance whose l1, DFT-l1 and l2 max-margin directions differ
     X = rng.normal(size=(3, 4))
     y = np.sign(X @ rng.normal(size=4))
-    assert main(["-q", "dataset", "--inline", json.dumps({"task": "classification", "X": X.tolist(), "y": y.tolist()}),
-                 "--output", str(data)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "dataset",
+                "--inline",
+                json.dumps({"task": "classification", "X": X.tolist(), "y": y.tolist()}),
+                "--output",
+                str(data),
+            ]
+        )
+        == 0
+    )
     solver = {"name": "flow", "log_loss_target": -1e1, "log_loss_cap": -1e7}
     run, predictions = tmp_path / "runs" / "r.nc", tmp_path / "predictions" / "r.nc"
-    assert main(["-q", "train", "--dataset", str(data), "--architecture", json.dumps({"name": "diag", "depth": 2}),
-                 "--init", "theorem2", "--alpha", "1", "--seed", "0", "--solver", json.dumps(solver),
-                 "--claims", "corollary2", "--output", str(run)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "train",
+                "--dataset",
+                str(data),
+                "--architecture",
+                json.dumps({"name": "diag", "depth": 2}),
+                "--init",
+                "theorem2",
+                "--alpha",
+                "1",
+                "--seed",
+                "0",
+                "--solver",
+                json.dumps(solver),
+                "--claims",
+                "corollary2",
+                "--output",
+                str(run),
+            ]
+        )
+        == 0
+    )
     trained = xr.open_dataset(run)
     assert trained["log_loss"].values[-1] < -1e1  # continued past its target
     assert trained.attrs["stop_reason"].startswith("nothing left that training could decide at log L")
-    from implicit_bias.predictions import planned_run, predictions_dataset
     from implicit_bias.datasets import Dataset as D
+    from implicit_bias.predictions import planned_run, predictions_dataset
 
-    planned = planned_run(D.read(data), architecture={"name": "diag", "depth": 2}, init="theorem2", alpha=1.0, seed=0,
-                          solver=solver, experiment="adhoc")
+    planned = planned_run(
+        D.read(data),
+        architecture={"name": "diag", "depth": 2},
+        init="theorem2",
+        alpha=1.0,
+        seed=0,
+        solver=solver,
+        experiment="adhoc",
+    )
     write_netcdf(predictions_dataset(["corollary2"], planned), predictions)
     checks, tails = tmp_path / "checks.csv", tmp_path / "tails.nc"
-    assert main(["-q", "check", "--dataset", str(data), "--runs", str(run), "--predictions", str(predictions),
-                 "--claims", "corollary2", "--output", str(checks), "--tails", str(tails)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "check",
+                "--dataset",
+                str(data),
+                "--runs",
+                str(run),
+                "--predictions",
+                str(predictions),
+                "--claims",
+                "corollary2",
+                "--output",
+                str(checks),
+                "--tails",
+                str(tails),
+            ]
+        )
+        == 0
+    )
     series = xr.open_dataset(tails)
     assert list(series["role"].values) == ["claim", "control", "control"]  # the l2 and DFT-l1 controls
     assert list(series["status"].values) == ["pass", "rejected", "rejected"]
     summary = tmp_path / "summary.nc"
-    assert main(["-q", "summarize", "--experiment", "adhoc", "--dataset", str(data), "--runs", str(run),
-                 "--predictions", str(predictions), "--output", str(summary)]) == 0
-    assert main(["-q", "figures", "--summary", str(summary), "--tails", str(tails), "--name", "adhoc",
-                 "--kinds", "tail_fits", "--output-dir", str(tmp_path / "figures")]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "summarize",
+                "--experiment",
+                "adhoc",
+                "--dataset",
+                str(data),
+                "--runs",
+                str(run),
+                "--predictions",
+                str(predictions),
+                "--output",
+                str(summary),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "-q",
+                "figures",
+                "--summary",
+                str(summary),
+                "--tails",
+                str(tails),
+                "--name",
+                "adhoc",
+                "--kinds",
+                "tail_fits",
+                "--output-dir",
+                str(tmp_path / "figures"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "figures" / "adhoc_tail_fits.png").stat().st_size > 10_000
 
 
@@ -162,8 +318,20 @@ def test_result_files_get_the_mode_the_umask_allows(tmp_path, umask, mode):
 def test_a_corrupted_run_file_is_named_in_the_error(tmp_path, capsys):
     broken = tmp_path / "run.nc"
     broken.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
-    code = main(["-q", "summarize", "--experiment", "e", "--dataset", str(broken), "--runs", str(broken),
-                 "--output", str(tmp_path / "s.nc")])
+    code = main(
+        [
+            "-q",
+            "summarize",
+            "--experiment",
+            "e",
+            "--dataset",
+            str(broken),
+            "--runs",
+            str(broken),
+            "--output",
+            str(tmp_path / "s.nc"),
+        ]
+    )
     assert code == 2
     message = capsys.readouterr().err
     assert message.startswith(f"error: could not read {broken}") and "corrupted or truncated" in message
@@ -173,13 +341,23 @@ def test_the_report_says_which_runs_did_not_finish(tmp_path):
     from implicit_bias.report import write_report
 
     status = np.array([[["converged", "stalled"]]], dtype=object)
-    summary = xr.Dataset({"status": (("architecture", "alpha", "seed"), status),
-                          "reason": (("architecture", "alpha", "seed"), np.array([[["", "the step size underflowed"]]], dtype=object))},
-                         coords={"architecture": ["diag_L2"], "alpha": [0.5], "seed": [0, 1]}, attrs={"experiment": "e"})
+    summary = xr.Dataset(
+        {
+            "status": (("architecture", "alpha", "seed"), status),
+            "reason": (
+                ("architecture", "alpha", "seed"),
+                np.array([[["", "the step size underflowed"]]], dtype=object),
+            ),
+        },
+        coords={"architecture": ["diag_L2"], "alpha": [0.5], "seed": [0, 1]},
+        attrs={"experiment": "e"},
+    )
     write_netcdf(summary, tmp_path / "summary.nc")
     checks = tmp_path / "checks.csv"
-    checks.write_text("claim,experiment,architecture,depth,alpha,seed,metric,value,tolerance,status,reason\n"
-                      "lemma5_1,theory,-,2,,-1,m,0.0,1e-9,pass,r\n")
+    checks.write_text(
+        "claim,experiment,architecture,depth,alpha,seed,metric,value,tolerance,status,reason\n"
+        "lemma5_1,theory,-,2,,-1,m,0.0,1e-9,pass,r\n"
+    )
     counts = write_report([checks], [], [], tmp_path / "report", summary_paths=[tmp_path / "summary.nc"])
     assert counts["unfinished_runs"] == 1
     text = (tmp_path / "report" / "report.md").read_text()

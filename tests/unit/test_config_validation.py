@@ -15,7 +15,9 @@ import yaml
 
 from implicit_bias.experiments import ConfigError, validate_experiment
 
-SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml").read_text())
+SCHEMA = yaml.safe_load(
+    (Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml").read_text()
+)
 
 REGRESSION = {
     "task": "regression",
@@ -50,28 +52,91 @@ def edited(base, path, value):
 
 def schema_errors(spec, top=None):
     config = {"experiments": {"exp": spec}, **(top or {})}
-    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in jsonschema.Draft202012Validator(SCHEMA).iter_errors(config)]
+    return [
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in jsonschema.Draft202012Validator(SCHEMA).iter_errors(config)
+    ]
 
 
 SCHEMA_CASES = [
     ("unknown task", edited(REGRESSION, ["task"], "ranking"), "experiments.exp.task: 'ranking' is not one of"),
-    ("unknown architecture", edited(REGRESSION, ["architectures"], [{"name": "resnet", "depth": 2}]), "experiments.exp.architectures.0.name: 'resnet' is not one of"),
-    ("unknown claim", edited(REGRESSION, ["claims"], ["theorem9"]), "experiments.exp.claims.0: 'theorem9' is not one of"),
-    ("depth < 2", edited(REGRESSION, ["architectures"], [{"name": "diag", "depth": 1}]), "experiments.exp.architectures.0.depth: 1 is less than the minimum of 2"),
-    ("alpha = 0", edited(REGRESSION, ["alphas"], [0.0]), "experiments.exp.alphas.0: 0.0 is less than or equal to the minimum of 0"),
-    ("alpha < 0", edited(REGRESSION, ["alphas"], [-1.0]), "experiments.exp.alphas.0: -1.0 is less than or equal to the minimum of 0"),
-    ("alpha not a number", edited(REGRESSION, ["alphas"], ["big"]), "experiments.exp.alphas.0: 'big' is not of type 'number'"),
+    (
+        "unknown architecture",
+        edited(REGRESSION, ["architectures"], [{"name": "resnet", "depth": 2}]),
+        "experiments.exp.architectures.0.name: 'resnet' is not one of",
+    ),
+    (
+        "unknown claim",
+        edited(REGRESSION, ["claims"], ["theorem9"]),
+        "experiments.exp.claims.0: 'theorem9' is not one of",
+    ),
+    (
+        "depth < 2",
+        edited(REGRESSION, ["architectures"], [{"name": "diag", "depth": 1}]),
+        "experiments.exp.architectures.0.depth: 1 is less than the minimum of 2",
+    ),
+    (
+        "alpha = 0",
+        edited(REGRESSION, ["alphas"], [0.0]),
+        "experiments.exp.alphas.0: 0.0 is less than or equal to the minimum of 0",
+    ),
+    (
+        "alpha < 0",
+        edited(REGRESSION, ["alphas"], [-1.0]),
+        "experiments.exp.alphas.0: -1.0 is less than or equal to the minimum of 0",
+    ),
+    (
+        "alpha not a number",
+        edited(REGRESSION, ["alphas"], ["big"]),
+        "experiments.exp.alphas.0: 'big' is not of type 'number'",
+    ),
     ("duplicate seeds", edited(REGRESSION, ["seeds"], [0, 0]), "experiments.exp.seeds: [0, 0] has non-unique elements"),
-    ("typo in an experiment key", {**REGRESSION, "alphs": [1.0]}, "experiments.exp: Additional properties are not allowed ('alphs' was unexpected)"),
-    ("typo in a solver key", edited(REGRESSION, ["solver"], {"name": "gd", "learning_rate": 0.1}), "experiments.exp.solver: Additional properties are not allowed ('learning_rate' was unexpected)"),
-    ("lr <= 0", edited(REGRESSION, ["solver"], {"name": "gd", "lr": 0}), "experiments.exp.solver.lr: 0 is less than or equal to the minimum of 0"),
-    ("steps = 0", edited(REGRESSION, ["solver"], {"name": "gd", "steps": 0}), "experiments.exp.solver.steps: 0 is less than the minimum of 1"),
-    ("rtol >= 1", edited(REGRESSION, ["solver"], {"name": "flow", "rtol": 1.0}), "experiments.exp.solver.rtol: 1.0 is greater than or equal to the maximum of 1"),
-    ("unknown solver", edited(REGRESSION, ["solver"], {"name": "adam"}), "experiments.exp.solver.name: 'adam' is not one of ['gd', 'flow']"),
+    (
+        "typo in an experiment key",
+        {**REGRESSION, "alphs": [1.0]},
+        "experiments.exp: Additional properties are not allowed ('alphs' was unexpected)",
+    ),
+    (
+        "typo in a solver key",
+        edited(REGRESSION, ["solver"], {"name": "gd", "learning_rate": 0.1}),
+        "experiments.exp.solver: Additional properties are not allowed ('learning_rate' was unexpected)",
+    ),
+    (
+        "lr <= 0",
+        edited(REGRESSION, ["solver"], {"name": "gd", "lr": 0}),
+        "experiments.exp.solver.lr: 0 is less than or equal to the minimum of 0",
+    ),
+    (
+        "steps = 0",
+        edited(REGRESSION, ["solver"], {"name": "gd", "steps": 0}),
+        "experiments.exp.solver.steps: 0 is less than the minimum of 1",
+    ),
+    (
+        "rtol >= 1",
+        edited(REGRESSION, ["solver"], {"name": "flow", "rtol": 1.0}),
+        "experiments.exp.solver.rtol: 1.0 is greater than or equal to the maximum of 1",
+    ),
+    (
+        "unknown solver",
+        edited(REGRESSION, ["solver"], {"name": "adam"}),
+        "experiments.exp.solver.name: 'adam' is not one of ['gd', 'flow']",
+    ),
     ("unknown init", edited(REGRESSION, ["init"], "xavier"), "experiments.exp.init: 'xavier' is not one of"),
-    ("typo in an architecture key", edited(REGRESSION, ["architectures"], [{"name": "conv", "depth": 2, "filter": [3]}]), "experiments.exp.architectures.0: Additional properties are not allowed ('filter' was unexpected)"),
-    ("unknown random kind", edited(REGRESSION, ["data"], {"random": {"kind": "images", "n": 2, "d": 3}}), "experiments.exp.data: {'random': {'kind': 'images', 'n': 2, 'd': 3}} is not valid under any of the given schemas"),
-    ("missing claims", {k: v for k, v in REGRESSION.items() if k != "claims"}, "experiments.exp: 'claims' is a required property"),
+    (
+        "typo in an architecture key",
+        edited(REGRESSION, ["architectures"], [{"name": "conv", "depth": 2, "filter": [3]}]),
+        "experiments.exp.architectures.0: Additional properties are not allowed ('filter' was unexpected)",
+    ),
+    (
+        "unknown random kind",
+        edited(REGRESSION, ["data"], {"random": {"kind": "images", "n": 2, "d": 3}}),
+        "experiments.exp.data: {'random': {'kind': 'images', 'n': 2, 'd': 3}} is not valid under any of the given schemas",
+    ),
+    (
+        "missing claims",
+        {k: v for k, v in REGRESSION.items() if k != "claims"},
+        "experiments.exp: 'claims' is a required property",
+    ),
 ]
 
 
@@ -82,65 +147,147 @@ def test_the_schema_rejects(name, spec, message):
 
 
 def test_the_schema_rejects_unknown_top_level_keys_and_accepts_the_examples():
-    assert schema_errors(REGRESSION, {"result": "out"}) == [": Additional properties are not allowed ('result' was unexpected)"]
+    assert schema_errors(REGRESSION, {"result": "out"}) == [
+        ": Additional properties are not allowed ('result' was unexpected)"
+    ]
     assert schema_errors(REGRESSION) == [] and schema_errors(CLASSIFICATION) == []
 
 
 LIBRARY_CASES = [
-    ("filter longer than d", edited(REGRESSION, ["architectures"], [{"name": "conv", "depth": 2, "filters": [7]}]),
-     "experiments.exp.architectures[0]: conv: each filter size must satisfy 1 <= k_l <= d = 5; got [7]"),
-    ("widths of the wrong count", edited(REGRESSION, ["architectures"], [{"name": "fc", "depth": 3, "widths": [2]}]),
-     "experiments.exp.architectures[0]: fc: widths must list the hidden widths d_2..d_L, 2 value(s) for depth 3; got [2]"),
-    ("X and y of different lengths", edited(REGRESSION, ["data"], {"X": [[1.0, 2.0]], "y": [1.0, 2.0]}),
-     "experiments.exp.data.y: expected one value per row of X (1), got [1.0, 2.0]"),
-    ("ragged X", edited(REGRESSION, ["data"], {"X": [[1.0, 2.0], [1.0]], "y": [1.0, 2.0]}),
-     "experiments.exp.data.X: rows have different lengths [1, 2] (ragged)"),
-    ("NaN in X", edited(REGRESSION, ["data"], {"X": [[1.0, math.nan, 0.0, 1.0, 2.0]], "y": [1.0]}),
-     "experiments.exp.data: X and y must be finite numbers (no NaN, inf or text)"),
-    ("inf in y", edited(REGRESSION, ["data"], {"X": [[1.0, 2.0, 0.0, 1.0, 2.0]], "y": [math.inf]}),
-     "experiments.exp.data: X and y must be finite numbers (no NaN, inf or text)"),
-    ("labels not +-1", edited(CLASSIFICATION, ["data"], {"X": [[1.0, 2.0], [0.0, -3.0]], "y": [1, 0]}),
-     "experiments.exp.data.y: classification labels must be +1 or -1"),
-    ("inseparable data", edited(CLASSIFICATION, ["data"], {"X": [[1.0, 2.0], [1.0, 2.0]], "y": [1, -1]}),
-     "experiments.exp.data: classification data are not linearly separable"),
-    ("rank-deficient X", {**edited(REGRESSION, ["data"], {"X": [[1.0, 2.0, 0.0], [2.0, 4.0, 0.0]], "y": [1.0, 2.0]}),
-                          "architectures": [{"name": "diag", "depth": 2}], "init": "theorem4", "claims": ["theorem4"]},
-     "experiments.exp.data: theorem4 needs X of full row rank (n <= d, independent rows); rank 1 < n = 2"),
-    ("n > d", {**edited(REGRESSION, ["data"], {"X": [[1.0, 2.0], [0.0, 1.0], [1.0, 1.0]], "y": [1.0, 2.0, 3.0]}),
-               "architectures": [{"name": "fc", "depth": 2}], "init": "theorem6", "claims": ["theorem6"]},
-     "experiments.exp.data: theorem6 needs X of full row rank (n <= d, independent rows); rank 2 < n = 3"),
-    ("a claim no network can serve", edited(REGRESSION, ["architectures"], [{"name": "diag", "depth": 3}]),
-     "experiments.exp.claims: theorem5 cannot be served by any of this experiment's architectures (diag_L3)"),
-    ("a claim of the other task", edited(REGRESSION, ["claims"], ["corollary1"]),
-     "experiments.exp.claims: corollary1 is about classification, but this experiment is regression"),
-    ("a single-point claim on two points", {**edited(REGRESSION, ["data"], {"X": [[1.0, 2.0, 0.0, 1.0, 2.0], [0.0, 1.0, 1.0, 0.0, 1.0]], "y": [1.0, 2.0]})},
-     "experiments.exp.claims: theorem5 is about a single data point, the data have n = 2"),
+    (
+        "filter longer than d",
+        edited(REGRESSION, ["architectures"], [{"name": "conv", "depth": 2, "filters": [7]}]),
+        "experiments.exp.architectures[0]: conv: each filter size must satisfy 1 <= k_l <= d = 5; got [7]",
+    ),
+    (
+        "widths of the wrong count",
+        edited(REGRESSION, ["architectures"], [{"name": "fc", "depth": 3, "widths": [2]}]),
+        "experiments.exp.architectures[0]: fc: widths must list the hidden widths d_2..d_L, 2 value(s) for depth 3; got [2]",
+    ),
+    (
+        "X and y of different lengths",
+        edited(REGRESSION, ["data"], {"X": [[1.0, 2.0]], "y": [1.0, 2.0]}),
+        "experiments.exp.data.y: expected one value per row of X (1), got [1.0, 2.0]",
+    ),
+    (
+        "ragged X",
+        edited(REGRESSION, ["data"], {"X": [[1.0, 2.0], [1.0]], "y": [1.0, 2.0]}),
+        "experiments.exp.data.X: rows have different lengths [1, 2] (ragged)",
+    ),
+    (
+        "NaN in X",
+        edited(REGRESSION, ["data"], {"X": [[1.0, math.nan, 0.0, 1.0, 2.0]], "y": [1.0]}),
+        "experiments.exp.data: X and y must be finite numbers (no NaN, inf or text)",
+    ),
+    (
+        "inf in y",
+        edited(REGRESSION, ["data"], {"X": [[1.0, 2.0, 0.0, 1.0, 2.0]], "y": [math.inf]}),
+        "experiments.exp.data: X and y must be finite numbers (no NaN, inf or text)",
+    ),
+    (
+        "labels not +-1",
+        edited(CLASSIFICATION, ["data"], {"X": [[1.0, 2.0], [0.0, -3.0]], "y": [1, 0]}),
+        "experiments.exp.data.y: classification labels must be +1 or -1",
+    ),
+    (
+        "inseparable data",
+        edited(CLASSIFICATION, ["data"], {"X": [[1.0, 2.0], [1.0, 2.0]], "y": [1, -1]}),
+        "experiments.exp.data: classification data are not linearly separable",
+    ),
+    (
+        "rank-deficient X",
+        {
+            **edited(REGRESSION, ["data"], {"X": [[1.0, 2.0, 0.0], [2.0, 4.0, 0.0]], "y": [1.0, 2.0]}),
+            "architectures": [{"name": "diag", "depth": 2}],
+            "init": "theorem4",
+            "claims": ["theorem4"],
+        },
+        "experiments.exp.data: theorem4 needs X of full row rank (n <= d, independent rows); rank 1 < n = 2",
+    ),
+    (
+        "n > d",
+        {
+            **edited(REGRESSION, ["data"], {"X": [[1.0, 2.0], [0.0, 1.0], [1.0, 1.0]], "y": [1.0, 2.0, 3.0]}),
+            "architectures": [{"name": "fc", "depth": 2}],
+            "init": "theorem6",
+            "claims": ["theorem6"],
+        },
+        "experiments.exp.data: theorem6 needs X of full row rank (n <= d, independent rows); rank 2 < n = 3",
+    ),
+    (
+        "a claim no network can serve",
+        edited(REGRESSION, ["architectures"], [{"name": "diag", "depth": 3}]),
+        "experiments.exp.claims: theorem5 cannot be served by any of this experiment's architectures (diag_L3)",
+    ),
+    (
+        "a claim of the other task",
+        edited(REGRESSION, ["claims"], ["corollary1"]),
+        "experiments.exp.claims: corollary1 is about classification, but this experiment is regression",
+    ),
+    (
+        "a single-point claim on two points",
+        {
+            **edited(
+                REGRESSION, ["data"], {"X": [[1.0, 2.0, 0.0, 1.0, 2.0], [0.0, 1.0, 1.0, 0.0, 1.0]], "y": [1.0, 2.0]}
+            )
+        },
+        "experiments.exp.claims: theorem5 is about a single data point, the data have n = 2",
+    ),
     ("duplicate alphas", edited(REGRESSION, ["alphas"], [1.0, 1]), "experiments.exp.alphas: duplicate values [1.0, 1]"),
-    ("task and data disagree", edited(CLASSIFICATION, ["data"], {"paper": "paper_regression"}),
-     "experiments.exp.task: is 'classification' but the data are for 'regression'"),
-    ("an architecture label used twice", edited(REGRESSION, ["architectures"], [{"name": "diag", "depth": 2}, {"name": "diag", "depth": 2}]),
-     "experiments.exp.architectures: two architectures share a label: ['diag_L2', 'diag_L2']"),
-    ("alphas that round to one label", edited(REGRESSION, ["alphas"], [2.0, 2.0000001]),
-     "experiments.exp.alphas: duplicate values [2.0, 2.0000001], or values that round to the same file label ['2', '2']"),
-    ("data too large for float64 training", edited(REGRESSION, ["data"], {"X": [[1e200, 2.0, 0.5, 1.0, 1.0]], "y": [1.0]}),
-     "experiments.exp.data: values range from 0.5 to 1e+200 in magnitude; training needs them within 1e-100..1e+100"),
-    ("data too small", edited(REGRESSION, ["data"], {"X": [[1e-200, 2e-200, 1e-200, 1e-200, 1e-200]], "y": [1.0]}),
-     "experiments.exp.data: values range from 1e-200 to 1 in magnitude"),
-    ("an all-zero point", edited(REGRESSION, ["data"], {"X": [[0.0, 0.0, 0.0, 0.0, 0.0]], "y": [1.0]}),
-     "experiments.exp.data.X: row 0 is all zeros: f(0) = 0 for every network"),
-    ("a regression target below float64", edited(REGRESSION, ["solver"], {"name": "flow", "log_loss_target": -1e300}),
-     "experiments.exp.solver.log_loss_target: -1e+300 is below what float64 resolves for a squared loss"),
-    ("a positive log-loss target", edited(REGRESSION, ["solver"], {"name": "flow", "log_loss_target": 5.0}),
-     "experiments.exp.solver: flow.log_loss_target must be a negative finite number (a log-loss below log 1 = 0), got 5.0"),
-    ("an unknown device", edited(CLASSIFICATION, ["solver"], {"name": "gd", "backend": "torch", "device": "gpu0"}),
-     "experiments.exp.solver.device: expected cpu, cuda, cuda:N or mps, got 'gpu0'"),
+    (
+        "task and data disagree",
+        edited(CLASSIFICATION, ["data"], {"paper": "paper_regression"}),
+        "experiments.exp.task: is 'classification' but the data are for 'regression'",
+    ),
+    (
+        "an architecture label used twice",
+        edited(REGRESSION, ["architectures"], [{"name": "diag", "depth": 2}, {"name": "diag", "depth": 2}]),
+        "experiments.exp.architectures: two architectures share a label: ['diag_L2', 'diag_L2']",
+    ),
+    (
+        "alphas that round to one label",
+        edited(REGRESSION, ["alphas"], [2.0, 2.0000001]),
+        "experiments.exp.alphas: duplicate values [2.0, 2.0000001], or values that round to the same file label ['2', '2']",
+    ),
+    (
+        "data too large for float64 training",
+        edited(REGRESSION, ["data"], {"X": [[1e200, 2.0, 0.5, 1.0, 1.0]], "y": [1.0]}),
+        "experiments.exp.data: values range from 0.5 to 1e+200 in magnitude; training needs them within 1e-100..1e+100",
+    ),
+    (
+        "data too small",
+        edited(REGRESSION, ["data"], {"X": [[1e-200, 2e-200, 1e-200, 1e-200, 1e-200]], "y": [1.0]}),
+        "experiments.exp.data: values range from 1e-200 to 1 in magnitude",
+    ),
+    (
+        "an all-zero point",
+        edited(REGRESSION, ["data"], {"X": [[0.0, 0.0, 0.0, 0.0, 0.0]], "y": [1.0]}),
+        "experiments.exp.data.X: row 0 is all zeros: f(0) = 0 for every network",
+    ),
+    (
+        "a regression target below float64",
+        edited(REGRESSION, ["solver"], {"name": "flow", "log_loss_target": -1e300}),
+        "experiments.exp.solver.log_loss_target: -1e+300 is below what float64 resolves for a squared loss",
+    ),
+    (
+        "a positive log-loss target",
+        edited(REGRESSION, ["solver"], {"name": "flow", "log_loss_target": 5.0}),
+        "experiments.exp.solver: flow.log_loss_target must be a negative finite number (a log-loss below log 1 = 0), got 5.0",
+    ),
+    (
+        "an unknown device",
+        edited(CLASSIFICATION, ["solver"], {"name": "gd", "backend": "torch", "device": "gpu0"}),
+        "experiments.exp.solver.device: expected cpu, cuda, cuda:N or mps, got 'gpu0'",
+    ),
 ]
 
 
 def test_an_experiment_may_not_take_a_folder_name_of_the_workflow():
     with pytest.raises(ConfigError) as error:
         validate_experiment("theory", REGRESSION)
-    assert str(error.value).startswith("experiments.theory: the name 'theory' is the workflow's own folder under results/")
+    assert str(error.value).startswith(
+        "experiments.theory: the name 'theory' is the workflow's own folder under results/"
+    )
 
 
 def test_every_config_snippet_in_the_readme_is_valid():
@@ -154,20 +301,34 @@ def test_every_config_snippet_in_the_readme_is_valid():
     for name, spec in experiments.items():
         assert not schema_errors(spec), name
         validate_experiment(name, spec)
-    uses = {"paper_regression": ("regression", "figure1", "paper", "fc"), "classification": ("classification", "theorem1", "random", "diag")}
+    uses = {
+        "paper_regression": ("regression", "figure1", "paper", "fc"),
+        "classification": ("classification", "theorem1", "random", "diag"),
+    }
     found = re.findall(r"`(\{(?:paper|random): .*?\})`", readme)
     assert len(found) == 2, found
     for data in map(yaml.safe_load, found):
         task, claim, init, net = uses[data.get("paper") or data["random"]["kind"]]
-        spec = {**REGRESSION, "task": task, "data": data, "claims": [claim], "init": init,
-                "architectures": [{"name": net, "depth": 2}], "solver": {"name": "flow"}}
+        spec = {
+            **REGRESSION,
+            "task": task,
+            "data": data,
+            "claims": [claim],
+            "init": init,
+            "architectures": [{"name": net, "depth": 2}],
+            "solver": {"name": "flow"},
+        }
         assert not schema_errors(spec), data
         validate_experiment("readme", spec)
     generic = re.search(r"`\{name: generic, depth: L, basis_tensors: \[\.\.\.\]\}`", readme)
     assert generic, "the README's generic architecture form"
     basis = [[[1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 1.0]]]  # diag in d = 2, as basis tensors
-    spec = {**REGRESSION, "data": {"X": [[1.0, 2.0]], "y": [1.0]}, "init": "theorem5",
-            "architectures": [{"name": "generic", "depth": 2, "basis_tensors": basis}]}
+    spec = {
+        **REGRESSION,
+        "data": {"X": [[1.0, 2.0]], "y": [1.0]},
+        "init": "theorem5",
+        "architectures": [{"name": "generic", "depth": 2, "basis_tensors": basis}],
+    }
     assert not schema_errors(spec)
     validate_experiment("generic", spec)
 
@@ -198,12 +359,15 @@ def test_the_schema_allows_every_solver_setting_and_no_other():
     assert allowed == settings
 
 
-@pytest.mark.parametrize("path,message", [
-    ("", "results: must name a folder"),
-    ("/", "results: '/' is the filesystem's root; name a folder of its own"),
-    ("//", "results: '//' is the filesystem's root"),
-    ("res{x}", "results: 'res{x}' contains '{' or '}', which Snakemake reads as wildcards"),
-])
+@pytest.mark.parametrize(
+    "path,message",
+    [
+        ("", "results: must name a folder"),
+        ("/", "results: '/' is the filesystem's root; name a folder of its own"),
+        ("//", "results: '//' is the filesystem's root"),
+        ("res{x}", "results: 'res{x}' contains '{' or '}', which Snakemake reads as wildcards"),
+    ],
+)
 def test_a_results_path_that_would_write_elsewhere_is_refused(path, message):
     from implicit_bias.experiments import validate_results
 

@@ -97,7 +97,10 @@ def test_corollary7_init_is_alpha_identity():
     d, depth, alpha = 3, 3, 0.2
     Q = np.linalg.qr(np.random.default_rng(0).normal(size=(d, d)))[0]
     net = matrix_sensing(d, depth=depth, basis=Q)
-    Ws = [v.reshape(d, d, order="F") for v in net.unflatten(initialize("corollary7", net, np.ones((1, d)), alpha=alpha, seed=0))]
+    Ws = [
+        v.reshape(d, d, order="F")
+        for v in net.unflatten(initialize("corollary7", net, np.ones((1, d)), alpha=alpha, seed=0))
+    ]
     for W in Ws[:-1]:
         np.testing.assert_allclose(W, alpha * np.eye(d), atol=1e-15)
     np.testing.assert_array_equal(Ws[-1], 0)
@@ -111,13 +114,34 @@ def test_theorem4_on_conv_needs_even_data():
 @pytest.mark.parametrize(
     "call,message",
     [
-        (lambda: initialize("xavier", diag(2, depth=2), np.ones((1, 2)), alpha=1, seed=0), "unknown init scheme 'xavier'; expected one of"),
-        (lambda: initialize("random", diag(2, depth=2), np.ones((1, 2)), alpha=0.0, seed=0), "alpha must be a positive finite number, got 0.0"),
-        (lambda: initialize("random", diag(2, depth=2), np.ones((1, 2)), alpha=float("nan"), seed=0), "alpha must be a positive finite number, got nan"),
-        (lambda: initialize("random", diag(2, depth=2), np.ones((1, 2)), alpha=1, seed=-1), "seed must be a non-negative integer, got -1"),
-        (lambda: initial_directions("theorem2", fc(2, depth=2), np.ones((1, 2)), seed=0), "theorem2 init needs the orthogonal decomposition of Assumption 1"),
-        (lambda: initial_directions("theorem5", diag(2, depth=3), np.ones((1, 2)), seed=0), "theorem5 init needs a 2-layer network and one data point (n = 1)"),
-        (lambda: initial_directions("theorem6", fc(2, depth=2, widths=[3]), np.ones((1, 2)), seed=0), "theorem6 init needs a fully-connected network with every width equal to d"),
+        (
+            lambda: initialize("xavier", diag(2, depth=2), np.ones((1, 2)), alpha=1, seed=0),
+            "unknown init scheme 'xavier'; expected one of",
+        ),
+        (
+            lambda: initialize("random", diag(2, depth=2), np.ones((1, 2)), alpha=0.0, seed=0),
+            "alpha must be a positive finite number, got 0.0",
+        ),
+        (
+            lambda: initialize("random", diag(2, depth=2), np.ones((1, 2)), alpha=float("nan"), seed=0),
+            "alpha must be a positive finite number, got nan",
+        ),
+        (
+            lambda: initialize("random", diag(2, depth=2), np.ones((1, 2)), alpha=1, seed=-1),
+            "seed must be a non-negative integer, got -1",
+        ),
+        (
+            lambda: initial_directions("theorem2", fc(2, depth=2), np.ones((1, 2)), seed=0),
+            "theorem2 init needs the orthogonal decomposition of Assumption 1",
+        ),
+        (
+            lambda: initial_directions("theorem5", diag(2, depth=3), np.ones((1, 2)), seed=0),
+            "theorem5 init needs a 2-layer network and one data point (n = 1)",
+        ),
+        (
+            lambda: initial_directions("theorem6", fc(2, depth=2, widths=[3]), np.ones((1, 2)), seed=0),
+            "theorem6 init needs a fully-connected network with every width equal to d",
+        ),
     ],
 )
 def test_bad_init_requests_are_rejected(call, message):

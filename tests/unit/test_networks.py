@@ -110,12 +110,15 @@ def test_generic_from_basis_tensors(rng):
 
 
 @pytest.mark.parametrize(
-    "net", [diag(3, depth=3), conv(4, depth=3, filters=[2, 3]), fc(3, depth=3, widths=[2, 4]), matrix_sensing(2, depth=3)],
+    "net",
+    [diag(3, depth=3), conv(4, depth=3, filters=[2, 3]), fc(3, depth=3, widths=[2, 4]), matrix_sensing(2, depth=3)],
     ids=lambda n: n.describe(),
 )
 def test_data_tensor_and_beta_are_linear_in_x(rng, net):
     x1, x2 = rng.normal(size=net.dim), rng.normal(size=net.dim)
-    np.testing.assert_allclose(net.data_tensor(2 * x1 - 3 * x2), 2 * net.data_tensor(x1) - 3 * net.data_tensor(x2), atol=1e-13)
+    np.testing.assert_allclose(
+        net.data_tensor(2 * x1 - 3 * x2), 2 * net.data_tensor(x1) - 3 * net.data_tensor(x2), atol=1e-13
+    )
     theta = rng.normal(size=net.n_params)
     # f(x) = M(x) o (v_1..v_L) by dense contraction equals x^T beta
     M = net.data_tensor(x1)
@@ -125,7 +128,8 @@ def test_data_tensor_and_beta_are_linear_in_x(rng, net):
 
 
 @pytest.mark.parametrize(
-    "net", [diag(3, depth=2), conv(4, depth=3, filters=[2, 3]), fc(3, depth=3, widths=[2, 4]), matrix_sensing(2, depth=2)],
+    "net",
+    [diag(3, depth=2), conv(4, depth=3, filters=[2, 3]), fc(3, depth=3, widths=[2, 4]), matrix_sensing(2, depth=2)],
     ids=lambda n: n.describe(),
 )
 def test_gradient_equals_autograd_and_finite_differences(rng, net):
@@ -141,9 +145,7 @@ def test_gradient_equals_autograd_and_finite_differences(rng, net):
     out.backward()
     np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-12, atol=1e-13)
     h = 1e-6
-    fd = [
-        (u @ net.beta(theta + h * e) - u @ net.beta(theta - h * e)) / (2 * h) for e in np.eye(net.n_params)
-    ]
+    fd = [(u @ net.beta(theta + h * e) - u @ net.beta(theta - h * e)) / (2 * h) for e in np.eye(net.n_params)]
     np.testing.assert_allclose(grad, fd, rtol=1e-7, atol=1e-8)
 
 
@@ -212,10 +214,19 @@ def test_single_point_svd_rebuilds_matrix(rng):
     [
         (lambda: diag(3, depth=1), "depth must be an integer >= 2 (the paper's L >= 2), got 1"),
         (lambda: conv(3, depth=2, filters=[4]), "conv: each filter size must satisfy 1 <= k_l <= d = 3; got [4]"),
-        (lambda: conv(3, depth=3, filters=[2]), "conv: filters must list k_1..k_(L-1), 2 value(s) for depth 3; got [2]"),
-        (lambda: fc(3, depth=3, widths=[2]), "fc: widths must list the hidden widths d_2..d_L, 2 value(s) for depth 3; got [2]"),
+        (
+            lambda: conv(3, depth=3, filters=[2]),
+            "conv: filters must list k_1..k_(L-1), 2 value(s) for depth 3; got [2]",
+        ),
+        (
+            lambda: fc(3, depth=3, widths=[2]),
+            "fc: widths must list the hidden widths d_2..d_L, 2 value(s) for depth 3; got [2]",
+        ),
         (lambda: build_network({"name": "resnet"}, 3), "unknown architecture 'resnet'; expected one of"),
-        (lambda: build_network({"name": "conv", "depth": 2, "filter": [2]}, 3), "conv: unknown setting(s) ['filter']; known: ['depth', 'filters']"),
+        (
+            lambda: build_network({"name": "conv", "depth": 2, "filter": [2]}, 3),
+            "conv: unknown setting(s) ['filter']; known: ['depth', 'filters']",
+        ),
     ],
 )
 def test_bad_architectures_are_rejected(build, message):

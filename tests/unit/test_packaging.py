@@ -1,9 +1,9 @@
 """The install files agree with each other, and CI runs what the README tells users to run."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,3 +34,17 @@ def test_ci_runs_the_readme_test_command():
 def test_torch_is_pinned_to_the_cpu_build_everywhere_it_is_installed():
     for path in ("README.md", ".ci/run"):
         assert "torch==2.13.0" in (ROOT / path).read_text(), path
+
+
+def test_the_code_is_lint_clean_and_formatted():
+    """ruff (pyflakes, pycodestyle errors, isort, bugbear, pyupgrade) and ruff format, as configured in pyproject.toml."""
+    import shutil
+    import subprocess
+
+    ruff = shutil.which("ruff")
+    assert ruff, "ruff is a test dependency (pip install -e '.[test]')"
+    paths = ["src", "tests", "benchmarks"]
+    check = subprocess.run([ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout[-3000:]
+    formatted = subprocess.run([ruff, "format", "--check", *paths], cwd=ROOT, capture_output=True, text=True)
+    assert formatted.returncode == 0, formatted.stdout[-3000:]

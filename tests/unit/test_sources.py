@@ -36,20 +36,57 @@ def test_every_module_of_the_package_is_some_verbs_code():
     assert on_disk - reached <= {"sources.py"}  # the workflow's own helper
 
 
-@pytest.mark.parametrize("verb,args", [
-    ("dataset", ["--paper", "paper_regression", "--output", "{tmp}/d.nc"]),
-    ("train", ["--dataset", "{tmp}/d.nc", "--architecture", '{"name": "diag", "depth": 2}', "--init", "paper",
-               "--alpha", "0.5", "--seed", "0", "--solver", '{"name": "flow"}', "--output", "{tmp}/r.nc"]),
-])
+@pytest.mark.parametrize(
+    "verb,args",
+    [
+        ("dataset", ["--paper", "paper_regression", "--output", "{tmp}/d.nc"]),
+        (
+            "train",
+            [
+                "--dataset",
+                "{tmp}/d.nc",
+                "--architecture",
+                '{"name": "diag", "depth": 2}',
+                "--init",
+                "paper",
+                "--alpha",
+                "0.5",
+                "--seed",
+                "0",
+                "--solver",
+                '{"name": "flow"}',
+                "--output",
+                "{tmp}/r.nc",
+            ],
+        ),
+    ],
+)
 def test_what_a_verb_imports_when_it_runs_is_within_its_declared_code(tmp_path, verb, args):
     """Run the verb and list the package modules it loaded: all of them are in its declared code."""
     if verb == "train":
-        subprocess.run([sys.executable, "-m", "implicit_bias", "-q", "dataset", "--paper", "paper_regression",
-                        "--output", str(tmp_path / "d.nc")], check=True, timeout=120)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "implicit_bias",
+                "-q",
+                "dataset",
+                "--paper",
+                "paper_regression",
+                "--output",
+                str(tmp_path / "d.nc"),
+            ],
+            check=True,
+            timeout=120,
+        )
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    script = ("import json, sys; from implicit_bias.cli import main; code = main(sys.argv[1:]); "
-              "print(json.dumps(sorted(sys.modules))); sys.exit(code)")
-    done = subprocess.run([sys.executable, "-c", script, "-q", verb, *args], capture_output=True, text=True, timeout=300)
+    script = (
+        "import json, sys; from implicit_bias.cli import main; code = main(sys.argv[1:]); "
+        "print(json.dumps(sorted(sys.modules))); sys.exit(code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "-q", verb, *args], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     modules = json.loads(done.stdout.strip().splitlines()[-1])
     loaded = [m for m in modules if m.split(".")[0] == "implicit_bias"]

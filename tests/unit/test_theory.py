@@ -22,15 +22,24 @@ def test_h2_is_sinh_2t_over_2_and_c3_is_half_pi():
     assert lemma5_1.c_limit(3) == pytest.approx(np.pi / 2, rel=1e-15)
     assert lemma5_1.c_limit(4) == pytest.approx(1.0, rel=1e-15)
     assert lemma5_1.c_limit(2) == np.inf
-    np.testing.assert_allclose(lemma5_1.h(np.array([0.3, -1.2]), 3), np.tan([0.3, -1.2]) / np.cos([0.3, -1.2]) ** 2, rtol=1e-13)
+    np.testing.assert_allclose(
+        lemma5_1.h(np.array([0.3, -1.2]), 3), np.tan([0.3, -1.2]) / np.cos([0.3, -1.2]) ** 2, rtol=1e-13
+    )
 
 
 @pytest.mark.parametrize("L", [2, 3, 4, 5, 7])
 def test_h_matches_a_high_accuracy_ode_solve(L):
     c = lemma5_1.c_limit(L)
     t_max = 2.5 if L == 2 else 0.95 * c
-    solution = solve_ivp(lambda t, z: [z[0] ** (L - 2) * z[1], z[0] ** (L - 1)], (0, t_max), [1.0, 0.0],
-                         method="DOP853", rtol=1e-13, atol=1e-15, dense_output=True)
+    solution = solve_ivp(
+        lambda t, z: [z[0] ** (L - 2) * z[1], z[0] ** (L - 1)],
+        (0, t_max),
+        [1.0, 0.0],
+        method="DOP853",
+        rtol=1e-13,
+        atol=1e-15,
+        dense_output=True,
+    )
     t = np.linspace(0, t_max, 50)
     p, q = solution.sol(t)
     np.testing.assert_allclose(lemma5_1.h(t, L), p ** (L - 1) * q, rtol=1e-10, atol=1e-15)
@@ -60,7 +69,9 @@ def test_h_is_odd_and_increasing_and_blows_up_at_c():
 def test_lemma5_1_check_passes_at_several_depths():
     rows = check_theory_lemma5_1(depths=(2, 3, 4, 5))
     claims = [r for r in rows if r.role == "claim"]
-    assert claims and all(r.status == "pass" for r in claims), [(r.metric, r.value) for r in claims if r.status != "pass"]
+    assert claims and all(r.status == "pass" for r in claims), [
+        (r.metric, r.value) for r in claims if r.status != "pass"
+    ]
     # the neighbouring depth's h_{L+1} and c_{L+1} are rejected, by far
     controls = [r for r in rows if r.role == "control"]
     assert len(controls) == 4 + 3 and all(r.status == "rejected" and r.value > 1e3 * r.tolerance for r in controls)
@@ -91,8 +102,13 @@ def test_theorem4_dual_newton_solves_the_primal(L, alpha):
     def Q(r):
         return alpha**2 * np.sum(eta**2 * lemma5_1.H(r / (alpha**L * eta**L), L))
 
-    primal = minimize(Q, np.linalg.pinv(X) @ y, constraints=[{"type": "eq", "fun": lambda r: X @ r - y}],
-                      method="SLSQP", options={"ftol": 1e-15, "maxiter": 500})
+    primal = minimize(
+        Q,
+        np.linalg.pinv(X) @ y,
+        constraints=[{"type": "eq", "fun": lambda r: X @ r - y}],
+        method="SLSQP",
+        options={"ftol": 1e-15, "maxiter": 500},
+    )
     np.testing.assert_allclose(X @ rho, y, atol=1e-12)
     np.testing.assert_allclose(rho, primal.x, atol=1e-6)
     assert Q(rho) <= Q(primal.x) + 1e-12

@@ -44,7 +44,10 @@ def _beta_at_level(result, level):
 
 @pytest.mark.parametrize(
     "net,task,X,y,level",
-    [(fc(2, depth=2), "regression", PAPER_X, PAPER_Y, -8.0), (diag(2, depth=3), "classification", CLASS_X, CLASS_Y, -4.0)],
+    [
+        (fc(2, depth=2), "regression", PAPER_X, PAPER_Y, -8.0),
+        (diag(2, depth=3), "classification", CLASS_X, CLASS_Y, -4.0),
+    ],
     ids=["fc-regression", "diag3-classification"],
 )
 def test_small_step_gd_approaches_the_flow_in_proportion_to_lr(net, task, X, y, level):
@@ -88,7 +91,9 @@ def test_flow_limit_of_a_scalar_two_layer_net_in_closed_form(w1, w2, x, y):
 def test_regression_flow_stops_at_its_residual_tolerance(rng):
     net = conv(4, depth=2, filters=[2])
     X, y = rng.normal(size=(2, 4)), rng.normal(size=2)
-    (run,) = GradientFlow(residual_rtol=1e-12).run(Problem(net, X, y, "regression"), 0.5 * rng.normal(size=net.n_params))
+    (run,) = GradientFlow(residual_rtol=1e-12).run(
+        Problem(net, X, y, "regression"), 0.5 * rng.normal(size=net.n_params)
+    )
     assert run.status == "converged"
     relative_residual = np.linalg.norm(X @ run.beta[-1] - y) / np.linalg.norm(y)
     assert 0.5e-12 < relative_residual < 1.5e-12
@@ -123,7 +128,9 @@ def test_same_seed_gives_bitwise_identical_results_alone_or_in_a_batch(rng):
 
 def test_a_diverging_gd_run_is_recorded_as_diverged():
     problem = Problem(fc(2, depth=2), PAPER_X, PAPER_Y, "regression")
-    (run,) = GradientDescent(lr=10.0, steps=1000).run(problem, initialize("paper", problem.network, PAPER_X, alpha=1.0, seed=0))
+    (run,) = GradientDescent(lr=10.0, steps=1000).run(
+        problem, initialize("paper", problem.network, PAPER_X, alpha=1.0, seed=0)
+    )
     assert run.status == "diverged" and not run.ok
     assert run.reason.startswith("the loss became non-finite at step ")
     assert np.isnan(run.log_loss[-1]) and np.isfinite(run.log_loss[0])
@@ -131,7 +138,9 @@ def test_a_diverging_gd_run_is_recorded_as_diverged():
 
 def test_gd_below_its_loss_target_is_flagged():
     problem = Problem(fc(2, depth=2), PAPER_X, PAPER_Y, "regression")
-    (run,) = GradientDescent(lr=1e-3, steps=10, loss_target=1e-12).run(problem, initialize("paper", problem.network, PAPER_X, alpha=1.0, seed=0))
+    (run,) = GradientDescent(lr=1e-3, steps=10, loss_target=1e-12).run(
+        problem, initialize("paper", problem.network, PAPER_X, alpha=1.0, seed=0)
+    )
     assert run.status == "target_not_reached"
 
 
@@ -166,12 +175,18 @@ def test_log_spaced_checkpoints_include_both_ends():
         ({"name": "gd", "device": "cuda"}, "gd.device 'cuda' needs backend 'torch'"),
         ({"name": "flow", "rtol": 2.0}, "flow.rtol must be < 1, got 2.0"),
         ({"name": "flow", "max_steps": 0}, "flow.max_steps must be an integer >= 1, got 0"),
-        ({"name": "flow", "log_loss_target": 5.0},
-         "flow.log_loss_target must be a negative finite number (a log-loss below log 1 = 0), got 5.0"),
-        ({"name": "flow", "log_loss_cap": 0.0},
-         "flow.log_loss_cap must be a negative finite number (a log-loss below log 1 = 0), got 0.0"),
-        ({"name": "flow", "log_loss_target": -1e6, "log_loss_cap": -1e3},
-         "flow.log_loss_cap (-1000.0) must be at or below log_loss_target (-1000000.0)"),
+        (
+            {"name": "flow", "log_loss_target": 5.0},
+            "flow.log_loss_target must be a negative finite number (a log-loss below log 1 = 0), got 5.0",
+        ),
+        (
+            {"name": "flow", "log_loss_cap": 0.0},
+            "flow.log_loss_cap must be a negative finite number (a log-loss below log 1 = 0), got 0.0",
+        ),
+        (
+            {"name": "flow", "log_loss_target": -1e6, "log_loss_cap": -1e3},
+            "flow.log_loss_cap (-1000.0) must be at or below log_loss_target (-1000000.0)",
+        ),
         ({"name": "flow", "stiff_rtol": 0.0}, "flow.stiff_rtol must be a positive finite number, got 0.0"),
     ],
 )
@@ -196,8 +211,13 @@ def test_bad_problems_are_rejected(X, y, task, message):
     assert str(error.value) == message
 
 
-@pytest.mark.parametrize("task,X,y", [("regression", np.array([[0.3, -1.2, 0.5], [1.0, 0.2, -0.4]]), np.array([0.5, -1.0])),
-                                      ("classification", CLASS_X, CLASS_Y)])
+@pytest.mark.parametrize(
+    "task,X,y",
+    [
+        ("regression", np.array([[0.3, -1.2, 0.5], [1.0, 0.2, -0.4]]), np.array([0.5, -1.0])),
+        ("classification", CLASS_X, CLASS_Y),
+    ],
+)
 def test_the_implicit_continuation_agrees_with_the_explicit_flow(task, X, y):
     """Forcing the hand-over to Radau from the start gives the explicit integrator's results."""
     net = diag(X.shape[1], depth=2)
@@ -227,9 +247,16 @@ def test_a_stiff_regression_run_reaches_its_target_and_the_theorem4_limit():
     assert np.linalg.norm(run.beta[-1] - rho) / np.linalg.norm(rho) < 1e-6
 
 
-@pytest.mark.parametrize("task,net", [("classification", conv(4, depth=3)), ("classification", fc(3, depth=3)),
-                                      ("classification", conv(3, depth=2, filters=[2])), ("regression", diag(5, depth=3))],
-                         ids=["conv3", "fc3", "conv-k2", "diag3-regression"])
+@pytest.mark.parametrize(
+    "task,net",
+    [
+        ("classification", conv(4, depth=3)),
+        ("classification", fc(3, depth=3)),
+        ("classification", conv(3, depth=2, filters=[2])),
+        ("regression", diag(5, depth=3)),
+    ],
+    ids=["conv3", "fc3", "conv-k2", "diag3-regression"],
+)
 def test_the_flow_jacobian_is_the_derivative_of_the_velocity(task, net, rng):
     """Radau gets the exact Jacobian of -g/|g|^2; central differences of the compiled velocity agree."""
     from implicit_bias.training import kernels
@@ -240,8 +267,12 @@ def test_the_flow_jacobian_is_the_derivative_of_the_velocity(task, net, rng):
     theta = initialize("random", net, X, alpha=1.3, seed=2)
     args = (net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code)
     h = 1e-6
-    numeric = np.column_stack([(kernels.flow_velocity(theta + h * e, *args)[0] - kernels.flow_velocity(theta - h * e, *args)[0])
-                               / (2 * h) for e in np.eye(theta.size)])
+    numeric = np.column_stack(
+        [
+            (kernels.flow_velocity(theta + h * e, *args)[0] - kernels.flow_velocity(theta - h * e, *args)[0]) / (2 * h)
+            for e in np.eye(theta.size)
+        ]
+    )
     exact = problem.flow_jacobian(theta)
     assert np.abs(exact - numeric).max() < 1e-7 * np.abs(numeric).max()
 

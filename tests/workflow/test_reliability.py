@@ -71,8 +71,12 @@ def training_process(root_pid: int, run_name: str):
             command = process.cmdline()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-        if command[:3] and "python" in command[0] and command[1:4] == ["-m", "implicit_bias", "train"] \
-                and any(run_name in part for part in command):
+        if (
+            command[:3]
+            and "python" in command[0]
+            and command[1:4] == ["-m", "implicit_bias", "train"]
+            and any(run_name in part for part in command)
+        ):
             return process
     return None
 
@@ -87,7 +91,9 @@ def test_a_killed_training_job_leaves_no_result_and_a_rerun_completes_identicall
     target = killed / "results" / "slow" / "runs" / "diag_L2_a0.5_s0.nc"
     workflow = subprocess.Popen(
         ["snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(killed), "--cores", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     trainer, deadline = None, time.monotonic() + 120
     while trainer is None and time.monotonic() < deadline:
@@ -119,8 +125,13 @@ def test_the_same_config_twice_gives_identical_results(tmp_path):
 def test_failed_checks_fail_the_workflow_when_asked(tmp_path):
     config = yaml.safe_load(TINY.read_text())
     config["fail_on_failed_checks"] = True
-    short = {**config["experiments"]["my_point"], "architectures": [{"name": "diag", "depth": 2}], "alphas": [0.1],
-             "seeds": [0], "solver": {"name": "gd", "lr": 1.0e-3, "steps": 20}}
+    short = {
+        **config["experiments"]["my_point"],
+        "architectures": [{"name": "diag", "depth": 2}],
+        "alphas": [0.1],
+        "seeds": [0],
+        "solver": {"name": "gd", "lr": 1.0e-3, "steps": 20},
+    }
     config["experiments"] = {"short_gd": short}
     workdir = prepare(tmp_path / "gated", config)
     done = snakemake(workdir)

@@ -18,7 +18,9 @@ TINY = Path(__file__).with_name("tiny_config.yaml")
 def snakemake(workdir, *args, timeout=300):
     return subprocess.run(
         ["snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args],
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -106,7 +108,11 @@ def test_adding_an_alpha_reruns_only_the_new_runs_and_what_aggregates_them(finis
     counts = job_counts(dry.stdout)
     assert counts["train"] == 3 * 2  # three architectures x two seeds at the new alpha
     assert counts.get("dataset", 0) == 0
-    assert {k: counts.get(k, 0) for k in ("predict", "check", "summarize")} == {"predict": 1, "check": 1, "summarize": 1}
+    assert {k: counts.get(k, 0) for k in ("predict", "check", "summarize")} == {
+        "predict": 1,
+        "check": 1,
+        "summarize": 1,
+    }
 
 
 def dry_run_after_editing(workdir, module: str) -> dict:
@@ -161,12 +167,21 @@ def test_lint_has_no_remarks_and_snakefiles_are_formatted():
 @pytest.mark.parametrize(
     "edit,message",
     [
-        (lambda c: c["experiments"]["my_point"].update(alphs=[1.0]), "Additional properties are not allowed ('alphs' was unexpected)"),
+        (
+            lambda c: c["experiments"]["my_point"].update(alphs=[1.0]),
+            "Additional properties are not allowed ('alphs' was unexpected)",
+        ),
         (lambda c: c["experiments"]["my_point"].update(alphas=[0.0]), "0.0 is less than or equal to the minimum of 0"),
-        (lambda c: c["experiments"]["my_point"]["architectures"].append({"name": "conv", "depth": 2, "filters": [9]}),
-         "invalid config: experiments.my_point.architectures[3]: conv: each filter size must satisfy 1 <= k_l <= d = 5; got [9]"),
-        (lambda c: c["experiments"]["my_point"].update(claims=["corollary1"]),
-         "invalid config: experiments.my_point.claims: corollary1 is about classification, but this experiment is regression"),
+        (
+            lambda c: c["experiments"]["my_point"]["architectures"].append(
+                {"name": "conv", "depth": 2, "filters": [9]}
+            ),
+            "invalid config: experiments.my_point.architectures[3]: conv: each filter size must satisfy 1 <= k_l <= d = 5; got [9]",
+        ),
+        (
+            lambda c: c["experiments"]["my_point"].update(claims=["corollary1"]),
+            "invalid config: experiments.my_point.claims: corollary1 is about classification, but this experiment is regression",
+        ),
     ],
 )
 def test_a_bad_config_stops_before_any_job(tmp_path, edit, message):

@@ -28,8 +28,17 @@ def _guarded(claim_id, run, rows):
     except (ValueError, ArithmeticError) as error:
         from .records import where
 
-        return [Check(claim_id, metric="check", value=float("nan"), tolerance=float("nan"), status="fail",
-                      reason=f"the check could not be computed: {type(error).__name__}: {error}", **where(run))]
+        return [
+            Check(
+                claim_id,
+                metric="check",
+                value=float("nan"),
+                tolerance=float("nan"),
+                status="fail",
+                reason=f"the check could not be computed: {type(error).__name__}: {error}",
+                **where(run),
+            )
+        ]
 
 
 def check_runs(claims, runs: list[RunView], predictions: dict | None = None, *, depths=None) -> list[Check]:
@@ -51,5 +60,16 @@ def check_runs(claims, runs: list[RunView], predictions: dict | None = None, *, 
     return rows
 
 
-__all__ = ["CLAIM_IDS", "CLAIMS", "COLUMNS", "Check", "Prediction", "RunView", "check", "check_group", "check_runs",
-           "claim", "predict"]
+__all__ = [
+    "CLAIM_IDS",
+    "CLAIMS",
+    "COLUMNS",
+    "Check",
+    "Prediction",
+    "RunView",
+    "check",
+    "check_group",
+    "check_runs",
+    "claim",
+    "predict",
+]

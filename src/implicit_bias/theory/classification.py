@@ -61,8 +61,9 @@ def normalized_margin_direction(beta, X, y) -> np.ndarray:
     return beta / margins.min()
 
 
-def kkt_residual(beta, X, y, S, L: int, *, support_rtol: float = 1e-3, active_rtol: float = 1e-3,
-                 support=None, active=None) -> float:
+def kkt_residual(
+    beta, X, y, S, L: int, *, support_rtol: float = 1e-3, active_rtol: float = 1e-3, support=None, active=None
+) -> float:
     """Stationarity residual of z = beta (scaled to min margin 1) for min ||S z||_{2/L} s.t. margins >= 1.
 
     On the support J = {j : |[S z]_j| > support_rtol max|S z|} the objective

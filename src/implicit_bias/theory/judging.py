@@ -65,9 +65,11 @@ class Tail:
 
     def describe(self, unit: str = "") -> str:
         unit = f" {unit}" if unit else ""
-        return (f"tail fit over tau = {self.tau_start:.3g}..{self.tau_end:.3g}: limit {self.limit:.3g} "
-                f"± {self.uncertainty:.2g}{unit}, approached {'from below' if self.rising else 'from above'} like "
-                f"tau^-{self.rate:.3g}; {self.end:.3g}{unit} at the end")
+        return (
+            f"tail fit over tau = {self.tau_start:.3g}..{self.tau_end:.3g}: limit {self.limit:.3g} "
+            f"± {self.uncertainty:.2g}{unit}, approached {'from below' if self.rising else 'from above'} like "
+            f"tau^-{self.rate:.3g}; {self.end:.3g}{unit} at the end"
+        )
 
 
 def tail_indices(tau: np.ndarray) -> np.ndarray:
@@ -109,8 +111,16 @@ def fit_tail(tau, values) -> Tail:
     tau, values = tau[ok], values[ok]
     end = float(values[-1]) if values.size else np.nan
     if values.size < 4:
-        return Tail(end, np.inf, np.nan, np.nan, False, end, float(tau[0]) if tau.size else np.nan,
-                    float(tau[-1]) if tau.size else np.nan)
+        return Tail(
+            end,
+            np.inf,
+            np.nan,
+            np.nan,
+            False,
+            end,
+            float(tau[0]) if tau.size else np.nan,
+            float(tau[-1]) if tau.size else np.nan,
+        )
     x = tau / tau[-1]
     a, c, p, rss, limits, residuals = _fit(x, values)
     noise = rss / (values.size - 2)
@@ -142,13 +152,26 @@ def with_controls(row: Check, controls: list[Check]) -> list[Check]:
     kept = [c for c in controls if c.status == "not-rejected"]
     if row.status == "pass" and kept:
         row.status = "inconclusive"
-        row.reason = (f"the control(s) {', '.join(c.alternative for c in kept)} were not rejected: on this "
-                      f"instance the check cannot tell the prediction from them; " + row.reason)
+        row.reason = (
+            f"the control(s) {', '.join(c.alternative for c in kept)} were not rejected: on this "
+            f"instance the check cannot tell the prediction from them; " + row.reason
+        )
     return [row, *controls]
 
 
-def judge_series(claim, place: dict, metric: str, x, values, *, tolerance: float, unit: str = "",
-                 controls: dict | None = None, why: str = "", needs: str = "") -> list[Check]:
+def judge_series(
+    claim,
+    place: dict,
+    metric: str,
+    x,
+    values,
+    *,
+    tolerance: float,
+    unit: str = "",
+    controls: dict | None = None,
+    why: str = "",
+    needs: str = "",
+) -> list[Check]:
     """Rows for a quantity that must vanish as x -> inf (x = tau, or 1/alpha for a sweep): ``values``
     for the prediction and ``controls[name]`` for each wrong prediction, all at the points ``x``.
 
@@ -169,21 +192,50 @@ def judge_series(claim, place: dict, metric: str, x, values, *, tolerance: float
         status = "inconclusive"
         described += f"; {needs}" if np.isfinite(own.uncertainty) else "; too few points in the tail to fit"
     x = np.asarray(x, dtype=float)
-    row = Check(claim, metric=metric, value=own.limit, tolerance=tolerance, status=status, reason=described,
-                rate=own.rate, trace=Trace(x, np.asarray(values, dtype=float), own), **place)
+    row = Check(
+        claim,
+        metric=metric,
+        value=own.limit,
+        tolerance=tolerance,
+        status=status,
+        reason=described,
+        rate=own.rate,
+        trace=Trace(x, np.asarray(values, dtype=float), own),
+        **place,
+    )
     rows = []
     for name, series in (controls or {}).items():
         other = fit_tail(x, series)
         rejected = other.limit - SIGMAS * other.uncertainty > tolerance
-        rows.append(Check(claim, metric=metric, value=other.limit, tolerance=tolerance,
-                          status="rejected" if rejected else "not-rejected", reason=other.describe(unit),
-                          role="control", alternative=name, rate=other.rate,
-                          trace=Trace(x, np.asarray(series, dtype=float), other), **place))
+        rows.append(
+            Check(
+                claim,
+                metric=metric,
+                value=other.limit,
+                tolerance=tolerance,
+                status="rejected" if rejected else "not-rejected",
+                reason=other.describe(unit),
+                role="control",
+                alternative=name,
+                rate=other.rate,
+                trace=Trace(x, np.asarray(series, dtype=float), other),
+                **place,
+            )
+        )
     return with_controls(row, rows)
 
 
-def judge_vanishing(claim, run: RunView, metric: str, measure, *, tolerance: float, unit: str = "",
-                    controls: dict | None = None, why: str = "") -> list[Check]:
+def judge_vanishing(
+    claim,
+    run: RunView,
+    metric: str,
+    measure,
+    *,
+    tolerance: float,
+    unit: str = "",
+    controls: dict | None = None,
+    why: str = "",
+) -> list[Check]:
     """``judge_series`` over the run's tail in tau = -log L: ``measure(k)`` is the quantity at
     checkpoint k for the prediction, ``controls[name](k)`` for each wrong prediction."""
     tau = run.tau
@@ -195,9 +247,18 @@ def judge_vanishing(claim, run: RunView, metric: str, measure, *, tolerance: flo
             values[k] = fn(k)
         return values
 
-    return judge_series(claim, where(run), metric, tau, series(measure), tolerance=tolerance, unit=unit,
-                        controls={name: series(fn) for name, fn in (controls or {}).items()}, why=why,
-                        needs="the run cannot decide yet: continue the flow to a lower log-loss (solver log_loss_cap)")
+    return judge_series(
+        claim,
+        where(run),
+        metric,
+        tau,
+        series(measure),
+        tolerance=tolerance,
+        unit=unit,
+        controls={name: series(fn) for name, fn in (controls or {}).items()},
+        why=why,
+        needs="the run cannot decide yet: continue the flow to a lower log-loss (solver log_loss_cap)",
+    )
 
 
 def _straddles(row: Check) -> bool:
@@ -205,8 +266,10 @@ def _straddles(row: Check) -> bool:
     if row.trace is None:
         return False
     tail = row.trace.tail
-    return not (tail.limit + SIGMAS * tail.uncertainty <= row.tolerance
-                or tail.limit - SIGMAS * tail.uncertainty > row.tolerance)
+    return not (
+        tail.limit + SIGMAS * tail.uncertainty <= row.tolerance
+        or tail.limit - SIGMAS * tail.uncertainty > row.tolerance
+    )
 
 
 def training_could_decide(rows: list[Check]) -> bool:
@@ -217,7 +280,7 @@ def training_could_decide(rows: list[Check]) -> bool:
         if row.role != "claim" or row.status != "inconclusive":
             continue
         controls = []
-        for other in rows[i + 1:]:
+        for other in rows[i + 1 :]:
             if other.role != "control":
                 break
             controls.append(other)
@@ -226,20 +289,37 @@ def training_could_decide(rows: list[Check]) -> bool:
     return False
 
 
-def judge_limit(claim, run, metric: str, error: float, *, tolerance: float, why: str,
-                controls: dict | None = None) -> list[Check]:
+def judge_limit(
+    claim, run, metric: str, error: float, *, tolerance: float, why: str, controls: dict | None = None
+) -> list[Check]:
     """Rows for a limit point: ``error`` of the prediction, ``controls[name]`` the errors of the
     wrong predictions; each is within ``tolerance`` or not. ``run`` is a RunView or, for a row
     about a group of runs, its location (a dict of experiment, architecture, depth, alpha, seed)."""
     place = run if isinstance(run, dict) else where(run)
     passed = bool(np.isfinite(error) and error <= tolerance)
-    row = Check(claim, metric=metric, value=float(error), tolerance=float(tolerance),
-                status="pass" if passed else "fail", reason=why, **place)
-    rows = [Check(claim, metric=metric, value=float(e), tolerance=float(tolerance),
-                  status="rejected" if np.isfinite(e) and e > tolerance else "not-rejected",
-                  reason=f"{e / tolerance:.3g} times the tolerance" if np.isfinite(e) else "not computable",
-                  role="control", alternative=name, **place)
-            for name, e in (controls or {}).items()]
+    row = Check(
+        claim,
+        metric=metric,
+        value=float(error),
+        tolerance=float(tolerance),
+        status="pass" if passed else "fail",
+        reason=why,
+        **place,
+    )
+    rows = [
+        Check(
+            claim,
+            metric=metric,
+            value=float(e),
+            tolerance=float(tolerance),
+            status="rejected" if np.isfinite(e) and e > tolerance else "not-rejected",
+            reason=f"{e / tolerance:.3g} times the tolerance" if np.isfinite(e) else "not computable",
+            role="control",
+            alternative=name,
+            **place,
+        )
+        for name, e in (controls or {}).items()
+    ]
     return with_controls(row, rows)
 
 

@@ -45,7 +45,7 @@ def time_of_q(q, L: int):
     aq = np.abs(q)
     with np.errstate(divide="ignore", invalid="ignore"):
         far = np.where(aq > 1, c_limit(L) - _tail(np.maximum(aq, 1.0), L), 0.0)
-    near = aq * hyp2f1(0.5, (L - 1) / 2, 1.5, -np.minimum(aq, 1.0) ** 2)
+    near = aq * hyp2f1(0.5, (L - 1) / 2, 1.5, -(np.minimum(aq, 1.0) ** 2))
     return np.sign(q) * np.where(aq > 1, far, near)
 
 
@@ -57,7 +57,9 @@ def q_of_time(t, L: int):
         return np.sinh(t)
     if L == 3:
         with np.errstate(invalid="ignore"):
-            return np.where(np.abs(t) < np.pi / 2, np.tan(t), np.where(np.abs(t) == np.pi / 2, np.sign(t) * np.inf, np.nan))
+            return np.where(
+                np.abs(t) < np.pi / 2, np.tan(t), np.where(np.abs(t) == np.pi / 2, np.sign(t) * np.inf, np.nan)
+            )
     c, a = c_limit(L), (L - 1) / 2
     at = np.abs(t)
     q = np.full(t.shape, np.nan)

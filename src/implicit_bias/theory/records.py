@@ -37,8 +37,23 @@ class RunView:
     @classmethod
     def from_result(cls, result, network, dataset, *, alpha, seed, init, solver: dict, experiment="adhoc"):
         """From a ``RunResult`` of the library's own training."""
-        return cls(experiment, network, dataset.X, dataset.y, dataset.task, float(alpha), int(seed), init, solver,
-                   result.status, result.reason, result.beta, result.log_loss, result.theta, result.theta_init)
+        return cls(
+            experiment,
+            network,
+            dataset.X,
+            dataset.y,
+            dataset.task,
+            float(alpha),
+            int(seed),
+            init,
+            solver,
+            result.status,
+            result.reason,
+            result.beta,
+            result.log_loss,
+            result.theta,
+            result.theta_init,
+        )
 
     @property
     def ok(self) -> bool:
@@ -107,12 +122,19 @@ COLUMNS = [f.name for f in fields(Check) if f.name != "trace"]
 
 def where(run: RunView) -> dict:
     """The location fields of a row about ``run``."""
-    return dict(experiment=run.experiment, architecture=run.network.name, depth=run.network.depth,
-                alpha=run.alpha, seed=run.seed)
+    return dict(
+        experiment=run.experiment,
+        architecture=run.network.name,
+        depth=run.network.depth,
+        alpha=run.alpha,
+        seed=run.seed,
+    )
 
 
 def not_applicable(claim, run, reason) -> Check:
-    return Check(claim, metric="-", value=np.nan, tolerance=np.nan, status="not-applicable", reason=reason, **where(run))
+    return Check(
+        claim, metric="-", value=np.nan, tolerance=np.nan, status="not-applicable", reason=reason, **where(run)
+    )
 
 
 def gate(claim, run, prediction) -> list[Check] | None:
@@ -120,9 +142,27 @@ def gate(claim, run, prediction) -> list[Check] | None:
     if not prediction.applicable:
         return [not_applicable(claim, run, prediction.reason)]
     if prediction.error:
-        return [Check(claim, metric="prediction", value=np.nan, tolerance=np.nan, status="fail",
-                      reason=f"the prediction failed: {prediction.error}", **where(run))]
+        return [
+            Check(
+                claim,
+                metric="prediction",
+                value=np.nan,
+                tolerance=np.nan,
+                status="fail",
+                reason=f"the prediction failed: {prediction.error}",
+                **where(run),
+            )
+        ]
     if not run.ok:
-        return [Check(claim, metric="run status", value=np.nan, tolerance=np.nan, status="fail",
-                      reason=f"the run {run.status}: {run.reason}", **where(run))]
+        return [
+            Check(
+                claim,
+                metric="run status",
+                value=np.nan,
+                tolerance=np.nan,
+                status="fail",
+                reason=f"the run {run.status}: {run.reason}",
+                **where(run),
+            )
+        ]
     return None

@@ -4,6 +4,12 @@ from .problem import TASKS, Problem, RunResult
 from .solvers import SOLVERS, GradientDescent, GradientFlow, log_spaced_steps, make_solver
 
 __all__ = [
-    "TASKS", "Problem", "RunResult", "SOLVERS", "GradientDescent", "GradientFlow",
-    "log_spaced_steps", "make_solver",
+    "TASKS",
+    "Problem",
+    "RunResult",
+    "SOLVERS",
+    "GradientDescent",
+    "GradientFlow",
+    "log_spaced_steps",
+    "make_solver",
 ]

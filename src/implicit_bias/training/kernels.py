@@ -84,7 +84,9 @@ def _log_sum_exp_margins(y, f):
 # is what keeps the core busy.  Every run sees exactly the same operations in the same order,
 # so results do not depend on the block a run lands in.
 @njit(cache=True)
-def _gd_block(th, pos, coord, weight, X, y, task, lr, checkpoints, beta_rec, loss_rec, log_loss_rec, theta_rec, failed_at):
+def _gd_block(
+    th, pos, coord, weight, X, y, task, lr, checkpoints, beta_rec, loss_rec, log_loss_rec, theta_rec, failed_at
+):
     """GD in place on th (P, B), one column per run; records at the given steps."""
     n, d = X.shape
     E, L = pos.shape
@@ -169,15 +171,42 @@ def _gd_block(th, pos, coord, weight, X, y, task, lr, checkpoints, beta_rec, los
 
 
 @njit(parallel=True, cache=True)
-def gd_batch(thetas_t, pos, coord, weight, X, y, task, lr, checkpoints, block_starts,
-             beta_rec, loss_rec, log_loss_rec, theta_rec, failed_at):
+def gd_batch(
+    thetas_t,
+    pos,
+    coord,
+    weight,
+    X,
+    y,
+    task,
+    lr,
+    checkpoints,
+    block_starts,
+    beta_rec,
+    loss_rec,
+    log_loss_rec,
+    theta_rec,
+    failed_at,
+):
     """GD on thetas_t (P, runs) in place; ``block_starts`` splits the runs into parallel blocks."""
     for j in prange(block_starts.size - 1):
         lo, hi = block_starts[j], block_starts[j + 1]
         block = np.ascontiguousarray(thetas_t[:, lo:hi])  # unit stride lets the run loops vectorise
         _gd_block(
-            block, pos, coord, weight, X, y, task, lr, checkpoints,
-            beta_rec[lo:hi], loss_rec[lo:hi], log_loss_rec[lo:hi], theta_rec[lo:hi], failed_at[lo:hi],
+            block,
+            pos,
+            coord,
+            weight,
+            X,
+            y,
+            task,
+            lr,
+            checkpoints,
+            beta_rec[lo:hi],
+            loss_rec[lo:hi],
+            log_loss_rec[lo:hi],
+            theta_rec[lo:hi],
+            failed_at[lo:hi],
         )
         thetas_t[:, lo:hi] = block
 
@@ -239,21 +268,23 @@ def _dp5_step(theta, step, ks, stage, new, pos, coord, weight, X, y, task, beta,
     _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k5)
     for p in range(P):
         stage[p] = theta[p] + step * (
-            9017 / 3168 * k1[p] - 355 / 33 * k2[p] + 46732 / 5247 * k3[p]
-            + 49 / 176 * k4[p] - 5103 / 18656 * k5[p]
+            9017 / 3168 * k1[p] - 355 / 33 * k2[p] + 46732 / 5247 * k3[p] + 49 / 176 * k4[p] - 5103 / 18656 * k5[p]
         )
     _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k6)
     for p in range(P):
         new[p] = theta[p] + step * (
-            35 / 384 * k1[p] + 500 / 1113 * k3[p] + 125 / 192 * k4[p]
-            - 2187 / 6784 * k5[p] + 11 / 84 * k6[p]
+            35 / 384 * k1[p] + 500 / 1113 * k3[p] + 125 / 192 * k4[p] - 2187 / 6784 * k5[p] + 11 / 84 * k6[p]
         )
     new_log_loss = _velocity(new, pos, coord, weight, X, y, task, beta, f, r, u, grad, k7)
     err = 0.0
     for p in range(P):
         e = step * (
-            71 / 57600 * k1[p] - 71 / 16695 * k3[p] + 71 / 1920 * k4[p]
-            - 17253 / 339200 * k5[p] + 22 / 525 * k6[p] - 1 / 40 * k7[p]
+            71 / 57600 * k1[p]
+            - 71 / 16695 * k3[p]
+            + 71 / 1920 * k4[p]
+            - 17253 / 339200 * k5[p]
+            + 22 / 525 * k6[p]
+            - 1 / 40 * k7[p]
         )
         scale = atol + rtol * max(abs(theta[p]), abs(new[p]))
         err += (e / scale) ** 2
@@ -264,8 +295,31 @@ def _dp5_step(theta, step, ks, stage, new, pos, coord, weight, X, y, task, beta,
 
 
 @njit(cache=True)
-def _advance(theta, tau, goal, h, steps, max_steps, budget, ks, stage, new, pos, coord, weight, X, y, task,
-             beta, f, r, u, grad, rtol, atol):
+def _advance(
+    theta,
+    tau,
+    goal,
+    h,
+    steps,
+    max_steps,
+    budget,
+    ks,
+    stage,
+    new,
+    pos,
+    coord,
+    weight,
+    X,
+    y,
+    task,
+    beta,
+    f,
+    r,
+    u,
+    grad,
+    rtol,
+    atol,
+):
     """Integrate theta in place from tau to exactly ``goal``; h is the proposed step size.
 
     Returns (status, tau, h, log L at theta, steps taken so far); FLOW_STIFF when this call alone
@@ -280,9 +334,10 @@ def _advance(theta, tau, goal, h, steps, max_steps, budget, ks, stage, new, pos,
             return FLOW_STIFF, tau, h, log_loss, steps
         clamped = tau + h >= goal
         step = goal - tau if clamped else h
-        err, new_log_loss = _dp5_step(theta, step, ks, stage, new, pos, coord, weight, X, y, task,
-                                      beta, f, r, u, grad, rtol, atol)
-        factor = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.9 * err ** -0.2))
+        err, new_log_loss = _dp5_step(
+            theta, step, ks, stage, new, pos, coord, weight, X, y, task, beta, f, r, u, grad, rtol, atol
+        )
+        factor = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.9 * err**-0.2))
         if err <= 1.0:
             steps += 1
             theta[:] = new
@@ -302,8 +357,25 @@ def _advance(theta, tau, goal, h, steps, max_steps, budget, ks, stage, new, pos,
 
 
 @njit(cache=True)
-def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_steps, budget,
-              beta_rec, log_loss_rec, level_rec, theta_rec, resume):
+def _flow_run(
+    theta,
+    pos,
+    coord,
+    weight,
+    X,
+    y,
+    task,
+    levels,
+    rtol,
+    atol,
+    max_steps,
+    budget,
+    beta_rec,
+    log_loss_rec,
+    level_rec,
+    theta_rec,
+    resume,
+):
     """Integrate in place from tau = -log L(theta) through the ascending ``levels`` of tau.
 
     Records beta, theta and the measured log L each time tau reaches a level.  The integration
@@ -335,8 +407,29 @@ def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_ste
     while c < levels.size:
         if levels[c] > tau:
             status, tau, h, log_loss, steps = _advance(
-                theta, tau, levels[c], h, steps, max_steps, budget, ks, stage, new, pos, coord, weight, X, y, task,
-                beta, f, r, u, grad, rtol, atol,
+                theta,
+                tau,
+                levels[c],
+                h,
+                steps,
+                max_steps,
+                budget,
+                ks,
+                stage,
+                new,
+                pos,
+                coord,
+                weight,
+                X,
+                y,
+                task,
+                beta,
+                f,
+                r,
+                u,
+                grad,
+                rtol,
+                atol,
             )
             if status == FLOW_STIFF:
                 resume[0], resume[1] = c, tau
@@ -353,8 +446,29 @@ def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_ste
         if deficit <= 1e-9 * max(1.0, abs(target)):
             return FLOW_CONVERGED, steps
         status, tau, h, log_loss, steps = _advance(
-            theta, tau, tau + deficit, h, steps, max_steps, max_steps, ks, stage, new, pos, coord, weight, X, y,
-            task, beta, f, r, u, grad, rtol, atol,
+            theta,
+            tau,
+            tau + deficit,
+            h,
+            steps,
+            max_steps,
+            max_steps,
+            ks,
+            stage,
+            new,
+            pos,
+            coord,
+            weight,
+            X,
+            y,
+            task,
+            beta,
+            f,
+            r,
+            u,
+            grad,
+            rtol,
+            atol,
         )
         if status == FLOW_STALLED and deficit <= NEAR_TARGET:
             return FLOW_CONVERGED, steps  # at the round-off floor, within a factor 2 of a residual target
@@ -367,12 +481,46 @@ def _flow_run(theta, pos, coord, weight, X, y, task, levels, rtol, atol, max_ste
 
 
 @njit(parallel=True, cache=True)
-def flow_batch(thetas, pos, coord, weight, X, y, task, levels, rtol, atol, max_steps, budget,
-               beta_rec, log_loss_rec, level_rec, theta_rec, status, steps, resume):
+def flow_batch(
+    thetas,
+    pos,
+    coord,
+    weight,
+    X,
+    y,
+    task,
+    levels,
+    rtol,
+    atol,
+    max_steps,
+    budget,
+    beta_rec,
+    log_loss_rec,
+    level_rec,
+    theta_rec,
+    status,
+    steps,
+    resume,
+):
     for run in prange(thetas.shape[0]):
         status[run], steps[run] = _flow_run(
-            thetas[run], pos, coord, weight, X, y, task, levels[run], rtol, atol, max_steps, budget,
-            beta_rec[run], log_loss_rec[run], level_rec[run], theta_rec[run], resume[run],
+            thetas[run],
+            pos,
+            coord,
+            weight,
+            X,
+            y,
+            task,
+            levels[run],
+            rtol,
+            atol,
+            max_steps,
+            budget,
+            beta_rec[run],
+            log_loss_rec[run],
+            level_rec[run],
+            theta_rec[run],
+            resume[run],
         )
 
 
@@ -381,6 +529,19 @@ def flow_velocity(theta, pos, coord, weight, X, y, task):
     """(-g/|g|^2, log L) at theta, for an implicit integrator outside the kernel."""
     n, d = X.shape
     out = np.empty(theta.size)
-    log_loss = _velocity(theta, pos, coord, weight, X, y, task, np.empty(d), np.empty(n), np.empty(n),
-                         np.empty(d), np.empty(theta.size), out)
+    log_loss = _velocity(
+        theta,
+        pos,
+        coord,
+        weight,
+        X,
+        y,
+        task,
+        np.empty(d),
+        np.empty(n),
+        np.empty(n),
+        np.empty(d),
+        np.empty(theta.size),
+        out,
+    )
     return out, log_loss

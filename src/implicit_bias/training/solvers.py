@@ -112,8 +112,21 @@ class GradientDescent:
         if self.backend == "numba":
             thetas_t = np.ascontiguousarray(thetas.T)
             kernels.gd_batch(
-                thetas_t, net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code,
-                float(self.lr), steps, _blocks(runs), beta, loss, log_loss, theta_rec, failed_at,
+                thetas_t,
+                net.flat_index,
+                net.coord,
+                net.weight,
+                problem.X,
+                problem.y,
+                problem.task_code,
+                float(self.lr),
+                steps,
+                _blocks(runs),
+                beta,
+                loss,
+                log_loss,
+                theta_rec,
+                failed_at,
             )
             thetas = thetas_t.T
         else:
@@ -176,13 +189,21 @@ class GradientFlow:
     def __post_init__(self):
         for name in ("log_loss_target", "log_loss_cap"):
             value = getattr(self, name)
-            _require(value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)
-                                       and math.isfinite(value) and value < 0),
-                     f"flow.{name} must be a negative finite number (a log-loss below log 1 = 0), got {value!r}")
+            _require(
+                value is None
+                or (
+                    isinstance(value, (int, float))
+                    and not isinstance(value, bool)
+                    and math.isfinite(value)
+                    and value < 0
+                ),
+                f"flow.{name} must be a negative finite number (a log-loss below log 1 = 0), got {value!r}",
+            )
         if self.log_loss_cap is not None:
-            _require(self.log_loss_target is None or self.log_loss_cap <= self.log_loss_target,
-                     f"flow.log_loss_cap ({self.log_loss_cap}) must be at or below log_loss_target "
-                     f"({self.log_loss_target})")
+            _require(
+                self.log_loss_target is None or self.log_loss_cap <= self.log_loss_target,
+                f"flow.log_loss_cap ({self.log_loss_cap}) must be at or below log_loss_target ({self.log_loss_target})",
+            )
         for name in ("residual_rtol", "rtol", "atol", "stiff_rtol"):
             _positive_float(getattr(self, name), f"flow.{name}")
         _require(self.rtol < 1, f"flow.rtol must be < 1, got {self.rtol}")
@@ -209,7 +230,9 @@ class GradientFlow:
         levels[0], levels[-1] = start, stop
         return levels
 
-    def extend(self, problem: Problem, result: RunResult, log_loss_target: float, *, checkpoints: int = 40) -> RunResult:
+    def extend(
+        self, problem: Problem, result: RunResult, log_loss_target: float, *, checkpoints: int = 40
+    ) -> RunResult:
         """Continue a converged run from its last state down to ``log_loss_target``.
 
         The re-timed flow is autonomous in tau = -log L, so restarting from the final parameters
@@ -219,10 +242,16 @@ class GradientFlow:
         (tail,) = more.run(problem, result.theta_final[None, :])
         keep = slice(1, None)  # the first level repeats the last recorded one
         return RunResult(
-            np.concatenate([result.progress, tail.progress[keep]]), np.concatenate([result.beta, tail.beta[keep]]),
-            np.concatenate([result.loss, tail.loss[keep]]), np.concatenate([result.log_loss, tail.log_loss[keep]]),
-            np.concatenate([result.theta, tail.theta[keep]]), result.theta_init, tail.theta_final, tail.status,
-            tail.reason, steps=result.steps + tail.steps,
+            np.concatenate([result.progress, tail.progress[keep]]),
+            np.concatenate([result.beta, tail.beta[keep]]),
+            np.concatenate([result.loss, tail.loss[keep]]),
+            np.concatenate([result.log_loss, tail.log_loss[keep]]),
+            np.concatenate([result.theta, tail.theta[keep]]),
+            result.theta_init,
+            tail.theta_final,
+            tail.status,
+            tail.reason,
+            steps=result.steps + tail.steps,
         )
 
     def run(self, problem: Problem, thetas0) -> list[RunResult]:
@@ -235,27 +264,42 @@ class GradientFlow:
     def _invalid_start(self, problem, theta) -> str:
         """Why the flow cannot start from theta (a non-finite loss, or no gradient), or ''."""
         net = problem.network
-        velocity, log_loss = kernels.flow_velocity(theta, net.flat_index, net.coord, net.weight, problem.X, problem.y,
-                                                   problem.task_code)
+        velocity, log_loss = kernels.flow_velocity(
+            theta, net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code
+        )
         if not np.isfinite(log_loss):
             return f"the initial log-loss is {log_loss} (data or parameters too large or too small for float64?)"
         if not np.all(np.isfinite(velocity)):
-            return "the initial gradient of log L is zero or not finite: the flow has nowhere to go (a stationary point)"
+            return (
+                "the initial gradient of log L is zero or not finite: the flow has nowhere to go (a stationary point)"
+            )
         if self.target(problem) >= log_loss:
             return ""  # already at the target: the integration records the start and stops
         if problem.task == "regression" and self.target(problem) < -700:
-            return (f"log_loss_target {self.target(problem):g} is below what float64 resolves for a squared loss "
-                    "(about -700)")
+            return (
+                f"log_loss_target {self.target(problem):g} is below what float64 resolves for a squared loss "
+                "(about -700)"
+            )
         return ""
 
     def _not_started(self, problem, theta, why) -> RunResult:
         net = problem.network
-        _, log_loss = kernels.flow_velocity(theta, net.flat_index, net.coord, net.weight, problem.X, problem.y,
-                                            problem.task_code)
+        _, log_loss = kernels.flow_velocity(
+            theta, net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code
+        )
         with np.errstate(all="ignore"):
             beta = net.beta(theta)
-            return RunResult(np.array([-log_loss]), beta[None, :], np.exp(np.array([log_loss])), np.array([log_loss]),
-                             theta[None, :], theta.copy(), theta.copy(), "invalid", why)
+            return RunResult(
+                np.array([-log_loss]),
+                beta[None, :],
+                np.exp(np.array([log_loss])),
+                np.array([log_loss]),
+                theta[None, :],
+                theta.copy(),
+                theta.copy(),
+                "invalid",
+                why,
+            )
 
     def _integrate(self, problem: Problem, thetas) -> list[RunResult]:
         init = thetas.copy()
@@ -274,15 +318,40 @@ class GradientFlow:
         resume = np.zeros((runs, 2))
         net = problem.network
         kernels.flow_batch(
-            thetas, net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code,
-            levels, float(self.rtol), float(self.atol), int(self.max_steps), int(self.stiff_steps),
-            beta, log_loss, reached, theta_rec, status, steps, resume,
+            thetas,
+            net.flat_index,
+            net.coord,
+            net.weight,
+            problem.X,
+            problem.y,
+            problem.task_code,
+            levels,
+            float(self.rtol),
+            float(self.atol),
+            int(self.max_steps),
+            int(self.stiff_steps),
+            beta,
+            log_loss,
+            reached,
+            theta_rec,
+            status,
+            steps,
+            resume,
         )
         implicit = np.zeros(runs, dtype=bool)
         for r in np.nonzero(status == kernels.FLOW_STIFF)[0]:
             implicit[r] = True
-            status[r], extra = self._implicit(problem, thetas[r], int(resume[r, 0]), resume[r, 1], levels[r],
-                                              beta[r], log_loss[r], reached[r], theta_rec[r])
+            status[r], extra = self._implicit(
+                problem,
+                thetas[r],
+                int(resume[r, 0]),
+                resume[r, 1],
+                levels[r],
+                beta[r],
+                log_loss[r],
+                reached[r],
+                theta_rec[r],
+            )
             steps[r] += extra
         results = []
         for r in range(runs):
@@ -292,8 +361,16 @@ class GradientFlow:
                 reason += " (stiff: finished with the implicit Radau method)"
             results.append(
                 RunResult(
-                    reached[r][used], beta[r][used], np.exp(log_loss[r][used]), log_loss[r][used],
-                    theta_rec[r][used], init[r], thetas[r], name, reason, steps=int(steps[r]),
+                    reached[r][used],
+                    beta[r][used],
+                    np.exp(log_loss[r][used]),
+                    log_loss[r][used],
+                    theta_rec[r][used],
+                    init[r],
+                    thetas[r],
+                    name,
+                    reason,
+                    steps=int(steps[r]),
                 )
             )
         return results
@@ -314,8 +391,9 @@ class GradientFlow:
 
         def advance(goal):
             nonlocal theta, tau, steps
-            solution = solve_ivp(velocity, (tau, goal), theta, method="Radau", rtol=self.stiff_rtol, atol=self.atol,
-                                 jac=jacobian)
+            solution = solve_ivp(
+                velocity, (tau, goal), theta, method="Radau", rtol=self.stiff_rtol, atol=self.atol, jac=jacobian
+            )
             steps += int(solution.nfev)
             if not solution.success or not np.all(np.isfinite(solution.y[:, -1])):
                 return False

@@ -8,7 +8,9 @@ import numpy as np
 import torch
 
 
-def gd_batch_torch(problem, thetas, lr, checkpoints, beta_rec, loss_rec, log_loss_rec, theta_rec, failed_at, device="cpu"):
+def gd_batch_torch(
+    problem, thetas, lr, checkpoints, beta_rec, loss_rec, log_loss_rec, theta_rec, failed_at, device="cpu"
+):
     """Same contract as ``kernels.gd_batch``: updates ``thetas`` and the record arrays in place."""
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():

@@ -39,7 +39,11 @@ def check_theorem1(run, prediction):
         return mm.singular_vector_residual(run.network, run.theta[k], run.X, run.y, u=u)
 
     return judge_vanishing(
-        "theorem1", run, "singular-vector residual (eq. 8)", residual, tolerance=SINGULAR_RESIDUAL,
+        "theorem1",
+        run,
+        "singular-vector residual (eq. 8)",
+        residual,
+        tolerance=SINGULAR_RESIDUAL,
         controls={"u frozen at the initialisation": lambda k: residual(k, early)},
     )
 
@@ -51,19 +55,29 @@ def predict_corollary1(run) -> Prediction:
 
 def _angles(run, prediction, alternatives: dict, claim: str, what: str):
     """The angle of beta to the predicted direction, and to each alternative direction."""
+
     def angle_to(target):
         return lambda k: mm.angle_degrees(run.beta[k], target)
 
-    return judge_vanishing(claim, run, f"angle to {what} (deg)", angle_to(prediction.beta), tolerance=ANGLE_DEGREES,
-                           unit="deg", controls={name: angle_to(b) for name, b in alternatives.items()})
+    return judge_vanishing(
+        claim,
+        run,
+        f"angle to {what} (deg)",
+        angle_to(prediction.beta),
+        tolerance=ANGLE_DEGREES,
+        unit="deg",
+        controls={name: angle_to(b) for name, b in alternatives.items()},
+    )
 
 
 def check_corollary1(run, prediction):
     if (rows := gate("corollary1", run, prediction)) is not None:
         return rows
     d = run.network.dim
-    alternatives = {"l1 max-margin": mm.transformed_l1_max_margin(run.X, run.y, np.eye(d)),
-                    "DFT-domain l1 max-margin": mm.transformed_l1_max_margin(run.X, run.y, dft_matrix(d))}
+    alternatives = {
+        "l1 max-margin": mm.transformed_l1_max_margin(run.X, run.y, np.eye(d)),
+        "DFT-domain l1 max-margin": mm.transformed_l1_max_margin(run.X, run.y, dft_matrix(d)),
+    }
     return _angles(run, prediction, alternatives, "corollary1", "the l2 max-margin direction")
 
 
@@ -71,8 +85,9 @@ def check_corollary1(run, prediction):
 def theorem2_prediction(claim, run) -> Prediction:
     """Theorem 2's prediction for a network with Assumption 1 (used by Corollaries 2, 3 and Remark 3)."""
     if run.network.name == "conv" and not full_length(run):
-        return Prediction(claim, False, "Theorem 2 needs Assumption 1, which convolutions have only at full "
-                                        "length (all k_l = d)")
+        return Prediction(
+            claim, False, "Theorem 2 needs Assumption 1, which convolutions have only at full length (all k_l = d)"
+        )
     decomposition = orthogonal_decomposition(run.network)
     if decomposition is None:
         return Prediction(claim, False, f"{run.network.describe()} has no orthogonal decomposition (Assumption 1)")
@@ -107,13 +122,20 @@ def gap_rows(claim, run, prediction, S, what):
     the same gap in the l2 problem and in the other transform's l1 problem.
     """
     optimum = np.sum(np.abs(S @ prediction.beta))
-    controls = {"l2 max-margin": lambda k, o=np.linalg.norm(mm.l2_max_margin(run.X, run.y)): _gap(run, None, o, k, "l2")}
+    l2_optimum = np.linalg.norm(mm.l2_max_margin(run.X, run.y))
+    controls = {"l2 max-margin": lambda k: _gap(run, None, l2_optimum, k, "l2")}
     for name, T in _alternative_transforms(run, S).items():
         other = np.sum(np.abs(T @ mm.transformed_l1_max_margin(run.X, run.y, T)))
         controls[name + " max-margin"] = lambda k, T=T, o=other: _gap(run, T, o, k)
-    return judge_vanishing(claim, run, f"optimality gap for {what}", lambda k: _gap(run, S, optimum, k),
-                           tolerance=RELATIVE_GAP, controls=controls,
-                           why=f"angle to cvxpy's solution {mm.angle_degrees(run.beta[run.final], prediction.beta):.3g} deg")
+    return judge_vanishing(
+        claim,
+        run,
+        f"optimality gap for {what}",
+        lambda k: _gap(run, S, optimum, k),
+        tolerance=RELATIVE_GAP,
+        controls=controls,
+        why=f"angle to cvxpy's solution {mm.angle_degrees(run.beta[run.final], prediction.beta):.3g} deg",
+    )
 
 
 def _persisting(run, series, keep) -> np.ndarray:
@@ -133,6 +155,7 @@ def _persisting(run, series, keep) -> np.ndarray:
 def support_of_limit(run, S) -> np.ndarray:
     """Coordinates of S z that persist in the limit: those whose share of the largest one does not
     extrapolate to (nearly) zero over the tail; a coordinate still decaying is off the support."""
+
     def shares(k):
         rho = np.abs(S @ mm.normalized_margin_direction(run.beta[k], run.X, run.y))
         return rho / rho.max()
@@ -142,6 +165,7 @@ def support_of_limit(run, S) -> np.ndarray:
 
 def active_of_limit(run) -> np.ndarray:
     """The constraints active in the limit: margins (scaled to a smallest margin of 1) that extrapolate to 1."""
+
     def margins(k):
         m = run.y * (run.X @ run.beta[k])
         return m / m.min()
@@ -165,8 +189,14 @@ def kkt_rows(claim, run, S):
     d = run.network.dim
     controls = {"l2 max-margin": kkt(np.eye(d), 1, np.ones(d, dtype=bool))}
     controls.update({f"{name} l_(2/{L}) max-margin": kkt(T, L) for name, T in _alternative_transforms(run, S).items()})
-    return judge_vanishing(claim, run, f"KKT stationarity residual of the l_(2/{L}) max-margin (non-convex)",
-                           kkt(S, L), tolerance=KKT, controls=controls)
+    return judge_vanishing(
+        claim,
+        run,
+        f"KKT stationarity residual of the l_(2/{L}) max-margin (non-convex)",
+        kkt(S, L),
+        tolerance=KKT,
+        controls=controls,
+    )
 
 
 def theorem2_rows(claim, run, prediction):
@@ -219,14 +249,22 @@ def check_theorem3(run, prediction):
         def angle(k):
             v1, v2 = run.network.unflatten(run.theta[k])
             return min(max(mm.angle_degrees(v1, s * p1), mm.angle_degrees(v2, s * p2)) for s in (1, -1))
+
         return angle
 
     U1, s, U2 = single_point_svd(run.network, run.X[0])
     controls = {"the initial directions": angle_to(*run.directions)}
     if s.size >= 2:
         controls["the second singular vectors"] = angle_to(U1[:, 1], U2[:, 1])
-    return judge_vanishing("theorem3", run, "max angle of v_1, v_2 to U_1 eta_1, U_2 eta_2 (deg)",
-                           angle_to(*prediction.theta), tolerance=ANGLE_DEGREES, unit="deg", controls=controls)
+    return judge_vanishing(
+        "theorem3",
+        run,
+        "max angle of v_1, v_2 to U_1 eta_1, U_2 eta_2 (deg)",
+        angle_to(*prediction.theta),
+        tolerance=ANGLE_DEGREES,
+        unit="deg",
+        controls=controls,
+    )
 
 
 def predict_corollary4(run) -> Prediction:
@@ -248,6 +286,8 @@ def check_corollary4(run, prediction):
         alternatives = {"l1 max-margin (a coordinate of x)": mm.single_point_l1_max_margin(x, y)}
     else:
         left, right = np.roll(x, -1), np.roll(x, 1)
-        alternatives = {"y x (k_1 = 1, l2 max-margin)": y * x,
-                        "the other sign of the neighbours": 2 * y * x - np.sign(x @ left) * y * (left + right)}
+        alternatives = {
+            "y x (k_1 = 1, l2 max-margin)": y * x,
+            "the other sign of the neighbours": 2 * y * x - np.sign(x @ left) * y * (left + right),
+        }
     return _angles(run, prediction, alternatives, "corollary4", "the filtered data point")

@@ -12,8 +12,16 @@ import numpy as np
 from ...decompositions import dft_matrix, orthogonal_decomposition
 from .. import classification as mm
 from .. import lemma5_1, regression
-from ..judging import (ANGLE_DEGREES, judge_limit, judge_series, judge_vanishing, regression_tolerance, relative_error,
-                       tail_indices, with_controls)
+from ..judging import (
+    ANGLE_DEGREES,
+    judge_limit,
+    judge_series,
+    judge_vanishing,
+    regression_tolerance,
+    relative_error,
+    tail_indices,
+    with_controls,
+)
 from ..records import Check, Prediction, gate, where
 from .classification import gap_rows, theorem2_prediction
 from .regression import limit_rows, predict_theorem5, theorem4_prediction
@@ -25,7 +33,9 @@ ARCHITECTURE_NORMS = {"fc": "l2", "diag": "l1", "conv": "DFT-domain l1"}  # Sect
 # --- Remark 1 ---------------------------------------------------------------------------------------
 def predict_remark1_xtr_direction(run) -> Prediction:
     if orthogonal_decomposition(run.network) is None:
-        return Prediction("remark1_xtr_direction", False, "Remark 1 concerns the Theorem 2 settings (networks with Assumption 1)")
+        return Prediction(
+            "remark1_xtr_direction", False, "Remark 1 concerns the Theorem 2 settings (networks with Assumption 1)"
+        )
     return Prediction("remark1_xtr_direction", True, "evidence on Theorem 2's assumption")
 
 
@@ -43,10 +53,18 @@ def check_remark1_xtr_direction(run, prediction):
     u_early = mm.residual_direction(run.beta[early], run.X, run.y)
     angle = mm.angle_degrees(u_final, u_early)
     settled = "settled" if angle < 0.01 else "still moving"
-    return [Check("remark1_xtr_direction", metric="angle of X^T r over the last decade of log L (deg)", value=angle,
-                  tolerance=np.nan, status="observation", **where(run),
-                  reason=f"the paper leaves open whether X^T r converges in direction (Remark 1); here it is {settled} "
-                         f"({angle:.3g} deg from log L = {run.log_loss[early]:.4g} to {run.log_loss[run.final]:.4g})")]
+    return [
+        Check(
+            "remark1_xtr_direction",
+            metric="angle of X^T r over the last decade of log L (deg)",
+            value=angle,
+            tolerance=np.nan,
+            status="observation",
+            **where(run),
+            reason=f"the paper leaves open whether X^T r converges in direction (Remark 1); here it is {settled} "
+            f"({angle:.3g} deg from log L = {run.log_loss[early]:.4g} to {run.log_loss[run.final]:.4g})",
+        )
+    ]
 
 
 # --- Remark 3 ---------------------------------------------------------------------------------------
@@ -74,18 +92,26 @@ def check_remark3(run, prediction):
         return int(np.sum(v > 1e-3 * v.max()))
 
     beta = run.beta[run.final]
-    return rows + judge_limit("remark3", run, "nonzeros of T beta (above 1e-3 of the largest)", nonzeros(T @ beta),
-                              tolerance=n, why=f"an l1 max-margin solution has at most n = {n} nonzeros",
-                              controls={"sparse in the standard basis (nonzeros of beta)": nonzeros(beta)})
+    return rows + judge_limit(
+        "remark3",
+        run,
+        "nonzeros of T beta (above 1e-3 of the largest)",
+        nonzeros(T @ beta),
+        tolerance=n,
+        why=f"an l1 max-margin solution has at most n = {n} nonzeros",
+        controls={"sparse in the standard basis (nonzeros of beta)": nonzeros(beta)},
+    )
 
 
 # --- Figure 1 ---------------------------------------------------------------------------------------
 def min_norm_points(X, y) -> dict:
     """Section 6's alpha -> 0 points of the three networks: l2 (fc), l1 (diag), DFT-domain l1 (conv)."""
     d = np.shape(X)[1]
-    return {"fc": regression.min_norm_solution(X, y),
-            "diag": regression.transformed_l1_interpolant(X, y, np.eye(d)),
-            "conv": regression.transformed_l1_interpolant(X, y, dft_matrix(d))}
+    return {
+        "fc": regression.min_norm_solution(X, y),
+        "diag": regression.transformed_l1_interpolant(X, y, np.eye(d)),
+        "conv": regression.transformed_l1_interpolant(X, y, dft_matrix(d)),
+    }
 
 
 def predict_figure1(run):
@@ -97,26 +123,40 @@ def check_figure1(run, prediction):
         return rows
     tolerance, why = regression_tolerance(run)
     beta = run.beta[run.final]
-    controls = {f"the {ARCHITECTURE_NORMS[name]} min-norm point ({name}'s alpha -> 0 limit)": relative_error(beta, point)
-                for name, point in min_norm_points(run.X, run.y).items() if name != run.network.name}
-    return judge_limit("figure1", run, "relative error of the limit point (Theorem 5)", relative_error(beta, prediction.beta),
-                       tolerance=tolerance, why=why, controls=controls)
+    controls = {
+        f"the {ARCHITECTURE_NORMS[name]} min-norm point ({name}'s alpha -> 0 limit)": relative_error(beta, point)
+        for name, point in min_norm_points(run.X, run.y).items()
+        if name != run.network.name
+    }
+    return judge_limit(
+        "figure1",
+        run,
+        "relative error of the limit point (Theorem 5)",
+        relative_error(beta, prediction.beta),
+        tolerance=tolerance,
+        why=why,
+        controls=controls,
+    )
 
 
 # --- Figure 3 ---------------------------------------------------------------------------------------
 def max_margin_directions(run) -> dict:
     """Section 6's max-margin direction of each of the three 2-layer networks, for this data."""
     d = run.network.dim
-    return {"fc": mm.l2_max_margin(run.X, run.y),
-            "diag": mm.transformed_l1_max_margin(run.X, run.y, np.eye(d)),
-            "conv": mm.transformed_l1_max_margin(run.X, run.y, dft_matrix(d))}
+    return {
+        "fc": mm.l2_max_margin(run.X, run.y),
+        "diag": mm.transformed_l1_max_margin(run.X, run.y, np.eye(d)),
+        "conv": mm.transformed_l1_max_margin(run.X, run.y, dft_matrix(d)),
+    }
 
 
 def _section6_prediction(claim, run) -> Prediction:
     if run.network.name == "conv" and not all(k == run.network.dim for k in run.network.shape):
         return Prediction(claim, False, "Figure 3 shows full-length convolutions")
     norm = ARCHITECTURE_NORMS[run.network.name]
-    return Prediction(claim, True, f"the {norm} max-margin direction", beta=max_margin_directions(run)[run.network.name])
+    return Prediction(
+        claim, True, f"the {norm} max-margin direction", beta=max_margin_directions(run)[run.network.name]
+    )
 
 
 def predict_figure3(run):
@@ -128,15 +168,23 @@ def check_figure3(run, prediction):
     if (rows := gate("figure3", run, prediction)) is not None:
         return rows
     angle = mm.angle_degrees(run.beta[run.final], prediction.beta)
-    return [Check("figure3", metric="angle to the max-margin direction at the end of training (deg)", value=angle,
-                  tolerance=np.nan, status="observation", **where(run),
-                  reason=f"at log L = {run.log_loss[run.final]:.4g}; the paper found its GD directions init-dependent "
-                         "at L ~ 1e-5 (not trained to zero loss)")]
+    return [
+        Check(
+            "figure3",
+            metric="angle to the max-margin direction at the end of training (deg)",
+            value=angle,
+            tolerance=np.nan,
+            status="observation",
+            **where(run),
+            reason=f"at log L = {run.log_loss[run.final]:.4g}; the paper found its GD directions init-dependent "
+            "at L ~ 1e-5 (not trained to zero loss)",
+        )
+    ]
 
 
 def _spread(members, index_of) -> float:
     directions = [m.beta[index_of(m)] for m in members]
-    return max((mm.angle_degrees(a, b) for i, a in enumerate(directions) for b in directions[i + 1:]), default=0.0)
+    return max((mm.angle_degrees(a, b) for i, a in enumerate(directions) for b in directions[i + 1 :]), default=0.0)
 
 
 def _by_architecture(runs, predictions):
@@ -152,16 +200,40 @@ def check_group_figure3(runs, predictions):
     rows = []
     for architecture, members in _by_architecture(runs, predictions).items():
         if len(members) < 2:
-            rows.append(Check("figure3", members[0].experiment, architecture, members[0].network.depth, np.nan, -1,
-                              "spread of directions across inits at the end (deg)", np.nan, np.nan, "not-applicable",
-                              f"a spread needs at least two successful runs, {architecture} has {len(members)}"))
+            rows.append(
+                Check(
+                    "figure3",
+                    members[0].experiment,
+                    architecture,
+                    members[0].network.depth,
+                    np.nan,
+                    -1,
+                    "spread of directions across inits at the end (deg)",
+                    np.nan,
+                    np.nan,
+                    "not-applicable",
+                    f"a spread needs at least two successful runs, {architecture} has {len(members)}",
+                )
+            )
             continue
         spread = _spread(members, lambda m: m.final)
         level = max(m.log_loss[m.final] for m in members)
-        rows.append(Check("figure3", members[0].experiment, architecture, members[0].network.depth, np.nan, -1,
-                          "spread of directions across inits at the end (deg)", spread, np.nan, "observation",
-                          f"{len(members)} runs, log L <= {level:.4g}: the paper saw init-dependent directions at "
-                          f"L ~ 1e-5; {'we do too' if spread > 1 else 'ours agree within 1 deg'}"))
+        rows.append(
+            Check(
+                "figure3",
+                members[0].experiment,
+                architecture,
+                members[0].network.depth,
+                np.nan,
+                -1,
+                "spread of directions across inits at the end (deg)",
+                spread,
+                np.nan,
+                "observation",
+                f"{len(members)} runs, log L <= {level:.4g}: the paper saw init-dependent directions at "
+                f"L ~ 1e-5; {'we do too' if spread > 1 else 'ours agree within 1 deg'}",
+            )
+        )
     return rows
 
 
@@ -179,10 +251,20 @@ def check_figure3_loss_gap(run, prediction):
     def angle_to(target):
         return lambda k: mm.angle_degrees(run.beta[k], target)
 
-    controls = {f"the {ARCHITECTURE_NORMS[name]} max-margin direction ({name})": angle_to(b)
-                for name, b in directions.items() if name != run.network.name}
-    return judge_vanishing("figure3_loss_gap", run, "angle to this network's max-margin direction (deg)",
-                           angle_to(prediction.beta), tolerance=ANGLE_DEGREES, unit="deg", controls=controls)
+    controls = {
+        f"the {ARCHITECTURE_NORMS[name]} max-margin direction ({name})": angle_to(b)
+        for name, b in directions.items()
+        if name != run.network.name
+    }
+    return judge_vanishing(
+        "figure3_loss_gap",
+        run,
+        "angle to this network's max-margin direction (deg)",
+        angle_to(prediction.beta),
+        tolerance=ANGLE_DEGREES,
+        unit="deg",
+        controls=controls,
+    )
 
 
 def check_group_figure3_loss_gap(runs, predictions):
@@ -194,12 +276,26 @@ def check_group_figure3_loss_gap(runs, predictions):
     rows = []
     groups = _by_architecture(runs, predictions)
     for architecture, members in groups.items():
-        place = dict(experiment=members[0].experiment, architecture=architecture, depth=members[0].network.depth,
-                     alpha=np.nan, seed=-1)
+        place = dict(
+            experiment=members[0].experiment,
+            architecture=architecture,
+            depth=members[0].network.depth,
+            alpha=np.nan,
+            seed=-1,
+        )
         metric = "spread of directions across inits (deg)"
         if len(members) < 2:
-            rows.append(Check("figure3_loss_gap", metric=metric, value=np.nan, tolerance=np.nan, status="not-applicable",
-                              reason=f"a spread needs at least two successful runs, {architecture} has {len(members)}", **place))
+            rows.append(
+                Check(
+                    "figure3_loss_gap",
+                    metric=metric,
+                    value=np.nan,
+                    tolerance=np.nan,
+                    status="not-applicable",
+                    reason=f"a spread needs at least two successful runs, {architecture} has {len(members)}",
+                    **place,
+                )
+            )
             continue
         at_paper = _spread(members, lambda m: int(np.nanargmin(np.abs(m.log_loss - PAPER_STOP_LOG_LOSS))))
         shortest = min(members, key=lambda m: m.tau[-1])
@@ -209,9 +305,17 @@ def check_group_figure3_loss_gap(runs, predictions):
             return int(np.nanargmin(np.abs(np.log(np.maximum(m.tau, 1e-300)) - np.log(t))))
 
         spread = np.array([_spread(members, lambda m, t=t: nearest(m, t)) for t in tau])
-        rows += judge_series("figure3_loss_gap", place, metric, tau, spread, tolerance=2 * ANGLE_DEGREES, unit="deg",
-                             why=f"{len(members)} runs; the spread was {at_paper:.3g} deg at the paper's L = 1e-5",
-                             needs="the runs cannot decide yet: continue the flow to a lower log-loss (solver log_loss_cap)")
+        rows += judge_series(
+            "figure3_loss_gap",
+            place,
+            metric,
+            tau,
+            spread,
+            tolerance=2 * ANGLE_DEGREES,
+            unit="deg",
+            why=f"{len(members)} runs; the spread was {at_paper:.3g} deg at the paper's L = 1e-5",
+            needs="the runs cannot decide yet: continue the flow to a lower log-loss (solver log_loss_cap)",
+        )
     return rows
 
 
@@ -219,49 +323,105 @@ def check_group_figure3_loss_gap(runs, predictions):
 def check_theory_lemma5_1(depths=(2, 3, 4, 5, 6), experiment="lemma5_1") -> list[Check]:
     """h_L against a high-accuracy ODE solve, its oddness and monotonicity, and c_L; controls: the
     neighbouring depth's h_{L+1} and c_{L+1} must not pass for depth L."""
-    from scipy.integrate import quad, solve_ivp
+    from scipy.integrate import quad
 
     rows = []
     for L in depths:
         c = lemma5_1.c_limit(L)
         t_max = 3.0 if L == 2 else 0.99 * c
-        solution = solve_ivp(lambda t, z: [z[0] ** (L - 2) * z[1], z[0] ** (L - 1)], (0, t_max), [1.0, 0.0],
-                             method="DOP853", rtol=1e-13, atol=1e-15, dense_output=True)
-        t = np.linspace(0, t_max, 201)
-        p, q = solution.sol(t)
-        reference = p ** (L - 1) * q
+        t, reference = _lemma5_1_reference(L, t_max)
         base = dict(experiment=experiment, architecture="-", depth=L, alpha=np.nan, seed=-1)
-
-        def error(depth):
-            with np.errstate(invalid="ignore", over="ignore"):
-                value = lemma5_1.h(t, depth)
-            return float(np.nanmax(np.abs(value - reference) / np.maximum(np.abs(reference), 1e-300)))  # where h is finite
-
-        def row(metric, measured, tolerance, reason, controls=None):
-            rows.extend(_theory_rows(metric, measured, tolerance, reason, base, controls or {}))
-
-        row("max relative error of h_L vs an ODE solve", error(L), 1e-9,
-            f"DOP853 at rtol 1e-13 on [0, {t_max:.4g}]; h_L grows to {reference[-1]:.3g}, so the reference itself is good to ~1e-10",
-            {"h_(L+1) in place of h_L": error(L + 1)})
+        rows += _theory_rows(
+            "max relative error of h_L vs an ODE solve",
+            _h_error(t, reference, L),
+            1e-9,
+            f"DOP853 at rtol 1e-13 on [0, {t_max:.4g}]; h_L grows to {reference[-1]:.3g}, so the "
+            "reference itself is good to ~1e-10",
+            base,
+            {"h_(L+1) in place of h_L": _h_error(t, reference, L + 1)},
+        )
         grid = np.linspace(-t_max, t_max, 2001)
         values = lemma5_1.h(grid, L)
         violations = np.sum(np.diff(values) <= 0) + np.sum(lemma5_1.h(-grid, L) != -values)
-        row("violations of oddness and strict increase on a grid", float(violations), 0, "2001 points on [-t_max, t_max]")
+        rows += _theory_rows(
+            "violations of oddness and strict increase on a grid",
+            float(violations),
+            0,
+            "2001 points on [-t_max, t_max]",
+            base,
+            {},
+        )
         if L >= 3:
-            integral = quad(lambda u: (1 + u * u) ** (-(L - 1) / 2), 0, np.inf, epsabs=0, epsrel=1e-13)[0]
-            row("|c_L - int_0^inf (1+u^2)^{-(L-1)/2} du|", abs(c - integral), 1e-12, "quadrature to 1e-13",
-                {"c_(L+1) in place of c_L": abs(lemma5_1.c_limit(L + 1) - integral)})
-            row("h_L(c_L (1 - 1e-9)) is large", float(1.0 / lemma5_1.h(c * (1 - 1e-9), L)), 1e-6,
-                "h_L -> inf at c_L: 1/h_L near c_L must be small")
+            integral = quad(lambda u, L=L: (1 + u * u) ** (-(L - 1) / 2), 0, np.inf, epsabs=0, epsrel=1e-13)[0]
+            rows += _theory_rows(
+                "|c_L - int_0^inf (1+u^2)^{-(L-1)/2} du|",
+                abs(c - integral),
+                1e-12,
+                "quadrature to 1e-13",
+                base,
+                {"c_(L+1) in place of c_L": abs(lemma5_1.c_limit(L + 1) - integral)},
+            )
+            rows += _theory_rows(
+                "h_L(c_L (1 - 1e-9)) is large",
+                float(1.0 / lemma5_1.h(c * (1 - 1e-9), L)),
+                1e-6,
+                "h_L -> inf at c_L: 1/h_L near c_L must be small",
+                base,
+                {},
+            )
     return rows
+
+
+def _lemma5_1_reference(L: int, t_max: float):
+    """(t, p^{L-1} q) from a DOP853 solve of p' = p^{L-2} q, q' = p^{L-1} at rtol 1e-13."""
+    from scipy.integrate import solve_ivp
+
+    solution = solve_ivp(
+        lambda t, z: [z[0] ** (L - 2) * z[1], z[0] ** (L - 1)],
+        (0, t_max),
+        [1.0, 0.0],
+        method="DOP853",
+        rtol=1e-13,
+        atol=1e-15,
+        dense_output=True,
+    )
+    t = np.linspace(0, t_max, 201)
+    p, q = solution.sol(t)
+    return t, p ** (L - 1) * q
+
+
+def _h_error(t, reference, depth: int) -> float:
+    """Largest relative error of h_depth against the reference, where h_depth is finite."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        value = lemma5_1.h(t, depth)
+    return float(np.nanmax(np.abs(value - reference) / np.maximum(np.abs(reference), 1e-300)))
 
 
 def _theory_rows(metric, measured, tolerance, reason, base, controls) -> list[Check]:
     passed = bool(np.isfinite(measured) and measured <= tolerance)
-    row = Check("lemma5_1", metric=metric, value=float(measured), tolerance=tolerance,
-                status="pass" if passed else "fail", reason=reason, **base)
-    return with_controls(row, [
-        Check("lemma5_1", metric=metric, value=float(value), tolerance=tolerance, reason="a wrong depth must not pass",
-              status="not-rejected" if np.isfinite(value) and value <= tolerance else "rejected",
-              role="control", alternative=name, **base)
-        for name, value in controls.items()])
+    row = Check(
+        "lemma5_1",
+        metric=metric,
+        value=float(measured),
+        tolerance=tolerance,
+        status="pass" if passed else "fail",
+        reason=reason,
+        **base,
+    )
+    return with_controls(
+        row,
+        [
+            Check(
+                "lemma5_1",
+                metric=metric,
+                value=float(value),
+                tolerance=tolerance,
+                reason="a wrong depth must not pass",
+                status="not-rejected" if np.isfinite(value) and value <= tolerance else "rejected",
+                role="control",
+                alternative=name,
+                **base,
+            )
+            for name, value in controls.items()
+        ],
+    )

@@ -12,7 +12,7 @@ import numpy as np
 from ...decompositions import is_even, orthogonal_decomposition
 from ...inits import premise
 from .. import regression
-from ..judging import judge_limit, judge_series, regression_tolerance, relative_error
+from ..judging import judge_limit, regression_tolerance, relative_error
 from ..records import Check, Prediction, RunView, gate, not_applicable
 
 SWEEP_RELATIVE = 1e-3  # an alpha -> 0 (or inf) limit extrapolated from a sweep: within 0.1 %
@@ -37,8 +37,13 @@ def theorem4_prediction(claim, run: RunView) -> Prediction:
         rho = regression.theorem4_rho(run.X, run.y, decomposition.S, eta, alpha=run.alpha, L=run.network.depth)
     except ValueError as error:
         return Prediction(claim, True, "beta -> S^T argmin Q_{L,alpha,eta}", error=str(error))
-    return Prediction(claim, True, "beta -> S^T argmin Q_{L,alpha,eta}", beta=decomposition.S.T @ rho,
-                      info={"rho": rho.tolist(), "eta": eta.tolist()})
+    return Prediction(
+        claim,
+        True,
+        "beta -> S^T argmin Q_{L,alpha,eta}",
+        beta=decomposition.S.T @ rho,
+        info={"rho": rho.tolist(), "eta": eta.tolist()},
+    )
 
 
 def theorem4_alternatives(run, prediction) -> dict:
@@ -50,7 +55,9 @@ def theorem4_alternatives(run, prediction) -> dict:
         "weighted l1 (alpha -> 0)": l1,
         "weighted l2 (alpha -> inf)": l2,
         "min-l2 interpolant": S @ regression.min_norm_solution(run.X, run.y),
-        "Theorem 4 at 2 alpha": regression.theorem4_rho(run.X, run.y, S, prediction.info["eta"], alpha=2 * run.alpha, L=L),
+        "Theorem 4 at 2 alpha": regression.theorem4_rho(
+            run.X, run.y, S, prediction.info["eta"], alpha=2 * run.alpha, L=L
+        ),
     }
 
 
@@ -59,9 +66,19 @@ def limit_rows(claim, run, prediction):
         return rows
     tolerance, why = regression_tolerance(run)
     S = _decomposition(run).S
-    controls = {name: relative_error(run.beta[run.final], S.T @ rho) for name, rho in theorem4_alternatives(run, prediction).items()}
-    return judge_limit(claim, run, "relative error of beta", relative_error(run.beta[run.final], prediction.beta),
-                       tolerance=tolerance, why=why, controls=controls)
+    controls = {
+        name: relative_error(run.beta[run.final], S.T @ rho)
+        for name, rho in theorem4_alternatives(run, prediction).items()
+    }
+    return judge_limit(
+        claim,
+        run,
+        "relative error of beta",
+        relative_error(run.beta[run.final], prediction.beta),
+        tolerance=tolerance,
+        why=why,
+        controls=controls,
+    )
 
 
 def predict_theorem4(run):
@@ -103,14 +120,25 @@ def check_corollary7(run, prediction):
     def matrix(rho):
         return Q @ np.diag(rho) @ Q.T
 
-    names = {"weighted l1 (alpha -> 0)": "nuclear-norm minimiser (alpha -> 0)",
-             "weighted l2 (alpha -> inf)": "Frobenius minimiser (alpha -> inf)"}
-    controls = {names.get(name, name): relative_error(product, matrix(rho))
-                for name, rho in theorem4_alternatives(run, prediction).items() if name != "min-l2 interpolant"}
+    names = {
+        "weighted l1 (alpha -> 0)": "nuclear-norm minimiser (alpha -> 0)",
+        "weighted l2 (alpha -> inf)": "Frobenius minimiser (alpha -> inf)",
+    }
+    controls = {
+        names.get(name, name): relative_error(product, matrix(rho))
+        for name, rho in theorem4_alternatives(run, prediction).items()
+        if name != "min-l2 interpolant"
+    }
     tolerance, why = regression_tolerance(run)
-    return judge_limit("corollary7", run, "relative error of W_1...W_L",
-                       relative_error(product, matrix(prediction.info["rho"])), tolerance=tolerance, why=why,
-                       controls=controls)
+    return judge_limit(
+        "corollary7",
+        run,
+        "relative error of W_1...W_L",
+        relative_error(product, matrix(prediction.info["rho"])),
+        tolerance=tolerance,
+        why=why,
+        controls=controls,
+    )
 
 
 # --- Remark 4 ---------------------------------------------------------------------------------------
@@ -142,21 +170,39 @@ def check_group_remark4(runs, predictions):
         S, L, eta = _decomposition(run).S, run.network.depth, prediction.info["eta"]
         l1, l2 = regression.weighted_norm_limits(run.X, run.y, S, eta, L=L)
         place = dict(experiment=run.experiment, architecture=architecture, depth=L, alpha=np.nan, seed=seed)
-        for towards, (near, near_rho), (far, far_rho) in (("zero", ("weighted l1", l1), ("weighted l2", l2)),
-                                                          ("infinity", ("weighted l2", l2), ("weighted l1", l1))):
+        for towards, (near, near_rho), (far, far_rho) in (
+            ("zero", ("weighted l1", l1), ("weighted l2", l2)),
+            ("infinity", ("weighted l2", l2), ("weighted l1", l1)),
+        ):
             metric = f"alpha -> {towards}: distance of Q's minimiser to the {near} solution"
             try:
                 alphas, path = regression.theorem4_path(run.X, run.y, S, eta, alphas=_sweep_alphas(towards), L=L)
             except ValueError as error:
-                rows.append(Check("remark4", metric=metric, value=np.nan, tolerance=np.nan, status="fail",
-                                  reason=f"Theorem 4's dual failed along the sweep: {error}", **place))
+                rows.append(
+                    Check(
+                        "remark4",
+                        metric=metric,
+                        value=np.nan,
+                        tolerance=np.nan,
+                        status="fail",
+                        reason=f"Theorem 4's dual failed along the sweep: {error}",
+                        **place,
+                    )
+                )
                 continue
-            trained = ", ".join(f"{r.alpha:g}: {relative_error(r.beta[r.final], S.T @ near_rho):.3g}"
-                                for r, _ in usable if r.ok)
-            rows += judge_limit("remark4", place, metric, relative_error(path[-1], near_rho), tolerance=SWEEP_RELATIVE,
-                                why=f"Theorem 4's limit followed to alpha = {alphas[-1]:.3g}; the trained limits' "
-                                    f"distances to it: {trained}",
-                                controls={f"the {far} solution": relative_error(path[-1], far_rho)})
+            trained = ", ".join(
+                f"{r.alpha:g}: {relative_error(r.beta[r.final], S.T @ near_rho):.3g}" for r, _ in usable if r.ok
+            )
+            rows += judge_limit(
+                "remark4",
+                place,
+                metric,
+                relative_error(path[-1], near_rho),
+                tolerance=SWEEP_RELATIVE,
+                why=f"Theorem 4's limit followed to alpha = {alphas[-1]:.3g}; the trained limits' "
+                f"distances to it: {trained}",
+                controls={f"the {far} solution": relative_error(path[-1], far_rho)},
+            )
     return rows
 
 
@@ -177,8 +223,9 @@ def theorem5_limit(run, alpha):
 
 def predict_theorem5(run, claim="theorem5") -> Prediction:
     v1, v2, beta, nu = theorem5_limit(run, run.alpha)
-    return Prediction(claim, True, "closed form through g^-1(y / alpha^2)", beta=beta, theta=[v1, v2],
-                      info={"g_inverse": nu})
+    return Prediction(
+        claim, True, "closed form through g^-1(y / alpha^2)", beta=beta, theta=[v1, v2], info={"g_inverse": nu}
+    )
 
 
 def check_theorem5(run, prediction):
@@ -188,14 +235,25 @@ def check_theorem5(run, prediction):
     layers = run.network.unflatten(run.theta[run.final])
 
     def error(v1, v2, beta):
-        return max(relative_error(layers[0], v1), relative_error(layers[1], v2), relative_error(run.beta[run.final], beta))
+        return max(
+            relative_error(layers[0], v1), relative_error(layers[1], v2), relative_error(run.beta[run.final], beta)
+        )
 
     v1, v2, beta, _ = theorem5_limit(run, 2 * run.alpha)
     x = run.X[0]
-    controls = {"Theorem 5 at 2 alpha": error(v1, v2, beta),
-                "min-l2 interpolant (beta only)": relative_error(run.beta[run.final], run.y[0] * x / (x @ x))}
-    return judge_limit("theorem5", run, "max relative error of v_1, v_2, beta", error(*prediction.theta, prediction.beta),
-                       tolerance=tolerance, why=why, controls=controls)
+    controls = {
+        "Theorem 5 at 2 alpha": error(v1, v2, beta),
+        "min-l2 interpolant (beta only)": relative_error(run.beta[run.final], run.y[0] * x / (x @ x)),
+    }
+    return judge_limit(
+        "theorem5",
+        run,
+        "max relative error of v_1, v_2, beta",
+        error(*prediction.theta, prediction.beta),
+        tolerance=tolerance,
+        why=why,
+        controls=controls,
+    )
 
 
 # --- Theorem 6 --------------------------------------------------------------------------------------
@@ -203,8 +261,13 @@ def predict_theorem6(run) -> Prediction:
     if np.linalg.matrix_rank(run.X) < run.X.shape[0]:
         return Prediction("theorem6", False, "X must have full row rank")
     held = premise("theorem6", run.network, run.directions, run.X)
-    return Prediction("theorem6", True, "minimum l2-norm solution as alpha -> 0", beta=regression.min_norm_solution(run.X, run.y),
-                      info={"premise_6_1": held.holds, "premise_reason": held.reason})
+    return Prediction(
+        "theorem6",
+        True,
+        "minimum l2-norm solution as alpha -> 0",
+        beta=regression.min_norm_solution(run.X, run.y),
+        info={"premise_6_1": held.holds, "premise_reason": held.reason},
+    )
 
 
 def check_theorem6(run, prediction):
@@ -219,8 +282,9 @@ def check_theorem6(run, prediction):
         why = f"the flow stops at a relative residual of {tolerance / 1.5:g}; a run that cannot fit stalls above it"
     else:
         tolerance, why = 1e-6, "GD ran a fixed number of steps; the loss must have gone to (near) zero"
-    return judge_limit("theorem6", run, "6.1: final relative residual", residual, tolerance=tolerance,
-                       why=why + f" (run {run.status})")
+    return judge_limit(
+        "theorem6", run, "6.1: final relative residual", residual, tolerance=tolerance, why=why + f" (run {run.status})"
+    )
 
 
 def check_group_theorem6(runs, predictions):
@@ -234,20 +298,40 @@ def check_group_theorem6(runs, predictions):
     for (architecture, seed), members in sweeps(runs, predictions).items():
         usable = [(r, p) for r, p in members if p.applicable and r.ok]
         run0 = members[0][0]
-        place = dict(experiment=run0.experiment, architecture=architecture, depth=run0.network.depth, alpha=np.nan, seed=seed)
+        place = dict(
+            experiment=run0.experiment, architecture=architecture, depth=run0.network.depth, alpha=np.nan, seed=seed
+        )
         metric = "6.2: distance of beta_alpha to the min-l2 solution at the smallest alpha"
         if len(usable) < 3:
-            rows.append(Check("theorem6", metric=metric, value=np.nan, tolerance=np.nan, status="not-applicable",
-                              reason=f"6.2 is a limit in alpha: it needs a sweep of at least 3 successful runs, "
-                                     f"this one has {len(usable)}", **place))
+            rows.append(
+                Check(
+                    "theorem6",
+                    metric=metric,
+                    value=np.nan,
+                    tolerance=np.nan,
+                    status="not-applicable",
+                    reason=f"6.2 is a limit in alpha: it needs a sweep of at least 3 successful runs, "
+                    f"this one has {len(usable)}",
+                    **place,
+                )
+            )
             continue
         alphas = np.array([r.alpha for r, _ in usable])
         to_l2 = np.array([relative_error(r.beta[r.final], p.beta) for r, p in usable])
         l1 = regression.transformed_l1_interpolant(run0.X, run0.y, np.eye(run0.network.dim))
         rate = float(np.polyfit(np.log(alphas[:3]), np.log(np.maximum(to_l2[:3], 1e-300)), 1)[0])
-        why = f"distance ~ alpha^{rate:.3g} at the small end; distances " + ", ".join(f"{a:g}: {x:.3g}" for a, x in zip(alphas, to_l2))
-        found = judge_limit("theorem6", place, metric, to_l2[0], tolerance=SWEEP_RELATIVE, why=why,
-                            controls={"min-l1 interpolant": relative_error(usable[0][0].beta[usable[0][0].final], l1)})
+        why = f"distance ~ alpha^{rate:.3g} at the small end; distances " + ", ".join(
+            f"{a:g}: {x:.3g}" for a, x in zip(alphas, to_l2)
+        )
+        found = judge_limit(
+            "theorem6",
+            place,
+            metric,
+            to_l2[0],
+            tolerance=SWEEP_RELATIVE,
+            why=why,
+            controls={"min-l1 interpolant": relative_error(usable[0][0].beta[usable[0][0].final], l1)},
+        )
         found[0].rate = rate
         if found[0].status == "fail" and rate > 0:
             found[0].status = "inconclusive"
