@@ -353,7 +353,7 @@ def main(argv=None) -> int:
     )
     try:
         args.handler(args)
-    except (ValueError, KeyError, OSError) as error:  # OSError: unreadable, missing or unwritable files, named
+    except (ValueError, OSError) as error:  # bad input (ConfigError is a ValueError) and files, named; bugs still raise
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

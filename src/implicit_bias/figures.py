@@ -24,6 +24,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .geometry import angle_degrees, unit  # noqa: E402
+
 FIGURES = ("trajectories", "alpha_sweep", "direction_error", "agreement", "tail_fits")
 FLOOR = 1e-12  # values drawn on a log axis are clipped here (a quantity at its numerical floor)
 
@@ -35,11 +37,6 @@ def _save(fig, out: Path, name: str) -> list[Path]:
         fig.savefig(path, dpi=130, bbox_inches="tight")
     plt.close(fig)
     return paths
-
-
-def _unit(v):
-    norm = np.linalg.norm(v, axis=-1, keepdims=True)
-    return v / np.where(norm > 0, norm, np.nan)
 
 
 def _primary_claim(summary):
@@ -68,14 +65,14 @@ def trajectories(summary, out: Path, name: str) -> list[Path]:
                 beta = summary["beta"].sel(architecture=arch, alpha=alpha, seed=seed).values
                 beta = beta[np.all(np.isfinite(beta), axis=1)]
                 if classification:
-                    beta = _unit(beta)
+                    beta = unit(beta)
                 ax.plot(beta[:, 0], beta[:, 1], color=palette[s], lw=1.2, label=f"seed {seed}")
                 if len(beta):
                     ax.plot(*beta[0], "o", color=palette[s], ms=3)
                 if claim is not None:
                     pred = summary["beta_pred"].sel(claim=claim, architecture=arch, alpha=alpha, seed=seed).values
                     if np.all(np.isfinite(pred)):
-                        pred = _unit(pred) if classification else pred
+                        pred = unit(pred) if classification else pred
                         ax.plot(*pred, "x", color=palette[s], ms=8, mew=2)
             if classification:
                 circle = np.linspace(0, 2 * np.pi, 200)
@@ -169,9 +166,9 @@ def direction_error(summary, out: Path, name: str) -> list[Path]:
                 beta = summary["beta"].sel(**point).values
                 tau = -summary["log_loss"].sel(**point).values
                 keep = np.all(np.isfinite(beta), axis=1) & (tau > 0)
-                cosine = np.clip(_unit(beta[keep]) @ _unit(pred), -1, 1)
-                for t, c in zip(tau[keep], cosine):
-                    rows.append({**point, "-log L": t, "angle (deg)": max(np.degrees(np.arccos(c)), 1e-9)})
+                angles = angle_degrees(beta[keep], pred)
+                for t, angle in zip(tau[keep], np.atleast_1d(angles)):
+                    rows.append({**point, "-log L": t, "angle (deg)": max(angle, 1e-9)})
     if not rows:
         return []
     table = pd.DataFrame(rows)
@@ -212,7 +209,7 @@ def agreement(summary, out: Path, name: str) -> list[Path]:
                         continue
                     trained = beta[finite][-1]
                     if classification:
-                        trained, pred = _unit(trained), _unit(pred)
+                        trained, pred = unit(trained), unit(pred)
                     rows += [
                         {"claim": str(claim), "predicted": p, "trained": t, "architecture": arch}
                         for p, t in zip(pred, trained)

@@ -10,6 +10,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from ..decompositions import single_point_svd
+from ..geometry import unit
 from ..networks import LinearTensorNetwork
 
 
@@ -102,24 +103,11 @@ def kkt_residual(
     return float(np.linalg.norm(G @ multipliers - g) / np.linalg.norm(g))
 
 
-def _unit(v) -> np.ndarray:
-    """v / |v| without overflow for huge v (trained parameters reach 1e100 and beyond)."""
-    v = np.asarray(v, dtype=np.float64)
-    v = v / np.max(np.abs(v))
-    return v / np.linalg.norm(v)
-
-
-def angle_degrees(a, b) -> float:
-    """The angle between two vectors, in degrees (accurate for small angles)."""
-    a, b = _unit(a), _unit(b)
-    return float(np.degrees(2 * np.arctan2(np.linalg.norm(a - b), np.linalg.norm(a + b))))
-
-
 def residual_direction(beta, X, y) -> np.ndarray:
     """u = X^T r / ||X^T r|| for the exponential loss, computed stably (softmax of -y f)."""
     margins = -y * (X @ beta)
     weights = np.exp(margins - margins.max())
-    return _unit(X.T @ (-y * weights))
+    return unit(X.T @ (-y * weights))
 
 
 def singular_vector_residual(network: LinearTensorNetwork, theta, X, y, *, u=None) -> float:
@@ -131,7 +119,7 @@ def singular_vector_residual(network: LinearTensorNetwork, theta, X, y, *, u=Non
         u = residual_direction(network.beta(theta), X, y)
     layers = network.unflatten(theta)
     grads = network.unflatten(network.gradient(-u, theta))
-    return float(max(np.linalg.norm(_unit(v) - _unit(g)) for v, g in zip(layers, grads)))
+    return float(max(np.linalg.norm(unit(v) - unit(g)) for v, g in zip(layers, grads)))
 
 
 def theorem3_directions(network: LinearTensorNetwork, x, y):

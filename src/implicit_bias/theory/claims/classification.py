@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...decompositions import dft_matrix, orthogonal_decomposition, single_point_svd
+from ...geometry import angle_degrees
 from .. import classification as mm
 from ..judging import ANGLE_DEGREES, KKT, RELATIVE_GAP, SINGULAR_RESIDUAL, judge_vanishing, tail_indices
 from ..records import Prediction, RunView, gate, not_applicable
@@ -57,7 +58,7 @@ def _angles(run, prediction, alternatives: dict, claim: str, what: str):
     """The angle of beta to the predicted direction, and to each alternative direction."""
 
     def angle_to(target):
-        return lambda k: mm.angle_degrees(run.beta[k], target)
+        return lambda k: angle_degrees(run.beta[k], target)
 
     return judge_vanishing(
         claim,
@@ -134,7 +135,7 @@ def gap_rows(claim, run, prediction, S, what):
         lambda k: _gap(run, S, optimum, k),
         tolerance=RELATIVE_GAP,
         controls=controls,
-        why=f"angle to cvxpy's solution {mm.angle_degrees(run.beta[run.final], prediction.beta):.3g} deg",
+        why=f"angle to cvxpy's solution {angle_degrees(run.beta[run.final], prediction.beta):.3g} deg",
     )
 
 
@@ -248,7 +249,7 @@ def check_theorem3(run, prediction):
     def angle_to(p1, p2):  # the directions are determined up to flipping both signs together
         def angle(k):
             v1, v2 = run.network.unflatten(run.theta[k])
-            return min(max(mm.angle_degrees(v1, s * p1), mm.angle_degrees(v2, s * p2)) for s in (1, -1))
+            return min(max(angle_degrees(v1, s * p1), angle_degrees(v2, s * p2)) for s in (1, -1))
 
         return angle
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...decompositions import dft_matrix, orthogonal_decomposition
+from ...geometry import angle_degrees
 from .. import classification as mm
 from .. import lemma5_1, regression
 from ..judging import (
@@ -51,7 +52,7 @@ def check_remark1_xtr_direction(run, prediction):
     early = _level_index(run, 0.1)
     u_final = mm.residual_direction(run.beta[run.final], run.X, run.y)
     u_early = mm.residual_direction(run.beta[early], run.X, run.y)
-    angle = mm.angle_degrees(u_final, u_early)
+    angle = angle_degrees(u_final, u_early)
     settled = "settled" if angle < 0.01 else "still moving"
     return [
         Check(
@@ -167,7 +168,7 @@ def check_figure3(run, prediction):
     """An observation: the angle to the max-margin direction where the run stopped."""
     if (rows := gate("figure3", run, prediction)) is not None:
         return rows
-    angle = mm.angle_degrees(run.beta[run.final], prediction.beta)
+    angle = angle_degrees(run.beta[run.final], prediction.beta)
     return [
         Check(
             "figure3",
@@ -184,7 +185,7 @@ def check_figure3(run, prediction):
 
 def _spread(members, index_of) -> float:
     directions = [m.beta[index_of(m)] for m in members]
-    return max((mm.angle_degrees(a, b) for i, a in enumerate(directions) for b in directions[i + 1 :]), default=0.0)
+    return max((angle_degrees(a, b) for i, a in enumerate(directions) for b in directions[i + 1 :]), default=0.0)
 
 
 def _by_architecture(runs, predictions):
@@ -249,7 +250,7 @@ def check_figure3_loss_gap(run, prediction):
     directions = max_margin_directions(run)
 
     def angle_to(target):
-        return lambda k: mm.angle_degrees(run.beta[k], target)
+        return lambda k: angle_degrees(run.beta[k], target)
 
     controls = {
         f"the {ARCHITECTURE_NORMS[name]} max-margin direction ({name})": angle_to(b)
