@@ -52,6 +52,30 @@ def _dataset(args):
     log.info("wrote %s (%s, n = %d, d = %d)", args.output, dataset.task, *dataset.X.shape)
 
 
+def _add_config(verbs):
+    p = verbs.add_parser(
+        "config",
+        help="write the merged configuration beside the results (YAML)",
+        description="Write the workflow's merged configuration (given as JSON) to a YAML file.",
+    )
+    p.add_argument("--json", required=True, type=_json, metavar="JSON", help="the configuration")
+    p.add_argument("--output", required=True, help="path of the .yaml file to write")
+    p.set_defaults(handler=_config)
+
+
+def _config(args):
+    import yaml
+
+    from .files import atomic_write
+
+    def write(path):
+        with open(path, "w") as handle:
+            yaml.safe_dump(args.json, handle, sort_keys=False)
+
+    atomic_write(args.output, write)
+    log.info("wrote %s", args.output)
+
+
 def _add_train(verbs):
     p = verbs.add_parser(
         "train",
@@ -157,6 +181,7 @@ def _predict(args):
 
     from .datasets import Dataset
     from .experiments import alpha_by_label, architecture_by_label, run_ids
+    from .labels import run_name
     from .netcdf import write_netcdf
     from .predictions import planned_run, predictions_dataset
     from .theory import CLAIMS
@@ -177,7 +202,7 @@ def _predict(args):
             experiment=args.experiment,
         )
         ds = predictions_dataset(claims, run)
-        write_netcdf(ds, Path(args.output_dir) / f"{label}_a{alpha}_s{seed}.nc")
+        write_netcdf(ds, Path(args.output_dir) / f"{run_name(label, alpha, seed)}.nc")
         applies = [c for c, a in zip(claims, ds["applicable"].values) if a]
         log.info(
             "%s alpha=%s seed=%s: %d of %d claims apply (%s)",
@@ -336,6 +361,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     _add_dataset(verbs)
+    _add_config(verbs)
     _add_train(verbs)
     _add_predict(verbs)
     _add_check(verbs)

@@ -15,6 +15,7 @@ import numpy as np
 
 from .datasets import DataError, Dataset, make_dataset
 from .inits import INITS
+from .labels import alpha_label, architecture_label
 from .networks import ARCHITECTURES, build_network
 from .theory import CLAIMS
 from .training import TASKS, make_solver
@@ -57,23 +58,7 @@ def validate_results(path: str, *, cwd=None, outside_allowed: bool = False) -> s
     return path
 
 
-# --- labels ---------------------------------------------------------------------------------------
-def architecture_label(spec: dict) -> str:
-    """A file-name-safe label such as conv_L2_k3, fc_L3_w4-4, diag_L2, transform_L2_dct."""
-    parts = [spec["name"], f"L{spec.get('depth', 2)}"]
-    if spec.get("filters"):
-        parts.append("k" + "-".join(str(k) for k in spec["filters"]))
-    if spec.get("widths"):
-        parts.append("w" + "-".join(str(w) for w in spec["widths"]))
-    if spec["name"] == "transform":
-        parts.append(str(spec.get("kind", "dct")) + (f"{spec['seed']}" if "seed" in spec else ""))
-    return "_".join(parts)
-
-
-def alpha_label(alpha: float) -> str:
-    return f"{alpha:g}"
-
-
+# --- runs ---------------------------------------------------------------------------------------------
 def run_ids(spec: dict) -> list[tuple[str, str, str]]:
     """(architecture label, alpha label, seed) of every run of an experiment."""
     return [

@@ -9,6 +9,7 @@ import xarray as xr
 
 from .datasets import Dataset
 from .inits import initialize, resolve_scheme
+from .labels import architecture_label
 from .networks import LinearTensorNetwork, build_network
 from .training import Problem, RunResult, make_solver
 
@@ -69,6 +70,7 @@ def train_run(
         "dataset": dataset.name,
         "architecture": network.name,
         "architecture_settings": json.dumps({k: v for k, v in architecture.items() if k != "basis_tensors"}),
+        "architecture_label": architecture_label(architecture),
         "depth": network.depth,
         "alpha": float(alpha),
         "seed": int(seed),

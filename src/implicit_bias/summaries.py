@@ -14,17 +14,17 @@ from .netcdf import read_netcdf
 def summarize(run_paths, prediction_paths, *, experiment: str, config: dict | None = None, dataset=None) -> xr.Dataset:
     """Stack run files (and their predictions) into dims (architecture, alpha, seed, checkpoint, coef).
 
-    Architectures are labelled by their file-name labels; runs of different lengths are padded
+    Architectures are labelled by their runs' ``architecture_label`` attribute; runs of different lengths are padded
     with NaN; ``status`` and ``reason`` say how each run ended.
     """
     predictions = {Path(p).name: p for p in prediction_paths}
     records = []
     for path in run_paths:
-        label = Path(path).stem.rsplit("_a", 1)[0]
+        run = read_netcdf(path)
         records.append(
             (
-                label,
-                read_netcdf(path),
+                run.attrs["architecture_label"],
+                run,
                 read_netcdf(predictions[Path(path).name]) if Path(path).name in predictions else None,
             )
         )

@@ -18,6 +18,7 @@ from implicit_bias.experiments import (
     validate_experiment,
     validate_results,
 )
+from implicit_bias.labels import run_name
 from implicit_bias.sources import verb_sources
 
 validate(config, "../schemas/config.schema.yaml")
@@ -48,14 +49,14 @@ def as_json(value):
 
 def run_files(experiment, folder="runs"):
     return [
-        f"{RESULTS}/{experiment}/{folder}/{label}_a{alpha}_s{seed}.nc"
+        f"{RESULTS}/{experiment}/{folder}/{run_name(label, alpha, seed)}.nc"
         for label, alpha, seed in run_ids(EXPERIMENTS[experiment])
     ]
 
 
 def train_benchmarks():
     return [
-        f"{RESULTS}/benchmarks/train/{experiment}/{label}_a{alpha}_s{seed}.tsv"
+        f"{RESULTS}/benchmarks/train/{experiment}/{run_name(label, alpha, seed)}.tsv"
         for experiment in EXPERIMENTS
         for label, alpha, seed in run_ids(EXPERIMENTS[experiment])
     ]

@@ -36,6 +36,8 @@ rule dataset:
 
 rule run_config:
     """Write the merged configuration beside the results."""
+    input:
+        code=library_code("config"),
     output:
         f"{RESULTS}/run_config.yaml",
     log:
@@ -47,6 +49,7 @@ rule run_config:
     params:
         config=lambda w: as_json(config),
     shell:
-        "python -c 'import json, sys, yaml; yaml.safe_dump(json.loads(sys.argv[1]), open(sys.argv[2], \"w\"), sort_keys=False)'"
-        " {params.config:q} {output:q}"
+        "python -m implicit_bias config"
+        " --json {params.config:q}"
+        " --output {output:q}"
         " > {log:q} 2>&1"

@@ -1,7 +1,7 @@
 """Training: one job per (experiment, architecture, alpha, seed).
 
 Input: results/<experiment>/dataset.nc
-Output: results/<experiment>/runs/<architecture>_a<alpha>_s<seed>.nc
+Output: results/<experiment>/runs/<architecture>_a<alpha>_s<seed>.nc (implicit_bias.labels.run_name)
 """
 
 

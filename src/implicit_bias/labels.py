@@ -1,0 +1,28 @@
+"""Names of runs: file-name-safe labels of architectures and alphas, and a run's file name.
+
+The workflow's file patterns (workflow/rules/training.smk) follow ``run_name``; summaries read a
+run's labels from its file's attributes, never by parsing the name.
+"""
+
+from __future__ import annotations
+
+
+def architecture_label(spec: dict) -> str:
+    """A file-name-safe label such as conv_L2_k3, fc_L3_w4-4, diag_L2, transform_L2_dct."""
+    parts = [spec["name"], f"L{spec.get('depth', 2)}"]
+    if spec.get("filters"):
+        parts.append("k" + "-".join(str(k) for k in spec["filters"]))
+    if spec.get("widths"):
+        parts.append("w" + "-".join(str(w) for w in spec["widths"]))
+    if spec["name"] == "transform":
+        parts.append(str(spec.get("kind", "dct")) + (f"{spec['seed']}" if "seed" in spec else ""))
+    return "_".join(parts)
+
+
+def alpha_label(alpha: float) -> str:
+    return f"{alpha:g}"
+
+
+def run_name(architecture: str, alpha: str, seed) -> str:
+    """The stem of a run's files: ``<architecture label>_a<alpha label>_s<seed>``."""
+    return f"{architecture}_a{alpha}_s{seed}"
