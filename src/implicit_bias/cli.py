@@ -315,6 +315,7 @@ def _add_report(verbs):
     p.add_argument(
         "--summaries", nargs="*", default=[], help="the experiments' summary.nc (to list runs that did not finish)"
     )
+    p.add_argument("--config", help="the merged configuration (run_config.yaml), shown in report.html")
     p.add_argument("--output-dir", required=True)
     p.set_defaults(handler=_report)
 
@@ -322,7 +323,14 @@ def _add_report(verbs):
 def _report(args):
     from .report import write_report
 
-    counts = write_report(args.checks, args.figures, args.benchmarks, args.output_dir, summary_paths=args.summaries)
+    counts = write_report(
+        args.checks,
+        args.figures,
+        args.benchmarks,
+        args.output_dir,
+        summary_paths=args.summaries,
+        merged_config=args.config,
+    )
     log.info(
         "wrote the report in %s: %s (%d checks, %d failed, %d inconclusive)",
         args.output_dir,

@@ -1,8 +1,8 @@
-"""The verification report: every check in one table, a verdict per claim, the figures."""
+"""The verification report: every check in one table (claims.csv), a verdict per claim, report.md
+(the text version) and report.html (the page, report_html.py)."""
 
 from __future__ import annotations
 
-import html
 import os
 from pathlib import Path
 
@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .files import write_csv
+from .report_html import write_html
 from .theory.records import CLAIM_STATUSES, COLUMNS
 from .theory.registry import CLAIMS, OBSERVATION
 
@@ -126,15 +127,15 @@ def gate(claims_table) -> list[str]:
     ]
 
 
-def startup_seconds(benchmark_paths) -> tuple[float, float, int]:
-    """(min, median, count) of training jobs' wall time from Snakemake benchmark files."""
+def job_seconds(benchmark_paths) -> list[float]:
+    """Wall time of each job from its Snakemake benchmark file (unreadable ones left out)."""
     times = []
     for path in benchmark_paths:
         try:
             times.append(float(pd.read_csv(path, sep="\t")["s"].iloc[0]))
         except (OSError, KeyError, ValueError, IndexError):
             continue
-    return (min(times), float(np.median(times)), len(times)) if times else (np.nan, np.nan, 0)
+    return times
 
 
 def unfinished_runs(summary_paths) -> pd.DataFrame:
@@ -160,14 +161,22 @@ def unfinished_runs(summary_paths) -> pd.DataFrame:
 
 
 def write_report(
-    check_paths, figure_paths, benchmark_paths, out_dir, *, config_path="config.yaml", summary_paths=()
+    check_paths,
+    figure_paths,
+    benchmark_paths,
+    out_dir,
+    *,
+    config_path="config.yaml",
+    summary_paths=(),
+    merged_config=None,
 ) -> dict:
     out = Path(out_dir)
     table = collect(check_paths)
     unfinished = unfinished_runs(summary_paths)
     write_csv(table, out / "claims.csv")
     summary = verdicts(table)
-    fastest, median, jobs = startup_seconds(benchmark_paths)
+    seconds = job_seconds(benchmark_paths)
+    fastest, median, jobs = (min(seconds), float(np.median(seconds)), len(seconds)) if seconds else (np.nan, np.nan, 0)
     roles = table["role"] == "claim"
     by_status = table[roles]["status"].value_counts()
     rows_line = (
@@ -268,7 +277,16 @@ def write_report(
     ]
     text = "\n".join(lines) + "\n"
     (out / "report.md").write_text(text)
-    (out / "report.html").write_text(_html(text))
+    write_html(
+        out / "report.html",
+        summary,
+        table,
+        headline(summary),
+        figure_paths=figure_paths,
+        config_path=merged_config,
+        data_links=summary_paths,
+        benchmark_seconds=seconds,
+    )
     return {
         "checks": int(roles.sum()),
         "failed": int(by_status.get("fail", 0)),
@@ -276,54 +294,3 @@ def write_report(
         "headline": headline(summary),
         "unfinished_runs": len(unfinished),
     }
-
-
-def _html(markdown: str) -> str:
-    """A small Markdown subset (headings, tables, images, code, bold) as a standalone page."""
-    body, in_table, in_code = [], False, False
-    for line in markdown.splitlines():
-        if line.startswith("```"):
-            body.append("</pre>" if in_code else "<pre>")
-            in_code = not in_code
-            continue
-        if in_code:
-            body.append(html.escape(line))
-            continue
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if set("".join(cells)) <= set("- "):
-                continue
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-                body.append("<tr>" + "".join(f"<th>{_inline(c)}</th>" for c in cells) + "</tr>")
-            else:
-                body.append("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{_inline(line[level:].strip())}</h{level}>")
-        elif line.startswith("!["):
-            alt, src = line[2:].split("](")
-            body.append(f'<img alt="{html.escape(alt)}" src="{html.escape(src.rstrip(")"))}" style="max-width:100%">')
-        elif line:
-            body.append(f"<p>{_inline(line)}</p>")
-    if in_table:
-        body.append("</table>")
-    style = (
-        "body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;font-size:13px}"
-        "td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}"
-    )
-    return f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Verification report</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
-
-
-def _inline(text: str) -> str:
-    import re
-
-    text = html.escape(text)
-    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
-    text = re.sub(r"`(.+?)`", r"<code>\1</code>", text)
-    return re.sub(r"\[(.+?)\]\((.+?)\)", r'<a href="\2">\1</a>', text)

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflow.test_reliability import assert_same_data
-from tests.workflow.test_workflow import ROOT, snakemake
+from tests.helpers import ROOT, assert_same_data, snakemake
 
 HERE = Path(__file__).parent
 DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd", "sbatch", "sacct")

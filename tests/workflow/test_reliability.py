@@ -4,12 +4,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import xarray as xr
 import yaml
 
-from tests.workflow.test_workflow import ROOT, TINY, snakemake
+from tests.helpers import ROOT, TINY, assert_same_data, snakemake
 
 SLOW = {  # one GD run long enough (~1 s) to be killed while it trains
     "task": "classification",
@@ -33,28 +31,6 @@ def prepare(workdir: Path, config: dict) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     return workdir
-
-
-def netcdf_files(results: Path) -> list[Path]:
-    return sorted(p.relative_to(results) for p in results.rglob("*.nc"))
-
-
-def assert_same_data(a: Path, b: Path):
-    """Every NetCDF file under a and b: the same data variables bit for bit; attributes equal but
-    for the creation time."""
-    files = netcdf_files(a)
-    assert files and files == netcdf_files(b)
-    for name in files:
-        x, y = xr.open_dataset(a / name), xr.open_dataset(b / name)
-        assert set(x.data_vars) == set(y.data_vars), name
-        for var in x.data_vars:
-            u, v = x[var].values, y[var].values
-            if u.dtype.kind == "f":
-                assert np.array_equal(u, v, equal_nan=True), (name, var)
-            else:
-                assert np.array_equal(u, v), (name, var)
-        strip = lambda attrs: {k: v for k, v in attrs.items() if k != "created_at"}  # noqa: E731
-        assert strip(x.attrs) == strip(y.attrs), name
 
 
 def training_process(root_pid: int, run_name: str):

@@ -1,54 +1,15 @@
 """The Snakemake workflow on a tiny config: end to end, rerun behaviour, lint, bad configs."""
 
 import os
-import shutil
 import subprocess
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import xarray as xr
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-TINY = Path(__file__).with_name("tiny_config.yaml")
-
-
-def snakemake(workdir, *args, timeout=300):
-    return subprocess.run(
-        ["snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def job_counts(dry_run_output: str) -> dict:
-    """The 'Job stats' table of a dry run as {rule: count}."""
-    counts, inside = {}, False
-    for line in dry_run_output.splitlines():
-        if line.startswith("job ") and "count" in line:
-            inside = True
-            continue
-        if inside:
-            parts = line.split()
-            if not parts or parts[0] == "total":
-                break
-            if parts[0].startswith("---"):
-                continue
-            counts[parts[0]] = int(parts[1])
-    return counts
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """The tiny config run to completion once, shared by the tests that inspect or extend it."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    shutil.copy(TINY, workdir / "config.yaml")
-    done = snakemake(workdir)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return workdir
+from tests.helpers import ROOT, TINY, job_counts, snakemake
 
 
 def test_tiny_config_runs_end_to_end(finished):

@@ -13,6 +13,7 @@ rule report:
         figures=[f for e in EXPERIMENTS for f in figure_files(e)],
         runs=[f for e in EXPERIMENTS for f in run_files(e)],
         summaries=[f"{RESULTS}/{e}/summary.nc" for e in EXPERIMENTS],
+        config=f"{RESULTS}/run_config.yaml",
         code=library_code("report"),
     output:
         claims=report(
@@ -40,6 +41,7 @@ rule report:
         " --checks {input.checks:q}"
         " --figures {input.figures:q}"
         " --summaries {input.summaries:q}"
+        " --config {input.config:q}"
         " --benchmarks {params.benchmarks:q}"
         " --output-dir {params.folder:q}"
         " > {log:q} 2>&1"

@@ -196,43 +196,49 @@ def _by_architecture(runs, predictions):
     return groups
 
 
+def _group_place(members, architecture) -> dict:
+    """The location fields of a row about a group of runs (all alphas and seeds of one network)."""
+    return dict(
+        experiment=members[0].experiment,
+        architecture=architecture,
+        depth=members[0].network.depth,
+        alpha=np.nan,
+        seed=-1,
+    )
+
+
+def _too_few(claim, members, architecture, metric) -> Check:
+    return Check(
+        claim,
+        metric=metric,
+        value=np.nan,
+        tolerance=np.nan,
+        status="not-applicable",
+        reason=f"a spread needs at least two successful runs, {architecture} has {len(members)}",
+        **_group_place(members, architecture),
+    )
+
+
 def check_group_figure3(runs, predictions):
     """The spread of directions across initialisations where the runs stopped (an observation)."""
     rows = []
+    metric = "spread of directions across inits at the end (deg)"
     for architecture, members in _by_architecture(runs, predictions).items():
         if len(members) < 2:
-            rows.append(
-                Check(
-                    "figure3",
-                    members[0].experiment,
-                    architecture,
-                    members[0].network.depth,
-                    np.nan,
-                    -1,
-                    "spread of directions across inits at the end (deg)",
-                    np.nan,
-                    np.nan,
-                    "not-applicable",
-                    f"a spread needs at least two successful runs, {architecture} has {len(members)}",
-                )
-            )
+            rows.append(_too_few("figure3", members, architecture, metric))
             continue
         spread = _spread(members, lambda m: m.final)
         level = max(m.log_loss[m.final] for m in members)
         rows.append(
             Check(
                 "figure3",
-                members[0].experiment,
-                architecture,
-                members[0].network.depth,
-                np.nan,
-                -1,
-                "spread of directions across inits at the end (deg)",
-                spread,
-                np.nan,
-                "observation",
-                f"{len(members)} runs, log L <= {level:.4g}: the paper saw init-dependent directions at "
-                f"L ~ 1e-5; {'we do too' if spread > 1 else 'ours agree within 1 deg'}",
+                metric=metric,
+                value=spread,
+                tolerance=np.nan,
+                status="observation",
+                reason=f"{len(members)} runs, log L <= {level:.4g}: the paper saw init-dependent directions "
+                f"at L ~ 1e-5; {'we do too' if spread > 1 else 'ours agree within 1 deg'}",
+                **_group_place(members, architecture),
             )
         )
     return rows
@@ -277,26 +283,10 @@ def check_group_figure3_loss_gap(runs, predictions):
     rows = []
     groups = _by_architecture(runs, predictions)
     for architecture, members in groups.items():
-        place = dict(
-            experiment=members[0].experiment,
-            architecture=architecture,
-            depth=members[0].network.depth,
-            alpha=np.nan,
-            seed=-1,
-        )
+        place = _group_place(members, architecture)
         metric = "spread of directions across inits (deg)"
         if len(members) < 2:
-            rows.append(
-                Check(
-                    "figure3_loss_gap",
-                    metric=metric,
-                    value=np.nan,
-                    tolerance=np.nan,
-                    status="not-applicable",
-                    reason=f"a spread needs at least two successful runs, {architecture} has {len(members)}",
-                    **place,
-                )
-            )
+            rows.append(_too_few("figure3_loss_gap", members, architecture, metric))
             continue
         at_paper = _spread(members, lambda m: int(np.nanargmin(np.abs(m.log_loss - PAPER_STOP_LOG_LOSS))))
         shortest = min(members, key=lambda m: m.tau[-1])

@@ -1,0 +1,50 @@
+"""report.html in a real browser (Debian's chromium driven by playwright, no browser download)."""
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from implicit_bias.report import collect, verdicts
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency")
+    with playwright.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def test_the_report_page_reads_as_a_researcher_would_read_it(finished, browser):
+    results = finished / "results"
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((results / "report" / "report.html").as_uri())
+    page.wait_for_load_state("load")
+    assert errors == []
+    images = page.evaluate("Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0])")
+    assert images and all(loaded for _, loaded in images), images
+    # one section per claim of the config
+    claims = pd.read_csv(results / "report" / "claims.csv")
+    sections = page.evaluate("Array.from(document.querySelectorAll('section.claim')).map(s => s.id)")
+    assert sorted(sections) == sorted(set(claims["claim"]))
+    # the headline's counts are claims.csv's verdicts
+    expected = verdicts(collect([results / "report" / "claims.csv"]))["verdict"].value_counts()
+    for status in ("pass", "fail", "inconclusive", "observation"):
+        shown = page.inner_text(f"[data-count='{status}']")
+        assert int(shown) == int(expected.get(status, 0)), status
+    # a collapsed table of checks opens
+    closed = page.query_selector("section.claim details:not([open])")
+    assert closed is not None and not closed.evaluate("d => d.open")
+    closed.query_selector("summary").click()
+    assert closed.evaluate("d => d.open")
+    page.screenshot(path=str(results / "report" / "report.png"), full_page=True)
+    assert (results / "report" / "report.png").stat().st_size > 50_000
