@@ -49,36 +49,69 @@ def _primary_claim(summary):
     return best if best is not None and counts[best] > 0 else None
 
 
+PAPER_COLUMNS = ("fc", "diag", "conv")  # Figures 1 and 3: columns fc, diag, conv; rows alpha
+SEED_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
+
+
+def _paper_order(labels) -> list:
+    """Architecture labels in the paper's column order (fc, diag, conv), any others after."""
+
+    def rank(label):
+        name = str(label).split("_")[0]
+        return (PAPER_COLUMNS.index(name) if name in PAPER_COLUMNS else len(PAPER_COLUMNS), str(label))
+
+    return sorted(labels, key=rank)
+
+
+def _along_circle(directions, per_step: int = 24) -> np.ndarray:
+    """Unit directions joined along the circle (not by chords across it): their angles are unwrapped
+    and interpolated between checkpoints."""
+    angles = np.unwrap(np.arctan2(directions[:, 1], directions[:, 0]))
+    if angles.size < 2:
+        return directions
+    fine = np.interp(np.linspace(0, angles.size - 1, (angles.size - 1) * per_step + 1), np.arange(angles.size), angles)
+    return np.column_stack([np.cos(fine), np.sin(fine)])
+
+
 def trajectories(summary, out: Path, name: str) -> list[Path]:
-    """Figures 1/3: beta's trajectories, one panel per (alpha, architecture)."""
+    """Figures 1/3 in the paper's arrangement (rows alpha, columns fc / diag / conv): beta's path per
+    seed (a line style and a start marker each), its predicted limit (x). Classification: beta / |beta|
+    on the unit circle, joined along it; regression: the frame holds every trajectory."""
     if summary.sizes["coef"] != 2:
         return []
     classification = summary.attrs["task"] == "classification"
     claim = _primary_claim(summary)
-    archs, alphas = summary["architecture"].values, summary["alpha"].values
-    fig, axes = plt.subplots(len(alphas), len(archs), figsize=(3.2 * len(archs), 3.0 * len(alphas)), squeeze=False)
-    palette = sns.color_palette("colorblind", summary.sizes["seed"])
+    archs, alphas = _paper_order(summary["architecture"].values), summary["alpha"].values
+    fig, axes = plt.subplots(
+        len(alphas), len(archs), figsize=(3.4 * len(archs), 3.3 * len(alphas)), squeeze=False, layout="constrained"
+    )
+    seeds = summary["seed"].values
+    palette = sns.color_palette("colorblind", len(seeds))
     for i, alpha in enumerate(alphas):
         for j, arch in enumerate(archs):
-            ax = axes[i, j]
-            for s, seed in enumerate(summary["seed"].values):
+            ax, drawn = axes[i, j], []
+            for s, seed in enumerate(seeds):
+                line, marker = SEED_STYLES[s % len(SEED_STYLES)]
                 beta = summary["beta"].sel(architecture=arch, alpha=alpha, seed=seed).values
                 beta = beta[np.all(np.isfinite(beta), axis=1)]
-                if classification:
-                    beta = unit(beta)
-                ax.plot(beta[:, 0], beta[:, 1], color=palette[s], lw=1.2, label=f"seed {seed}")
-                if len(beta):
-                    ax.plot(*beta[0], "o", color=palette[s], ms=3)
+                if not len(beta):
+                    continue
+                path = _along_circle(unit(beta)) if classification else beta
+                ax.plot(path[:, 0], path[:, 1], color=palette[s], ls=line, lw=1.4, label=f"seed {seed}", zorder=3 + s)
+                ax.plot(*path[0], marker, color=palette[s], ms=4, zorder=3 + s)
+                drawn.append(path)
                 if claim is not None:
                     pred = summary["beta_pred"].sel(claim=claim, architecture=arch, alpha=alpha, seed=seed).values
                     if np.all(np.isfinite(pred)):
                         pred = unit(pred) if classification else pred
-                        ax.plot(*pred, "x", color=palette[s], ms=8, mew=2)
+                        ax.plot(*pred, "x", color=palette[s], ms=9, mew=2, zorder=10)
+                        drawn.append(pred[None, :])
             if classification:
                 circle = np.linspace(0, 2 * np.pi, 200)
                 ax.plot(np.cos(circle), np.sin(circle), color="0.85", lw=0.8, zorder=0)
                 ax.set_xlim(-1.1, 1.1), ax.set_ylim(-1.1, 1.1)
             else:
+                _frame(ax, drawn)
                 _global_minima_line(ax, summary)
             ax.set_title(f"{arch}, alpha = {alpha:g}", fontsize=9)
             ax.set_aspect("equal", adjustable="box")
@@ -88,17 +121,27 @@ def trajectories(summary, out: Path, name: str) -> list[Path]:
     return _save(fig, out, f"{name}_trajectories")
 
 
+def _frame(ax, drawn, pad: float = 0.08):
+    """A square frame that contains every trajectory and prediction drawn (the paper's frame cut some off)."""
+    points = np.concatenate(drawn) if drawn else np.zeros((1, 2))
+    low, high = points.min(axis=0), points.max(axis=0)
+    centre, half = (low + high) / 2, max(np.max(high - low), 1e-3) * (0.5 + pad)
+    ax.set_xlim(centre[0] - half, centre[0] + half)
+    ax.set_ylim(centre[1] - half, centre[1] + half)
+
+
 def _global_minima_line(ax, summary):
     x, y = summary.attrs.get("x0"), summary.attrs.get("y0")
     if x is None:
         return
     x = np.asarray(json.loads(x) if isinstance(x, str) else x, dtype=float)
-    t = np.linspace(-2, 2, 2)
+    t = np.linspace(-100, 100, 2)  # longer than any frame; the axes limits are set from the trajectories
     base = y * x / (x @ x)
     normal = np.array([-x[1], x[0]]) / np.linalg.norm(x)
     line = base[None, :] + t[:, None] * normal[None, :]
+    limits = ax.get_xlim(), ax.get_ylim()
     ax.plot(line[:, 0], line[:, 1], color="0.6", lw=1, zorder=0)
-    ax.set_xlim(-0.6, 1.0), ax.set_ylim(-0.6, 1.0)
+    ax.set_xlim(*limits[0]), ax.set_ylim(*limits[1])
 
 
 def alpha_sweep(summary, out: Path, name: str) -> list[Path]:
