@@ -260,7 +260,21 @@ def agreement(summary, out: Path, name: str) -> list[Path]:
     if not rows:
         return []
     table = pd.DataFrame(rows)
-    grid = sns.relplot(data=table, x="predicted", y="trained", hue="architecture", col="claim", col_wrap=4, height=2.8)
+    panels = table["claim"].nunique()  # as many columns as panels (up to 4): no empty canvas beside them
+    grid = sns.relplot(
+        data=table,
+        x="predicted",
+        y="trained",
+        hue="architecture",
+        col="claim",
+        col_wrap=min(4, panels),
+        height=2.8,
+        facet_kws={"legend_out": False},
+    )
+    sns.move_legend(
+        grid, "upper left", bbox_to_anchor=(0.02, 0.98), fontsize=7, title_fontsize=7
+    )  # the diagonal leaves it free
+    grid.legend.set_bbox_to_anchor((0.02, 0.98), transform=grid.axes.flat[0].transAxes)
     for ax in grid.axes.flat:
         low, high = ax.get_xlim()
         ax.plot([low, high], [low, high], color="0.6", lw=1, zorder=0)

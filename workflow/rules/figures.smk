@@ -16,6 +16,7 @@ rule figures:
         report(
             f"{RESULTS}/figures/{{experiment}}_{{kind}}.png",
             category="{experiment}",
+            subcategory="{kind}",
             caption="../report/figure.rst",
             labels={"experiment": "{experiment}", "figure": "{kind}"},
         ),
