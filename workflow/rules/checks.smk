@@ -23,8 +23,8 @@ rule check:
     conda:
         ENVIRONMENT
     resources:
-        runtime=lambda w: resource("default", "runtime"),
-        mem_mb=lambda w: resource("default", "mem_mb"),
+        runtime=10,
+        mem_mb=2000,
     params:
         claims=lambda w: EXPERIMENTS[w.experiment]["claims"],
         predictions=lambda w: run_files(w.experiment, "predictions"),

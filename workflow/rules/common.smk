@@ -118,11 +118,6 @@ def claims_deciding_training(experiment):
     return spec["claims"] if spec["solver"].get("log_loss_cap") is not None else []
 
 
-def resource(rule_name, key):
-    own = config["resources"].get(rule_name) or {}
-    return own.get(key, config["resources"].get("default", {}).get(key, 10))
-
-
 wildcard_constraints:
     experiment="|".join(EXPERIMENTS),
     architecture="[A-Za-z0-9_-]+?",

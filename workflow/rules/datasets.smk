@@ -17,8 +17,8 @@ rule dataset:
     conda:
         ENVIRONMENT
     resources:
-        runtime=lambda w: resource("default", "runtime"),
-        mem_mb=lambda w: resource("default", "mem_mb"),
+        runtime=10,
+        mem_mb=2000,
     params:
         spec=lambda w: as_json(
             {

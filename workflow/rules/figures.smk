@@ -28,8 +28,8 @@ rule figures:
     conda:
         ENVIRONMENT
     resources:
-        runtime=lambda w: resource("default", "runtime"),
-        mem_mb=lambda w: resource("default", "mem_mb"),
+        runtime=10,
+        mem_mb=2000,
     params:
         folder=lambda w, output: os.path.dirname(output[0]),
     shell:

@@ -21,8 +21,8 @@ rule summarize:
     conda:
         ENVIRONMENT
     resources:
-        runtime=lambda w: resource("default", "runtime"),
-        mem_mb=lambda w: resource("default", "mem_mb"),
+        runtime=10,
+        mem_mb=2000,
     params:
         predictions=lambda w: run_files(w.experiment, "predictions"),
         config=lambda w: as_json(EXPERIMENTS[w.experiment]),

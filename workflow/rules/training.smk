@@ -20,8 +20,8 @@ rule train:
         ENVIRONMENT
     threads: 1
     resources:
-        runtime=lambda w: resource("train", "runtime"),
-        mem_mb=lambda w: resource("train", "mem_mb"),
+        runtime=30,
+        mem_mb=2000,
     params:
         architecture=lambda w: as_json(run_config(w)["architecture"]),
         init=lambda w: EXPERIMENTS[w.experiment]["init"],
