@@ -32,6 +32,7 @@ class Dataset:
     task: str
     name: str = "inline"
     basis: np.ndarray | None = None
+    source_sha256: str = ""  # of the file the data came from (data: {file: ...}), else empty
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -50,7 +51,7 @@ class Dataset:
                 "y": (("sample",), self.y, {"long_name": "targets y_i", "units": "1"}),
             },
             coords={"sample": np.arange(n), "feature": np.arange(d)},
-            attrs={"task": self.task, "name": self.name},
+            attrs={"task": self.task, "name": self.name, "source_sha256": self.source_sha256},
         )
         if self.basis is not None:
             ds["basis"] = (("feature", "eigenvector"), self.basis, {"long_name": "sensors' eigenbasis", "units": "1"})
@@ -64,7 +65,14 @@ class Dataset:
     def read(cls, path) -> Dataset:
         ds = read_netcdf(path)
         basis = ds["basis"].values if "basis" in ds else None
-        return cls(ds["X"].values, ds["y"].values, ds.attrs["task"], ds.attrs.get("name", "inline"), basis)
+        return cls(
+            ds["X"].values,
+            ds["y"].values,
+            ds.attrs["task"],
+            ds.attrs.get("name", "inline"),
+            basis,
+            ds.attrs.get("source_sha256", ""),
+        )
 
 
 def paper_regression() -> Dataset:
@@ -116,9 +124,73 @@ def make_dataset(name: str, spec: dict) -> Dataset:
     elif "random" in data:
         r = data["random"]
         dataset = random_dataset(r["kind"], n=r["n"], d=r["d"], seed=r.get("seed", 0), margin=r.get("margin", 0.1))
+    elif "file" in data:
+        dataset = read_data_file(data["file"], task, name)
     else:
         basis = np.asarray(data["basis"], dtype=float) if "basis" in data else None
         dataset = Dataset(np.asarray(data["X"], dtype=float), np.asarray(data["y"], dtype=float), task, name, basis)
     if dataset.task != task:
         raise DataError("task", f"is {task!r} but the data are for {dataset.task!r}")
     return dataset
+
+
+def read_data_file(path, task: str, name: str = "file") -> Dataset:
+    """A researcher's data from a file: ``.csv`` (a header x1..xd, y; one row per point), ``.npz``
+    (arrays X and y) or ``.nc`` (a dataset file as ``dataset`` writes it). Its SHA-256 is kept.
+
+    Raises DataError (key ``data.file``) naming the file, and the line or data point of a bad value.
+    """
+    import hashlib
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("data.file", f"{path}: no such file")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        X, y = _read_csv(path)
+    elif suffix == ".npz":
+        with np.load(path) as arrays:
+            missing = [a for a in ("X", "y") if a not in arrays]
+            if missing:
+                raise DataError("data.file", f"{path}: no array {' or '.join(missing)} (expected X and y)")
+            X, y = np.asarray(arrays["X"], dtype=float), np.asarray(arrays["y"], dtype=float)
+    elif suffix == ".nc":
+        stored = Dataset.read(path)
+        X, y = stored.X, stored.y
+    else:
+        raise DataError("data.file", f"{path}: expected a .csv, .npz or .nc file")
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        raise DataError("data.file", f"{path}: X must be n x d and y of length n; got X {X.shape}, y {y.shape}")
+    bad = np.nonzero(~(np.all(np.isfinite(X), axis=1) & np.isfinite(y)))[0]
+    if bad.size:
+        raise DataError(
+            "data.file", f"{path}: data point {int(bad[0]) + 1} has a value that is not finite (NaN or inf)"
+        )
+    return Dataset(X, y, task, name, source_sha256=digest)
+
+
+def _read_csv(path):
+    import csv
+
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        raise DataError("data.file", f"{path}: empty file")
+    header = [h.strip() for h in rows[0]]
+    d = len(header) - 1
+    if d < 1 or header != [f"x{j}" for j in range(1, d + 1)] + ["y"]:
+        raise DataError("data.file", f"{path}: the header must be x1,...,xd,y; got {','.join(header)}")
+    values = []
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != d + 1:
+            raise DataError("data.file", f"{path}: line {number} has {len(row)} values, the header {d + 1}")
+        try:
+            values.append([float(v) for v in row])
+        except ValueError:
+            raise DataError("data.file", f"{path}: line {number} has a value that is not a number: {row}") from None
+    if not values:
+        raise DataError("data.file", f"{path}: no data rows")
+    table = np.array(values)
+    return table[:, :d], table[:, d]

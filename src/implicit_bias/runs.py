@@ -68,6 +68,7 @@ def train_run(
         "experiment": experiment,
         "task": dataset.task,
         "dataset": dataset.name,
+        "data_sha256": dataset.source_sha256,
         "architecture": network.name,
         "architecture_settings": json.dumps({k: v for k, v in architecture.items() if k != "basis_tensors"}),
         "architecture_label": architecture_label(architecture),

@@ -389,3 +389,53 @@ def test_a_results_folder_outside_the_workdir_needs_a_flag(tmp_path):
     with pytest.raises(ConfigError):
         validate_results("../shared", cwd=workdir)
     assert validate_results(str(tmp_path / "shared"), cwd=workdir, outside_allowed=True)
+
+
+# --- a researcher's data from a file ----------------------------------------------------------------------
+def _csv(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_data_from_a_csv_npz_or_netcdf_file_is_the_same_dataset(tmp_path):
+    import hashlib
+
+    import numpy as np
+
+    from implicit_bias.datasets import Dataset
+
+    X, y = np.array([[0.3, -1.2, 0.5, 2.0, -0.7]]), np.array([0.8])
+    csv = _csv(tmp_path / "d.csv", "x1,x2,x3,x4,x5,y\n0.3,-1.2,0.5,2.0,-0.7,0.8\n")
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    Dataset(X, y, "regression").write(tmp_path / "d.nc")
+    for path in (csv, tmp_path / "d.npz", tmp_path / "d.nc"):
+        dataset = validate_experiment("exp", {**REGRESSION, "data": {"file": str(path)}})
+        np.testing.assert_array_equal(dataset.X, X)
+        np.testing.assert_array_equal(dataset.y, y)
+        assert dataset.source_sha256 == hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "name,text,message",
+    [
+        ("header.csv", "a,b,y\n1,2,3\n", "the header must be x1,...,xd,y; got a,b,y"),
+        ("text.csv", "x1,x2,x3,x4,x5,y\n0.3,-1.2,zero,2.0,-0.7,0.8\n", "line 2 has a value that is not a number"),
+        ("short.csv", "x1,x2,x3,x4,x5,y\n0.3,-1.2,2.0,-0.7,0.8\n", "line 2 has 5 values, the header 6"),
+        ("nan.csv", "x1,x2,x3,x4,x5,y\n0.3,-1.2,nan,2.0,-0.7,0.8\n", "data point 1 has a value that is not finite"),
+        ("data.txt", "1 2 3\n", "expected a .csv, .npz or .nc file"),
+    ],
+)
+def test_a_bad_data_file_is_refused_naming_the_file_and_line(tmp_path, name, text, message):
+    path = _csv(tmp_path / name, text)
+    with pytest.raises(ConfigError) as error:
+        validate_experiment("exp", {**REGRESSION, "data": {"file": path}})
+    assert str(error.value).startswith(f"experiments.exp.data.file: {path}: {message}")
+
+
+def test_classification_labels_from_a_file_are_checked(tmp_path):
+    path = _csv(tmp_path / "c.csv", "x1,x2,y\n1.0,2.0,1\n0.0,-3.0,0\n")
+    spec = {**CLASSIFICATION, "data": {"file": path}}
+    assert not schema_errors(spec)
+    with pytest.raises(ConfigError) as error:
+        validate_experiment("exp", spec)
+    assert str(error.value) == "experiments.exp.data.y: classification labels must be +1 or -1"

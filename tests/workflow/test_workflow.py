@@ -164,3 +164,17 @@ def test_a_deleted_checks_file_reruns_the_check_and_the_report(finished):
     finally:
         checks.write_bytes(saved)
     assert counts.get("check") == 1 and counts.get("report") == 1, counts
+
+
+def test_a_data_file_is_an_input_of_its_dataset(tmp_path):
+    """Editing a researcher's data file reruns its dataset and what depends on it."""
+    data = tmp_path / "point.csv"
+    data.write_text("x1,x2,x3,x4,x5,y\n0.3,-1.2,0.5,2.0,-0.7,0.8\n")
+    config = yaml.safe_load(TINY.read_text())
+    config["experiments"] = {"from_file": {**config["experiments"]["my_point"], "data": {"file": "point.csv"}}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake(tmp_path, "results/from_file/dataset.nc")
+    assert done.returncode == 0, done.stderr[-2000:]
+    data.write_text("x1,x2,x3,x4,x5,y\n0.3,-1.2,0.5,2.0,-0.7,0.9\n")
+    counts = job_counts(snakemake(tmp_path, "-n", "results/from_file/dataset.nc").stdout)
+    assert counts.get("dataset") == 1, counts

@@ -111,6 +111,13 @@ def library_code(verb, experiment=None):
     return verb_sources(verb, conditional=deciding)
 
 
+def data_files(experiment):
+    """An experiment's data file (data: {file: ...}), an input of its dataset: editing it reruns what
+    depends on it."""
+    data = EXPERIMENTS[experiment]["data"]
+    return [data["file"]] if "file" in data else []
+
+
 def claims_deciding_training(experiment):
     """The claims a run continues for (solver log_loss_cap): none without a cap, so that editing
     the claims of an experiment without one does not retrain it."""

@@ -8,6 +8,7 @@ rule dataset:
     """Write an experiment's dataset."""
     input:
         code=library_code("dataset"),
+        data=lambda w: data_files(w.experiment),
     output:
         f"{RESULTS}/{{experiment}}/dataset.nc",
     log:
