@@ -96,5 +96,11 @@ def closure(modules) -> set[str]:
 def verb_sources(verb: str, *, conditional: bool = False) -> list[str]:
     """The source files (sorted paths) that ``verb`` runs; ``conditional`` adds what its handler
     imports only in some cases (train: the claims, for a solver with log_loss_cap)."""
+    return list(_verb_sources(verb, conditional))
+
+
+@cache
+def _verb_sources(verb: str, conditional: bool) -> tuple[str, ...]:
+    """Computed once per workflow load (the train rule asks for every job)."""
     modules = closure({NAME, f"{NAME}.__main__", CLI} | handler_imports(verb, conditional=conditional))
-    return sorted(str(_module_file(m)) for m in modules)
+    return tuple(sorted(str(_module_file(m)) for m in modules))
