@@ -265,11 +265,11 @@ def test_the_flow_jacobian_is_the_derivative_of_the_velocity(task, net, rng):
     y = np.sign(X @ rng.normal(size=net.dim)) if task == "classification" else rng.normal(size=3)
     problem = Problem(net, X, y, task)
     theta = initialize("random", net, X, alpha=1.3, seed=2)
-    args = (net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code)
+    args = problem.kernel_problem
     h = 1e-6
     numeric = np.column_stack(
         [
-            (kernels.flow_velocity(theta + h * e, *args)[0] - kernels.flow_velocity(theta - h * e, *args)[0]) / (2 * h)
+            (kernels.flow_velocity(theta + h * e, args)[0] - kernels.flow_velocity(theta - h * e, args)[0]) / (2 * h)
             for e in np.eye(theta.size)
         ]
     )

@@ -212,9 +212,34 @@ def gd_batch(
 
 
 # --- exact gradient flow -----------------------------------------------------------------------
+# The Dormand-Prince 5(4) pair (Dormand & Prince 1980) as its Butcher tableau: stage s is evaluated
+# at theta + step * sum_j DP_A[s, j] k_j; the last row is the 5th-order solution (first same as last:
+# its velocity is the next step's first stage); DP_E weighs the stages into the error estimate (the
+# 5th- minus the 4th-order solution).
+DP_A = np.array(
+    [
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        [1 / 5, 0.0, 0.0, 0.0, 0.0, 0.0],
+        [3 / 40, 9 / 40, 0.0, 0.0, 0.0, 0.0],
+        [44 / 45, -56 / 15, 32 / 9, 0.0, 0.0, 0.0],
+        [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729, 0.0, 0.0],
+        [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656, 0.0],
+        [35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84],
+    ]
+)
+DP_E = np.array([71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40])
+DP_STAGES = DP_A.shape[0]
+
+# Arguments travel in groups: problem = (pos, coord, weight, X, y, task), the network's entries and
+# the data; work = (beta, f, r, u, grad), scratch for one velocity; dp = (ks, stage, new), scratch
+# for one Dormand-Prince step; limits = (max_steps, budget); tolerances = (rtol, atol).
+
+
 @njit(cache=True)
-def _velocity(theta, pos, coord, weight, X, y, task, beta, f, r, u, grad, out):
+def _velocity(theta, problem, work, out):
     """out = -g/|g|^2 with g = grad log L; returns log L (its value at theta)."""
+    pos, coord, weight, X, y, task = problem
+    beta, f, r, u, grad = work
     _beta(theta, pos, coord, weight, beta)
     _outputs(X, beta, f)
     if task == CLASSIFICATION:
@@ -244,87 +269,46 @@ def _velocity(theta, pos, coord, weight, X, y, task, beta, f, r, u, grad, out):
 
 
 @njit(cache=True)
-def _dp5_step(theta, step, ks, stage, new, pos, coord, weight, X, y, task, beta, f, r, u, grad, rtol, atol):
+def _dp5_step(theta, step, problem, work, dp, tolerances):
     """One Dormand-Prince 5(4) step from theta, whose velocity is ks[0].
 
-    Writes the 5th-order candidate to ``new`` and its velocity to ks[6] (first-same-as-last);
+    Writes the 5th-order candidate to ``new`` and its velocity to ks[-1] (first-same-as-last);
     returns (RMS error relative to atol + rtol |theta|, log L at the candidate).
     """
+    ks, stage, new = dp
+    rtol, atol = tolerances
     P = theta.size
-    k1, k2, k3, k4, k5, k6, k7 = ks[0], ks[1], ks[2], ks[3], ks[4], ks[5], ks[6]
-    for p in range(P):
-        stage[p] = theta[p] + step * (k1[p] / 5)
-    _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k2)
-    for p in range(P):
-        stage[p] = theta[p] + step * (3 / 40 * k1[p] + 9 / 40 * k2[p])
-    _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k3)
-    for p in range(P):
-        stage[p] = theta[p] + step * (44 / 45 * k1[p] - 56 / 15 * k2[p] + 32 / 9 * k3[p])
-    _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k4)
-    for p in range(P):
-        stage[p] = theta[p] + step * (
-            19372 / 6561 * k1[p] - 25360 / 2187 * k2[p] + 64448 / 6561 * k3[p] - 212 / 729 * k4[p]
-        )
-    _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k5)
-    for p in range(P):
-        stage[p] = theta[p] + step * (
-            9017 / 3168 * k1[p] - 355 / 33 * k2[p] + 46732 / 5247 * k3[p] + 49 / 176 * k4[p] - 5103 / 18656 * k5[p]
-        )
-    _velocity(stage, pos, coord, weight, X, y, task, beta, f, r, u, grad, k6)
-    for p in range(P):
-        new[p] = theta[p] + step * (
-            35 / 384 * k1[p] + 500 / 1113 * k3[p] + 125 / 192 * k4[p] - 2187 / 6784 * k5[p] + 11 / 84 * k6[p]
-        )
-    new_log_loss = _velocity(new, pos, coord, weight, X, y, task, beta, f, r, u, grad, k7)
+    log_loss = 0.0
+    for s in range(1, DP_STAGES):
+        point = new if s == DP_STAGES - 1 else stage
+        for p in range(P):
+            increment = 0.0
+            for j in range(s):
+                increment += DP_A[s, j] * ks[j, p]
+            point[p] = theta[p] + step * increment
+        log_loss = _velocity(point, problem, work, ks[s])
     err = 0.0
     for p in range(P):
-        e = step * (
-            71 / 57600 * k1[p]
-            - 71 / 16695 * k3[p]
-            + 71 / 1920 * k4[p]
-            - 17253 / 339200 * k5[p]
-            + 22 / 525 * k6[p]
-            - 1 / 40 * k7[p]
-        )
+        e = 0.0
+        for j in range(DP_STAGES):
+            e += DP_E[j] * ks[j, p]
         scale = atol + rtol * max(abs(theta[p]), abs(new[p]))
-        err += (e / scale) ** 2
+        err += (step * e / scale) ** 2
     err = np.sqrt(err / P)
-    if not (np.isfinite(err) and np.isfinite(new_log_loss)):
+    if not (np.isfinite(err) and np.isfinite(log_loss)):
         err = np.inf
-    return err, new_log_loss
+    return err, log_loss
 
 
 @njit(cache=True)
-def _advance(
-    theta,
-    tau,
-    goal,
-    h,
-    steps,
-    max_steps,
-    budget,
-    ks,
-    stage,
-    new,
-    pos,
-    coord,
-    weight,
-    X,
-    y,
-    task,
-    beta,
-    f,
-    r,
-    u,
-    grad,
-    rtol,
-    atol,
-):
+def _advance(theta, tau, goal, h, steps, limits, problem, work, dp, tolerances):
     """Integrate theta in place from tau to exactly ``goal``; h is the proposed step size.
 
     Returns (status, tau, h, log L at theta, steps taken so far); FLOW_STIFF when this call alone
     took more than ``budget`` steps (the explicit method is then the wrong tool).
     """
+    max_steps, budget = limits
+    ks, _, new = dp
     log_loss = -tau
     first = steps
     while tau < goal:
@@ -334,14 +318,12 @@ def _advance(
             return FLOW_STIFF, tau, h, log_loss, steps
         clamped = tau + h >= goal
         step = goal - tau if clamped else h
-        err, new_log_loss = _dp5_step(
-            theta, step, ks, stage, new, pos, coord, weight, X, y, task, beta, f, r, u, grad, rtol, atol
-        )
+        err, new_log_loss = _dp5_step(theta, step, problem, work, dp, tolerances)
         factor = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.9 * err**-0.2))
         if err <= 1.0:
             steps += 1
             theta[:] = new
-            ks[0, :] = ks[6]
+            ks[0, :] = ks[DP_STAGES - 1]
             log_loss = new_log_loss
             if clamped:
                 tau = goal
@@ -357,39 +339,22 @@ def _advance(
 
 
 @njit(cache=True)
-def _flow_run(
-    theta,
-    pos,
-    coord,
-    weight,
-    X,
-    y,
-    task,
-    levels,
-    rtol,
-    atol,
-    max_steps,
-    budget,
-    beta_rec,
-    log_loss_rec,
-    level_rec,
-    theta_rec,
-    resume,
-):
+def _flow_run(theta, problem, levels, tolerances, limits, beta_rec, log_loss_rec, level_rec, theta_rec, resume):
     """Integrate in place from tau = -log L(theta) through the ascending ``levels`` of tau.
 
-    Records beta, theta and the measured log L each time tau reaches a level.  The integration
-    variable and the measured -log L(theta) drift apart by the integration error; a run whose
-    measured loss has not reached the last level when tau has is continued until it has (the
-    last record is then its final state).  Returns (status, steps); on FLOW_STIFF, ``resume``
-    holds (the next level's index, tau) for an implicit method to carry on from theta.
+    Records beta, theta and the measured log L each time tau reaches a level (the measured loss
+    and tau drift apart by the integration error; ``GradientFlow`` then pushes the measured loss
+    to the target).  Returns (status, steps); on FLOW_STIFF, ``resume`` holds (the next level's
+    index, tau) for an implicit method to carry on from theta.
     """
+    pos, coord, weight, X, y, task = problem
     n, d = X.shape
     P = theta.size
-    beta, f, r, u, grad = np.empty(d), np.empty(n), np.empty(n), np.empty(d), np.empty(P)
-    ks = np.empty((7, P))
-    stage, new = np.empty(P), np.empty(P)
-    log_loss = _velocity(theta, pos, coord, weight, X, y, task, beta, f, r, u, grad, ks[0])
+    work = (np.empty(d), np.empty(n), np.empty(n), np.empty(d), np.empty(P))
+    beta = work[0]
+    dp = (np.empty((DP_STAGES, P)), np.empty(P), np.empty(P))
+    ks = dp[0]
+    log_loss = _velocity(theta, problem, work, ks[0])
     tau = -log_loss
     if not (np.isfinite(tau) and np.all(np.isfinite(ks[0]))):
         if tau >= levels[levels.size - 1]:  # e.g. an exact fit: nothing to integrate
@@ -407,29 +372,7 @@ def _flow_run(
     while c < levels.size:
         if levels[c] > tau:
             status, tau, h, log_loss, steps = _advance(
-                theta,
-                tau,
-                levels[c],
-                h,
-                steps,
-                max_steps,
-                budget,
-                ks,
-                stage,
-                new,
-                pos,
-                coord,
-                weight,
-                X,
-                y,
-                task,
-                beta,
-                f,
-                r,
-                u,
-                grad,
-                rtol,
-                atol,
+                theta, tau, levels[c], h, steps, limits, problem, work, dp, tolerances
             )
             if status == FLOW_STIFF:
                 resume[0], resume[1] = c, tau
@@ -441,81 +384,21 @@ def _flow_run(
         _beta(theta, pos, coord, weight, beta)
         beta_rec[c, :], theta_rec[c, :], log_loss_rec[c], level_rec[c] = beta, theta, log_loss, tau
         c += 1
-    for _ in range(100):
-        deficit = target + log_loss  # how far the measured -log L is short of the target
-        if deficit <= 1e-9 * max(1.0, abs(target)):
-            return FLOW_CONVERGED, steps
-        status, tau, h, log_loss, steps = _advance(
-            theta,
-            tau,
-            tau + deficit,
-            h,
-            steps,
-            max_steps,
-            max_steps,
-            ks,
-            stage,
-            new,
-            pos,
-            coord,
-            weight,
-            X,
-            y,
-            task,
-            beta,
-            f,
-            r,
-            u,
-            grad,
-            rtol,
-            atol,
-        )
-        if status == FLOW_STALLED and deficit <= NEAR_TARGET:
-            return FLOW_CONVERGED, steps  # at the round-off floor, within a factor 2 of a residual target
-        if status != FLOW_CONVERGED:
-            return status, steps
-        _beta(theta, pos, coord, weight, beta)
-        c = levels.size - 1
-        beta_rec[c, :], theta_rec[c, :], log_loss_rec[c], level_rec[c] = beta, theta, log_loss, tau
-    return (FLOW_CONVERGED if target + log_loss <= NEAR_TARGET else FLOW_STALLED), steps
+    return FLOW_CONVERGED, steps
 
 
 @njit(parallel=True, cache=True)
 def flow_batch(
-    thetas,
-    pos,
-    coord,
-    weight,
-    X,
-    y,
-    task,
-    levels,
-    rtol,
-    atol,
-    max_steps,
-    budget,
-    beta_rec,
-    log_loss_rec,
-    level_rec,
-    theta_rec,
-    status,
-    steps,
-    resume,
+    thetas, problem, levels, tolerances, limits, beta_rec, log_loss_rec, level_rec, theta_rec, status, steps, resume
 ):
+    """The flow of every run (a row of ``thetas``, its own row of ``levels``) in parallel, in place."""
     for run in prange(thetas.shape[0]):
         status[run], steps[run] = _flow_run(
             thetas[run],
-            pos,
-            coord,
-            weight,
-            X,
-            y,
-            task,
+            problem,
             levels[run],
-            rtol,
-            atol,
-            max_steps,
-            budget,
+            tolerances,
+            limits,
             beta_rec[run],
             log_loss_rec[run],
             level_rec[run],
@@ -525,23 +408,12 @@ def flow_batch(
 
 
 @njit(cache=True)
-def flow_velocity(theta, pos, coord, weight, X, y, task):
+def flow_velocity(theta, problem):
     """(-g/|g|^2, log L) at theta, for an implicit integrator outside the kernel."""
+    X = problem[3]
     n, d = X.shape
     out = np.empty(theta.size)
     log_loss = _velocity(
-        theta,
-        pos,
-        coord,
-        weight,
-        X,
-        y,
-        task,
-        np.empty(d),
-        np.empty(n),
-        np.empty(n),
-        np.empty(d),
-        np.empty(theta.size),
-        out,
+        theta, problem, (np.empty(d), np.empty(n), np.empty(n), np.empty(d), np.empty(theta.size)), out
     )
     return out, log_loss

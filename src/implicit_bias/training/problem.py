@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -45,6 +46,13 @@ class Problem:
         from .kernels import CLASSIFICATION, REGRESSION
 
         return CLASSIFICATION if self.task == "classification" else REGRESSION
+
+    @cached_property  # built once: the flat index is computed, and Radau asks for it at every evaluation
+    def kernel_problem(self) -> tuple:
+        """(entry positions, coordinates, weights, X, y, task code): the network and the data as the
+        compiled kernels take them."""
+        net = self.network
+        return net.flat_index, net.coord, net.weight, self.X, self.y, self.task_code
 
     def log_loss(self, theta) -> float:
         """log L(Theta), stable at any loss level (log-sum-exp for the exponential loss)."""

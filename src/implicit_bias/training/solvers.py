@@ -263,10 +263,7 @@ class GradientFlow:
 
     def _invalid_start(self, problem, theta) -> str:
         """Why the flow cannot start from theta (a non-finite loss, or no gradient), or ''."""
-        net = problem.network
-        velocity, log_loss = kernels.flow_velocity(
-            theta, net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code
-        )
+        velocity, log_loss = kernels.flow_velocity(theta, problem.kernel_problem)
         if not np.isfinite(log_loss):
             return f"the initial log-loss is {log_loss} (data or parameters too large or too small for float64?)"
         if not np.all(np.isfinite(velocity)):
@@ -283,12 +280,9 @@ class GradientFlow:
         return ""
 
     def _not_started(self, problem, theta, why) -> RunResult:
-        net = problem.network
-        _, log_loss = kernels.flow_velocity(
-            theta, net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code
-        )
+        _, log_loss = kernels.flow_velocity(theta, problem.kernel_problem)
         with np.errstate(all="ignore"):
-            beta = net.beta(theta)
+            beta = problem.network.beta(theta)
             return RunResult(
                 np.array([-log_loss]),
                 beta[None, :],
@@ -316,20 +310,12 @@ class GradientFlow:
         status = np.zeros(runs, dtype=np.int64)
         steps = np.zeros(runs, dtype=np.int64)
         resume = np.zeros((runs, 2))
-        net = problem.network
         kernels.flow_batch(
             thetas,
-            net.flat_index,
-            net.coord,
-            net.weight,
-            problem.X,
-            problem.y,
-            problem.task_code,
+            problem.kernel_problem,
             levels,
-            float(self.rtol),
-            float(self.atol),
-            int(self.max_steps),
-            int(self.stiff_steps),
+            (float(self.rtol), float(self.atol)),
+            (int(self.max_steps), int(self.stiff_steps)),
             beta,
             log_loss,
             reached,
@@ -338,21 +324,18 @@ class GradientFlow:
             steps,
             resume,
         )
-        implicit = np.zeros(runs, dtype=bool)
-        for r in np.nonzero(status == kernels.FLOW_STIFF)[0]:
-            implicit[r] = True
-            status[r], extra = self._implicit(
-                problem,
-                thetas[r],
-                int(resume[r, 0]),
-                resume[r, 1],
-                levels[r],
-                beta[r],
-                log_loss[r],
-                reached[r],
-                theta_rec[r],
-            )
-            steps[r] += extra
+        implicit = status == kernels.FLOW_STIFF
+        for r in range(runs):
+            last = int(np.isfinite(levels[r]).sum()) - 1
+            records = (beta[r], log_loss[r], reached[r], theta_rec[r])
+            if implicit[r]:
+                advance = self._implicit_advance(problem, thetas[r], resume[r, 1])
+                status[r] = self._through_levels(problem, advance, thetas[r], int(resume[r, 0]), levels[r], records)
+            else:
+                advance = self._explicit_advance(problem, thetas[r], reached[r, last])
+            if status[r] == kernels.FLOW_CONVERGED:
+                status[r] = self._push_to_target(problem, advance, thetas[r], last, -stop, records)
+            steps[r] += advance.steps
         results = []
         for r in range(runs):
             used = np.isfinite(levels[r])
@@ -375,51 +358,84 @@ class GradientFlow:
             )
         return results
 
-    def _implicit(self, problem, theta, c, tau, levels, beta, log_loss, reached, theta_rec):
-        """Carry a stiff run on from level index c with scipy's Radau; fills the records in place.
+    @staticmethod
+    def _record(problem, theta, tau, k, records) -> float:
+        """Record theta at tau as checkpoint k; returns the measured log L."""
+        beta, log_loss, reached, theta_rec = records
+        measured = kernels.flow_velocity(theta, problem.kernel_problem)[1]
+        beta[k], theta_rec[k], log_loss[k], reached[k] = problem.network.beta(theta), theta, measured, tau
+        return measured
 
-        Returns (status code, steps taken).
-        """
+    def _through_levels(self, problem, advance, theta, c, levels, records) -> int:
+        """Carry a run on from level index c, recording at each level; the status code."""
+        for k in range(c, int(np.isfinite(levels).sum())):
+            if advance(levels[k]) != kernels.FLOW_CONVERGED:
+                return kernels.FLOW_STALLED
+            self._record(problem, theta, advance.tau, k, records)
+        return kernels.FLOW_CONVERGED
+
+    def _push_to_target(self, problem, advance, theta, last, target, records) -> int:
+        """The integration variable tau and the measured -log L drift apart by the integration error:
+        continue until the measured loss reaches the target (the last record is then the final state)."""
+        measured = records[1][last]
+        for _ in range(100):
+            deficit = measured - target  # how far the measured log L is above its target
+            if deficit <= 1e-9 * max(1.0, abs(target)):
+                return kernels.FLOW_CONVERGED
+            status = advance(advance.tau + deficit)
+            if status == kernels.FLOW_STALLED and deficit <= kernels.NEAR_TARGET:
+                return kernels.FLOW_CONVERGED  # at the round-off floor, within a factor 2 of a residual target
+            if status != kernels.FLOW_CONVERGED:
+                return status
+            measured = self._record(problem, theta, advance.tau, last, records)
+        return kernels.FLOW_CONVERGED if measured - target <= kernels.NEAR_TARGET else kernels.FLOW_STALLED
+
+    def _explicit_advance(self, problem, theta, tau):
+        """advance(goal): Dormand-Prince (the compiled kernel) from (theta, tau) to tau = goal, in place."""
+        return _Advance(tau, lambda goal, state: self._explicit_step(problem, theta, goal, state))
+
+    def _explicit_step(self, problem, theta, goal, state):
+        one = theta[None, :]
+        levels = np.array([[-problem.log_loss(theta) + (goal - state.tau)]])
+        records = np.full((1, 1, problem.network.dim), np.nan), np.full((1, 1), np.nan), np.full((1, 1), np.nan)
+        status, steps = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        kernels.flow_batch(
+            one,
+            problem.kernel_problem,
+            levels,
+            (float(self.rtol), float(self.atol)),
+            (int(self.max_steps), int(self.max_steps)),
+            records[0],
+            records[1],
+            records[2],
+            np.full((1, 1, theta.size), np.nan),
+            status,
+            steps,
+            np.zeros((1, 2)),
+        )
+        theta[:] = one[0]
+        return int(status[0]), goal, int(steps[0])
+
+    def _implicit_advance(self, problem, theta, tau):
+        """advance(goal): scipy's Radau (with the exact Jacobian) from (theta, tau) to tau = goal, in place."""
         from scipy.integrate import solve_ivp
 
-        net = problem.network
-        args = (net.flat_index, net.coord, net.weight, problem.X, problem.y, problem.task_code)
-        velocity = lambda t, th: kernels.flow_velocity(th, *args)[0]  # noqa: E731
-        jacobian = lambda t, th: problem.flow_jacobian(th)  # noqa: E731  (exact: Newton converges, steps stay long)
-        target = levels[np.isfinite(levels)][-1]
-        steps = 0
+        def velocity(t, th):
+            return kernels.flow_velocity(th, problem.kernel_problem)[0]
 
-        def advance(goal):
-            nonlocal theta, tau, steps
+        def jacobian(t, th):  # exact: Newton converges and steps stay long
+            return problem.flow_jacobian(th)
+
+        def step(goal, state):
             solution = solve_ivp(
-                velocity, (tau, goal), theta, method="Radau", rtol=self.stiff_rtol, atol=self.atol, jac=jacobian
+                velocity, (state.tau, goal), theta, method="Radau", rtol=self.stiff_rtol, atol=self.atol, jac=jacobian
             )
-            steps += int(solution.nfev)
             if not solution.success or not np.all(np.isfinite(solution.y[:, -1])):
-                return False
-            theta[:], tau = solution.y[:, -1], goal
-            return True
+                return kernels.FLOW_STALLED, state.tau, int(solution.nfev)
+            theta[:] = solution.y[:, -1]
+            return kernels.FLOW_CONVERGED, goal, int(solution.nfev)
 
-        def record(k):
-            measured = kernels.flow_velocity(theta, *args)[1]
-            beta[k], theta_rec[k], log_loss[k], reached[k] = net.beta(theta), theta, measured, tau
-            return measured
-
-        last = c
-        for k in range(c, levels.size):
-            if not np.isfinite(levels[k]):
-                break
-            if not advance(levels[k]):
-                return kernels.FLOW_STALLED, steps
-            measured, last = record(k), k
-        for _ in range(100):  # as in the kernel: until the measured loss reaches the target
-            deficit = target + measured
-            if deficit <= 1e-9 * max(1.0, abs(target)):
-                return kernels.FLOW_CONVERGED, steps
-            if not advance(tau + deficit):
-                break
-            measured = record(last)
-        return (kernels.FLOW_CONVERGED if target + measured <= kernels.NEAR_TARGET else kernels.FLOW_STALLED), steps
+        return _Advance(tau, step)
 
     def _status(self, code, steps, log_loss, target):
         measured = log_loss[np.isfinite(log_loss)]
@@ -434,6 +450,19 @@ class GradientFlow:
                 "(a stationary point, or data this network cannot fit or separate)"
             )
         return "diverged", f"non-finite values after {steps} steps, last recorded at {where}"
+
+
+class _Advance:
+    """advance(goal) integrates one run's theta in place from the current tau to ``goal``, by ``step``;
+    it keeps tau and counts the steps; returns a kernels.FLOW_* status."""
+
+    def __init__(self, tau, step):
+        self.tau, self.steps, self._step = float(tau), 0, step
+
+    def __call__(self, goal) -> int:
+        status, self.tau, steps = self._step(goal, self)
+        self.steps += steps
+        return status
 
 
 SOLVERS = {cls.name: cls for cls in (GradientDescent, GradientFlow)}
