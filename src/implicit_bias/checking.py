@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from .datasets import Dataset
+from .labels import run_key
 from .netcdf import read_netcdf
-from .predictions import read_predictions
+from .predictions import read_predictions, read_predictions_file
 from .runs import network_for
 from .theory import CLAIMS, COLUMNS, RunView, check_runs
 
@@ -40,26 +40,26 @@ def read_run(run: xr.Dataset, dataset: Dataset) -> RunView:
     )
 
 
-def check_files(claims, *, dataset=None, runs=(), predictions=(), depths=None) -> list:
-    """Every check (a ``Check``, controls included) of ``claims`` on the run files, each paired with
-    the predictions file of the same name."""
-    by_name = {Path(p).name: p for p in predictions}
-    missing = [Path(r).name for r in runs if Path(r).name not in by_name]
-    if missing:
-        raise ValueError(f"no predictions file for the run(s) {missing}")
+def check_files(claims, *, dataset=None, runs=(), predictions=None, depths=None) -> list:
+    """Every check (a ``Check``, controls included) of ``claims`` on the run files, each paired with its
+    group of the ``predictions`` file (by architecture label, alpha and seed)."""
+    predicted_runs = read_predictions_file(predictions) if predictions else {}
     data = Dataset.read(dataset) if dataset else None
     per_run = [c for c in claims if not CLAIMS[c].theory_only]
     views, predicted = [], {claim: [] for claim in per_run}
     for path in runs:
         run_file = read_netcdf(path)
+        key = run_key(run_file.attrs)
+        if key not in predicted_runs:
+            raise ValueError(f"{predictions or 'no predictions file'} has no predictions for the run {path} {key}")
         view = read_run(run_file, data)
-        prediction_file = read_netcdf(by_name[Path(path).name])
+        prediction_file = predicted_runs[key]
         if not np.array_equal(prediction_file["theta_init"].values, view.theta_init):
             raise ValueError(f"{path}: the run and its predictions start from different initialisations")
         own = read_predictions(prediction_file, view.network)
         for claim in per_run:
             if claim not in own:
-                raise ValueError(f"{by_name[Path(path).name]} has no prediction for {claim}")
+                raise ValueError(f"{predictions} has no prediction of {claim} for the run {path}")
             predicted[claim].append(own[claim])
         views.append(view)
     return check_runs(claims, views, predicted, depths=depths)

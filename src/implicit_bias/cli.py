@@ -144,13 +144,13 @@ def _add_predict(verbs):
     p = verbs.add_parser(
         "predict",
         help="what each claim predicts for every run of an experiment",
-        description="Write one predictions NetCDF file per run of an experiment (named like its run file): "
+        description="Write an experiment's predictions file (one NetCDF group per run, named like its run file): "
         "for each claim, whether it applies and its predicted limit.",
     )
     p.add_argument("--dataset", required=True, help="the experiment's dataset .nc file")
     p.add_argument("--experiment", required=True, help="experiment name")
     p.add_argument("--spec", required=True, type=_json, metavar="JSON", help="the experiment's config entry")
-    p.add_argument("--output-dir", required=True, help="folder for the predictions files")
+    p.add_argument("--output", required=True, help="path of the predictions .nc file to write")
     p.set_defaults(handler=_predict)
 
 
@@ -177,53 +177,25 @@ def _run_arguments(p):
 
 
 def _predict(args):
-    from pathlib import Path
-
     from .datasets import Dataset
-    from .experiments import alpha_by_label, architecture_by_label, run_ids
-    from .labels import run_name
-    from .netcdf import write_netcdf
-    from .predictions import planned_run, predictions_dataset
-    from .theory import CLAIMS
+    from .predictions import predict_experiment, write_predictions
     from .training import make_solver
 
-    dataset = Dataset.read(args.dataset)
-    spec = args.spec
-    solver = make_solver(spec["solver"]).settings()
-    claims = [c for c in spec["claims"] if not CLAIMS[c].theory_only]
-    for label, alpha, seed in run_ids(spec):
-        run = planned_run(
-            dataset,
-            architecture=architecture_by_label(spec, label),
-            init=spec["init"],
-            alpha=alpha_by_label(spec, alpha),
-            seed=int(seed),
-            solver=solver,
-            experiment=args.experiment,
-        )
-        ds = predictions_dataset(claims, run)
-        write_netcdf(ds, Path(args.output_dir) / f"{run_name(label, alpha, seed)}.nc")
-        applies = [c for c, a in zip(claims, ds["applicable"].values) if a]
-        log.info(
-            "%s alpha=%s seed=%s: %d of %d claims apply (%s)",
-            label,
-            alpha,
-            seed,
-            len(applies),
-            len(claims),
-            ", ".join(applies) or "none",
-        )
+    solver = make_solver(args.spec["solver"]).settings()
+    predictions = predict_experiment(Dataset.read(args.dataset), args.spec, args.experiment, solver, log=log.info)
+    write_predictions(predictions, args.output, args.experiment)
+    log.info("wrote %s (%d runs)", args.output, len(predictions))
 
 
 def _add_check(verbs):
     p = verbs.add_parser(
         "check",
         help="compare run files with their predictions; write one row per check (CSV)",
-        description="Check runs against predictions. Runs and predictions pair up by file name.",
+        description="Check runs against their predictions (paired by architecture label, alpha and seed).",
     )
     p.add_argument("--dataset", help="dataset .nc file (not needed for theory-only claims alone)")
     p.add_argument("--runs", nargs="*", default=[], help="run .nc files")
-    p.add_argument("--predictions", nargs="*", default=[], help="predictions .nc files, same names as the runs")
+    p.add_argument("--predictions", help="the experiment's predictions .nc file (from predict)")
     p.add_argument("--claims", required=True, nargs="+", help="claim ids")
     p.add_argument(
         "--depths", nargs="*", type=int, help="depths for theory-only claims (default: the runs' depths, or 2..6)"
@@ -262,7 +234,7 @@ def _add_summarize(verbs):
     p.add_argument("--experiment", required=True)
     p.add_argument("--dataset", required=True, help="the experiment's dataset .nc file")
     p.add_argument("--runs", nargs="+", required=True)
-    p.add_argument("--predictions", nargs="*", default=[])
+    p.add_argument("--predictions", help="the experiment's predictions .nc file (from predict)")
     p.add_argument("--config", type=_json, metavar="JSON", help="the experiment's config entry, stored in the file")
     p.add_argument("--output", required=True)
     p.set_defaults(handler=_summarize)
@@ -283,24 +255,28 @@ def _summarize(args):
 def _add_figures(verbs):
     p = verbs.add_parser(
         "figures",
-        help="draw an experiment's figures (PNG and PDF) from its summary",
+        help="draw one of an experiment's figures (PNG, PDF) from its summary",
         description="Figures: trajectories, alpha_sweep, direction_error, agreement, tail_fits.",
     )
     p.add_argument("--summary", required=True)
-    p.add_argument("--name", required=True, help="experiment name (prefix of the files)")
-    p.add_argument("--kinds", nargs="+", required=True, help="which figures")
+    p.add_argument("--name", required=True, help="experiment name (in the figure's title)")
+    p.add_argument("--kind", required=True, help="which figure")
     p.add_argument("--tails", help="the experiment's tails file from check (for tail_fits)")
-    p.add_argument("--output-dir", required=True)
+    p.add_argument("--png", help="path of the PNG file to write")
+    p.add_argument("--pdf", help="path of the PDF file to write")
     p.set_defaults(handler=_figures)
 
 
 def _figures(args):
-    from .figures import make_figures
+    from .figures import draw, save
     from .netcdf import read_netcdf
 
+    paths = [path for path in (args.png, args.pdf) if path]
+    if not paths:
+        raise ValueError("figures: give --png and/or --pdf, the files to write")
     tails = read_netcdf(args.tails) if args.tails else None
-    paths = make_figures(read_netcdf(args.summary), args.output_dir, args.name, args.kinds, tails=tails)
-    log.info("wrote %s", ", ".join(str(p) for p in paths))
+    save(draw(read_netcdf(args.summary), args.name, args.kind, tails=tails), paths)
+    log.info("wrote %s", ", ".join(paths))
 
 
 def _add_report(verbs):
@@ -316,7 +292,9 @@ def _add_report(verbs):
         "--summaries", nargs="*", default=[], help="the experiments' summary.nc (to list runs that did not finish)"
     )
     p.add_argument("--config", help="the merged configuration (run_config.yaml), shown in report.html")
-    p.add_argument("--output-dir", required=True)
+    p.add_argument("--claims", required=True, help="path of claims.csv to write (every check and control)")
+    p.add_argument("--markdown", required=True, help="path of report.md to write")
+    p.add_argument("--html", required=True, help="path of report.html to write (links are relative to it)")
     p.set_defaults(handler=_report)
 
 
@@ -327,13 +305,17 @@ def _report(args):
         args.checks,
         args.figures,
         args.benchmarks,
-        args.output_dir,
+        claims=args.claims,
+        markdown=args.markdown,
+        html=args.html,
         summary_paths=args.summaries,
         merged_config=args.config,
     )
     log.info(
-        "wrote the report in %s: %s (%d checks, %d failed, %d inconclusive)",
-        args.output_dir,
+        "wrote %s, %s and %s: %s (%d checks, %d failed, %d inconclusive)",
+        args.claims,
+        args.markdown,
+        args.html,
         counts["headline"],
         counts["checks"],
         counts["failed"],

@@ -24,19 +24,23 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .files import atomic_write  # noqa: E402
 from .geometry import angle_degrees, unit  # noqa: E402
 
 FIGURES = ("trajectories", "alpha_sweep", "direction_error", "agreement", "tail_fits")
 FLOOR = 1e-12  # values drawn on a log axis are clipped here (a quantity at its numerical floor)
 
 
-def _save(fig, out: Path, name: str) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    for path in paths:
-        fig.savefig(path, dpi=130, bbox_inches="tight")
+def save(fig, paths) -> list[Path]:
+    """Write ``fig`` to each path (the format from its suffix: .png, .pdf, .svg), atomically."""
+    written = [
+        atomic_write(
+            path, lambda tmp, fmt=Path(path).suffix[1:]: fig.savefig(tmp, format=fmt, dpi=130, bbox_inches="tight")
+        )
+        for path in paths
+    ]
     plt.close(fig)
-    return paths
+    return written
 
 
 def _primary_claim(summary):
@@ -73,12 +77,12 @@ def _along_circle(directions, per_step: int = 24) -> np.ndarray:
     return np.column_stack([np.cos(fine), np.sin(fine)])
 
 
-def trajectories(summary, out: Path, name: str) -> list[Path]:
+def trajectories(summary, name: str):
     """Figures 1/3 in the paper's arrangement (rows alpha, columns fc / diag / conv): beta's path per
     seed (a line style and a start marker each), its predicted limit (x). Classification: beta / |beta|
     on the unit circle, joined along it; regression: the frame holds every trajectory."""
     if summary.sizes["coef"] != 2:
-        return []
+        return None
     classification = summary.attrs["task"] == "classification"
     claim = _primary_claim(summary)
     archs, alphas = _paper_order(summary["architecture"].values), summary["alpha"].values
@@ -118,7 +122,7 @@ def trajectories(summary, out: Path, name: str) -> list[Path]:
     axes[0, 0].legend(fontsize=7, loc="best")
     what = "beta / |beta| on the unit circle" if classification else "beta; grey: the global minima x^T beta = y"
     fig.suptitle(f"{name}: trajectories of {what}; x: predicted limit ({claim})", fontsize=10)
-    return _save(fig, out, f"{name}_trajectories")
+    return fig
 
 
 def _frame(ax, drawn, pad: float = 0.08):
@@ -144,10 +148,10 @@ def _global_minima_line(ax, summary):
     ax.set_xlim(*limits[0]), ax.set_ylim(*limits[1])
 
 
-def alpha_sweep(summary, out: Path, name: str) -> list[Path]:
+def alpha_sweep(summary, name: str):
     """Remark 4: distances to the weighted l1 and l2 solutions against alpha."""
     if "beta_l1" not in summary:
-        return []
+        return None
     rows = []
     for arch in summary["architecture"].values:
         for seed in summary["seed"].values:
@@ -170,7 +174,7 @@ def alpha_sweep(summary, out: Path, name: str) -> list[Path]:
                         }
                     )
     if not rows:
-        return []
+        return None
     table = pd.DataFrame(rows)
     grid = sns.relplot(
         data=table,
@@ -190,14 +194,14 @@ def alpha_sweep(summary, out: Path, name: str) -> list[Path]:
         y=1.04,
         fontsize=10,
     )
-    return _save(grid.figure, out, f"{name}_alpha_sweep")
+    return grid.figure
 
 
-def direction_error(summary, out: Path, name: str) -> list[Path]:
+def direction_error(summary, name: str):
     """Classification: angle to the predicted direction against -log L."""
     claim = _primary_claim(summary)
     if summary.attrs["task"] != "classification" or claim is None:
-        return []
+        return None
     rows = []
     for arch in summary["architecture"].values:
         for alpha in summary["alpha"].values:
@@ -213,7 +217,7 @@ def direction_error(summary, out: Path, name: str) -> list[Path]:
                 for t, angle in zip(tau[keep], np.atleast_1d(angles)):
                     rows.append({**point, "-log L": t, "angle (deg)": max(angle, 1e-9)})
     if not rows:
-        return []
+        return None
     table = pd.DataFrame(rows)
     grid = sns.relplot(
         data=table,
@@ -233,10 +237,10 @@ def direction_error(summary, out: Path, name: str) -> list[Path]:
     grid.figure.suptitle(
         f"{name}: angle to the {claim} direction; dashed: where the paper's GD stopped (L = 1e-5)", y=1.04, fontsize=10
     )
-    return _save(grid.figure, out, f"{name}_direction_error")
+    return grid.figure
 
 
-def agreement(summary, out: Path, name: str) -> list[Path]:
+def agreement(summary, name: str):
     """Trained against predicted coefficients, per claim (directions for classification)."""
     classification = summary.attrs["task"] == "classification"
     rows = []
@@ -258,7 +262,7 @@ def agreement(summary, out: Path, name: str) -> list[Path]:
                         for p, t in zip(pred, trained)
                     ]
     if not rows:
-        return []
+        return None
     table = pd.DataFrame(rows)
     panels = table["claim"].nunique()  # as many columns as panels (up to 4): no empty canvas beside them
     grid = sns.relplot(
@@ -283,14 +287,14 @@ def agreement(summary, out: Path, name: str) -> list[Path]:
         y=1.04,
         fontsize=10,
     )
-    return _save(grid.figure, out, f"{name}_agreement")
+    return grid.figure
 
 
-def tail_fits(summary, out: Path, name: str, tails=None) -> list[Path]:
+def tail_fits(summary, name: str, tails=None):
     """Each tail-judged quantity against tau, its fit a + c tau^-p (dashed) and the tolerance (dotted);
     controls in grey. One panel per (claim, architecture, depth)."""
     if tails is None or tails.sizes.get("series", 0) == 0:
-        return []
+        return None
     keys = sorted(
         {
             (str(c), str(a), int(d))
@@ -348,28 +352,25 @@ def tail_fits(summary, out: Path, name: str, tails=None) -> list[Path]:
         fontsize=10,
     )
     fig.tight_layout()
-    return _save(fig, out, f"{name}_tail_fits")
+    return fig
 
 
-def make_figures(summary, out, name: str, kinds=FIGURES, tails=None) -> list[Path]:
-    """Every figure of ``kinds`` that the summary's data (and the checks' ``tails``) support."""
+def draw(summary, name: str, kind: str, tails=None):
+    """The ``kind`` figure of an experiment's summary (and the checks' ``tails``); a figure saying so
+    when the data do not support it, rather than a missing file."""
+    if kind not in FIGURES:
+        raise ValueError(f"unknown figure {kind!r}; expected one of {FIGURES}")
     sns.set_theme(style="whitegrid", context="paper")
-    paths = []
-    for kind in kinds:
-        if kind not in FIGURES:
-            raise ValueError(f"unknown figure {kind!r}; expected one of {FIGURES}")
-        draw = globals()[kind]
-        made = draw(summary, Path(out), name, tails) if kind == "tail_fits" else draw(summary, Path(out), name)
-        if not made:  # asked for but nothing to show: say so rather than leave the file missing
-            fig, ax = plt.subplots(figsize=(5, 1.5))
-            ax.axis("off")
-            ax.text(
-                0.5,
-                0.5,
-                f"{name}: no data for a {kind} figure\n(no applicable prediction, or d != 2)",
-                ha="center",
-                va="center",
-            )
-            made = _save(fig, Path(out), f"{name}_{kind}")
-        paths += made
-    return paths
+    drawer = globals()[kind]
+    fig = drawer(summary, name, tails) if kind == "tail_fits" else drawer(summary, name)
+    if fig is None:
+        fig, ax = plt.subplots(figsize=(5, 1.5))
+        ax.axis("off")
+        ax.text(
+            0.5,
+            0.5,
+            f"{name}: no data for a {kind} figure\n(no applicable prediction, or d != 2)",
+            ha="center",
+            va="center",
+        )
+    return fig

@@ -26,3 +26,9 @@ def alpha_label(alpha: float) -> str:
 def run_name(architecture: str, alpha: str, seed) -> str:
     """The stem of a run's files: ``<architecture label>_a<alpha label>_s<seed>``."""
     return f"{architecture}_a{alpha}_s{seed}"
+
+
+def run_key(attrs: dict) -> tuple[str, float, int]:
+    """What pairs a run's files (run, predictions): (architecture label, exact alpha, seed) from their
+    attributes — the alpha label in a file name may be rounded."""
+    return str(attrs["architecture_label"]), float(attrs["alpha"]), int(attrs["seed"])

@@ -1,4 +1,5 @@
-"""Prediction files: what each claim predicts for one run, as NetCDF (see docs/results.md)."""
+"""The predictions file: what each claim predicts for every run of an experiment, one NetCDF group per
+run (see docs/results.md)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import numpy as np
 import xarray as xr
 
 from .datasets import Dataset
+from .labels import alpha_label, architecture_label, run_key, run_name
+from .netcdf import read_netcdf_groups, write_netcdf_groups
 from .networks import LinearTensorNetwork
 from .runs import initial_state
-from .theory import Prediction, RunView, predict
+from .theory import CLAIMS, Prediction, RunView, predict
 
 
 def planned_run(
@@ -38,8 +41,8 @@ def planned_run(
     )
 
 
-def predictions_dataset(claims, run: RunView) -> xr.Dataset:
-    """Every claim's prediction for one planned run."""
+def predictions_dataset(claims, run: RunView, label: str) -> xr.Dataset:
+    """Every claim's prediction for one planned run (of the architecture labelled ``label``)."""
     network = run.network
     predictions = [predict(claim, run) for claim in claims]
     K = len(predictions)
@@ -85,6 +88,7 @@ def predictions_dataset(claims, run: RunView) -> xr.Dataset:
     attrs = {
         "experiment": run.experiment,
         "architecture": network.name,
+        "architecture_label": label,
         "depth": network.depth,
         "alpha": run.alpha,
         "seed": run.seed,
@@ -109,3 +113,45 @@ def read_predictions(ds: xr.Dataset, network: LinearTensorNetwork) -> dict[str, 
             str(ds["error"].values[i]) if "error" in ds else "",
         )
     return out
+
+
+def predict_experiment(dataset: Dataset, spec: dict, experiment: str, solver: dict, log=None) -> dict[str, xr.Dataset]:
+    """Run name -> predictions of every per-run claim of an experiment (``spec``: its config entry)."""
+    claims = [c for c in spec["claims"] if not CLAIMS[c].theory_only]
+    out = {}
+    for architecture in spec["architectures"]:
+        label = architecture_label(architecture)
+        for alpha in spec["alphas"]:
+            for seed in spec["seeds"]:
+                run = planned_run(
+                    dataset,
+                    architecture=architecture,
+                    init=spec["init"],
+                    alpha=float(alpha),
+                    seed=int(seed),
+                    solver=solver,
+                    experiment=experiment,
+                )
+                ds = predictions_dataset(claims, run, label)
+                out[run_name(label, alpha_label(alpha), seed)] = ds
+                if log:
+                    applies = [c for c, a in zip(claims, ds["applicable"].values) if a]
+                    log(
+                        "%s alpha=%g seed=%s: %d of %d claims apply (%s)",
+                        label,
+                        alpha,
+                        seed,
+                        len(applies),
+                        len(claims),
+                        ", ".join(applies) or "none",
+                    )
+    return out
+
+
+def write_predictions(predictions: dict[str, xr.Dataset], path, experiment: str):
+    return write_netcdf_groups(predictions, path, attrs={"experiment": experiment, "runs": len(predictions)})
+
+
+def read_predictions_file(path) -> dict[tuple, xr.Dataset]:
+    """``run_key`` -> that run's predictions, from a file ``write_predictions`` wrote."""
+    return {run_key(ds.attrs): ds for ds in read_netcdf_groups(path).values()}

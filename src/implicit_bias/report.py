@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import write_csv
+from .files import atomic_write, write_csv
 from .report_html import write_html
 from .theory.records import CLAIM_STATUSES, COLUMNS
 from .theory.registry import CLAIMS, OBSERVATION
@@ -164,16 +164,19 @@ def write_report(
     check_paths,
     figure_paths,
     benchmark_paths,
-    out_dir,
     *,
+    claims,
+    markdown,
+    html,
     config_path="config.yaml",
     summary_paths=(),
     merged_config=None,
 ) -> dict:
-    out = Path(out_dir)
+    """Write claims.csv (every check and control), the report as Markdown and as HTML; the counts."""
+    claims, markdown, html = Path(claims), Path(markdown), Path(html)
     table = collect(check_paths)
     unfinished = unfinished_runs(summary_paths)
-    write_csv(table, out / "claims.csv")
+    write_csv(table, claims)
     summary = verdicts(table)
     seconds = job_seconds(benchmark_paths)
     fastest, median, jobs = (min(seconds), float(np.median(seconds)), len(seconds)) if seconds else (np.nan, np.nan, 0)
@@ -189,7 +192,7 @@ def write_report(
         "",
         f"**{headline(summary)}.**{failed_runs}",
         "",
-        f"{rows_line}. Every check and control is a row of [claims.csv](claims.csv).",
+        f"{rows_line}. Every check and control is a row of [{claims.name}]({os.path.relpath(claims, markdown.parent)}).",
         "",
         "A claim is *verified* when every applicable check passes — the measured value meets the paper's "
         "prediction within its tolerance — and every control (a plausible wrong prediction, measured the same "
@@ -260,7 +263,7 @@ def write_report(
             )
     lines += ["", "## Figures", ""]
     for path in sorted(p for p in figure_paths if str(p).endswith(".png")):
-        rel = os.path.relpath(path, out)
+        rel = os.path.relpath(path, markdown.parent)
         lines += [f"### {Path(path).stem}", "", f"![{Path(path).stem}]({rel})", ""]
     lines += [
         "## Reproduce",
@@ -276,15 +279,15 @@ def write_report(
         "mostly start-up (interpreter, imports, loading the compiled kernels from numba's cache).",
     ]
     text = "\n".join(lines) + "\n"
-    (out / "report.md").write_text(text)
+    atomic_write(markdown, lambda tmp: Path(tmp).write_text(text))
     write_html(
-        out / "report.html",
+        html,
         summary,
         table,
         headline(summary),
         figure_paths=figure_paths,
         config_path=merged_config,
-        data_links=summary_paths,
+        data_links=[claims, *summary_paths],
         benchmark_seconds=seconds,
     )
     return {

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .files import atomic_write
 from .provenance import provenance
 from .theory.registry import CLAIMS
 
@@ -188,9 +189,9 @@ def write_html(
         f"premise and was trained far enough to judge; <b>inconclusive</b> when a run cannot decide yet or a control "
         f"could not be told from the prediction; an <b>observation</b> is what the paper saw or left open.</p>"
         f"<nav>{nav}</nav>{sections}"
-        f"<h2>Data</h2><ul><li><a href='claims.csv'>claims.csv</a> (every check and control)</li>{links}</ul>"
+        f"<h2>Data</h2><p>Every check and control is a row of the first file; each experiment's runs and "
+        f"predictions are stacked in its summary.</p><ul>{links}</ul>"
         f"<h2>Configuration</h2><pre>{html.escape(config)}</pre>"
         f"<h2>Provenance</h2>{_provenance(np.asarray(benchmark_seconds, dtype=float))}</body></html>\n"
     )
-    path.write_text(page)
-    return path
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(page))

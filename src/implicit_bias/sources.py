@@ -10,6 +10,7 @@ happens to import.
 from __future__ import annotations
 
 import ast
+import os
 from functools import cache
 from pathlib import Path
 
@@ -104,3 +105,11 @@ def _verb_sources(verb: str, conditional: bool) -> tuple[str, ...]:
     """Computed once per workflow load (the train rule asks for every job)."""
     modules = closure({NAME, f"{NAME}.__main__", CLI} | handler_imports(verb, conditional=conditional))
     return tuple(sorted(str(_module_file(m)) for m in modules))
+
+
+def put_package_on_pythonpath(environ) -> None:
+    """Put the folder holding this package first on ``environ``'s PYTHONPATH: the workflow's jobs then
+    import the very files it declared as their code inputs, also inside a conda environment
+    (``--use-conda``, workflow/envs/runtime.yaml) that does not install the package."""
+    rest = [p for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(PACKAGE.parent)]
+    environ["PYTHONPATH"] = os.pathsep.join([str(PACKAGE.parent), *rest])

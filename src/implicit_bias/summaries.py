@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from .netcdf import read_netcdf
+from .labels import run_key
+from .netcdf import read_netcdf, read_netcdf_groups
 
 
-def summarize(run_paths, prediction_paths, *, experiment: str, config: dict | None = None, dataset=None) -> xr.Dataset:
+def summarize(
+    run_paths, predictions_path=None, *, experiment: str, config: dict | None = None, dataset=None
+) -> xr.Dataset:
     """Stack run files (and their predictions) into dims (architecture, alpha, seed, checkpoint, coef).
 
     Architectures are labelled by their runs' ``architecture_label`` attribute; runs of different lengths are padded
     with NaN; ``status`` and ``reason`` say how each run ended.
     """
-    predictions = {Path(p).name: p for p in prediction_paths}
+    predictions = (
+        {run_key(ds.attrs): ds for ds in read_netcdf_groups(predictions_path).values()} if predictions_path else {}
+    )
     records = []
     for path in run_paths:
         run = read_netcdf(path)
-        records.append(
-            (
-                run.attrs["architecture_label"],
-                run,
-                read_netcdf(predictions[Path(path).name]) if Path(path).name in predictions else None,
-            )
-        )
+        records.append((run.attrs["architecture_label"], run, predictions.get(run_key(run.attrs))))
     if not records:
         raise ValueError(f"{experiment}: no run files to summarize")
     labels = sorted({r[0] for r in records})

@@ -189,7 +189,7 @@ def test_a_capped_classification_run_continues_and_its_tails_are_drawn(tmp_path)
         == 0
     )
     solver = {"name": "flow", "log_loss_target": -1e1, "log_loss_cap": -1e7}
-    run, predictions = tmp_path / "runs" / "r.nc", tmp_path / "predictions" / "r.nc"
+    run, predictions = tmp_path / "runs" / "r.nc", tmp_path / "predictions.nc"
     assert (
         main(
             [
@@ -218,19 +218,16 @@ def test_a_capped_classification_run_continues_and_its_tails_are_drawn(tmp_path)
     trained = xr.open_dataset(run)
     assert trained["log_loss"].values[-1] < -1e1  # continued past its target
     assert trained.attrs["stop_reason"].startswith("nothing left that training could decide at log L")
-    from implicit_bias.datasets import Dataset as D
-    from implicit_bias.predictions import planned_run, predictions_dataset
-
-    planned = planned_run(
-        D.read(data),
-        architecture={"name": "diag", "depth": 2},
-        init="theorem2",
-        alpha=1.0,
-        seed=0,
-        solver=solver,
-        experiment="adhoc",
-    )
-    write_netcdf(predictions_dataset(["corollary2"], planned), predictions)
+    spec = {
+        "claims": ["corollary2"],
+        "architectures": [{"name": "diag", "depth": 2}],
+        "alphas": [1.0],
+        "seeds": [0],
+        "init": "theorem2",
+        "solver": solver,
+    }
+    predict = ["-q", "predict", "--dataset", str(data), "--experiment", "adhoc", "--spec", json.dumps(spec)]
+    assert main([*predict, "--output", str(predictions)]) == 0
     checks, tails = tmp_path / "checks.csv", tmp_path / "tails.nc"
     assert (
         main(
@@ -287,15 +284,18 @@ def test_a_capped_classification_run_continues_and_its_tails_are_drawn(tmp_path)
                 str(tails),
                 "--name",
                 "adhoc",
-                "--kinds",
+                "--kind",
                 "tail_fits",
-                "--output-dir",
-                str(tmp_path / "figures"),
+                "--png",
+                str(tmp_path / "figures" / "tails.png"),
+                "--pdf",
+                str(tmp_path / "tails.pdf"),
             ]
         )
         == 0
     )
-    assert (tmp_path / "figures" / "adhoc_tail_fits.png").stat().st_size > 10_000
+    assert (tmp_path / "figures" / "tails.png").stat().st_size > 10_000
+    assert (tmp_path / "tails.pdf").read_bytes().startswith(b"%PDF")
 
 
 @pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o002, 0o664)])
@@ -358,8 +358,17 @@ def test_the_report_says_which_runs_did_not_finish(tmp_path):
         "claim,experiment,architecture,depth,alpha,seed,metric,value,tolerance,status,reason\n"
         "lemma5_1,theory,-,2,,-1,m,0.0,1e-9,pass,r\n"
     )
-    counts = write_report([checks], [], [], tmp_path / "report", summary_paths=[tmp_path / "summary.nc"])
+    report = tmp_path / "report"
+    counts = write_report(
+        [checks],
+        [],
+        [],
+        claims=report / "claims.csv",
+        markdown=report / "report.md",
+        html=report / "report.html",
+        summary_paths=[tmp_path / "summary.nc"],
+    )
     assert counts["unfinished_runs"] == 1
-    text = (tmp_path / "report" / "report.md").read_text()
+    text = (report / "report.md").read_text()
     assert "1 runs did not finish (below)" in text.splitlines()[2]
     assert "| e | diag_L2 | 0.5 | 1 | stalled | the step size underflowed |" in text

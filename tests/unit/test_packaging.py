@@ -24,6 +24,16 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     assert listed == expected
 
 
+def test_the_rules_conda_environment_lists_the_runtime_dependencies():
+    """workflow/envs/runtime.yaml (--use-conda): pyproject's dependencies, less what only the driver needs."""
+    driver_only = {"snakemake", "pygments"}  # Snakemake and its --report run outside the rules' environment
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    expected = {CONDA_NAMES.get(n, n): b for n, b in map(_split, project["dependencies"]) if n not in driver_only}
+    conda = yaml.safe_load((ROOT / "workflow" / "envs" / "runtime.yaml").read_text())["dependencies"]
+    listed = dict(_split(item) for item in conda if isinstance(item, str) and not item.startswith("python"))
+    assert listed == expected
+
+
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()

@@ -1,6 +1,6 @@
 """Checks: every claim of an experiment on its runs, and the theory-only claims.
 
-Input: the experiment's dataset, run files and predictions
+Input: the experiment's dataset, run files and predictions.nc
 Output: results/<experiment>/checks.csv (one row per check and control), results/<experiment>/tails.nc
 (the series behind the tail verdicts), results/theory/checks.csv
 """
@@ -12,7 +12,7 @@ rule check:
         code=library_code("check"),
         dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
         runs=lambda w: run_files(w.experiment),
-        predictions=f"{RESULTS}/{{experiment}}/predictions",
+        predictions=f"{RESULTS}/{{experiment}}/predictions.nc",
     output:
         checks=f"{RESULTS}/{{experiment}}/checks.csv",
         tails=f"{RESULTS}/{{experiment}}/tails.nc",
@@ -27,12 +27,11 @@ rule check:
         mem_mb=2000,
     params:
         claims=lambda w: EXPERIMENTS[w.experiment]["claims"],
-        predictions=lambda w: run_files(w.experiment, "predictions"),
     shell:
         "python -m implicit_bias check"
         " --dataset {input.dataset:q}"
         " --runs {input.runs:q}"
-        " --predictions {params.predictions:q}"
+        " --predictions {input.predictions:q}"
         " --claims {params.claims:q}"
         " --output {output.checks:q}"
         " --tails {output.tails:q}"

@@ -19,7 +19,7 @@ from implicit_bias.experiments import (
     validate_results,
 )
 from implicit_bias.labels import run_name
-from implicit_bias.sources import verb_sources
+from implicit_bias.sources import put_package_on_pythonpath, verb_sources
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -31,9 +31,10 @@ try:
     )
 except ConfigError as _error:
     raise WorkflowError(f"invalid config: {_error}")
-# For --use-conda. The default profile leaves software-env out of the rerun triggers, so that a
-# dependency bump does not retrain everything.
-ENVIRONMENT = "../../environment.yml"
+# For --use-conda: the runtime dependencies only. The default profile leaves software-env out of the
+# rerun triggers, so that a dependency bump does not retrain everything.
+ENVIRONMENT = "../envs/runtime.yaml"
+put_package_on_pythonpath(os.environ)
 EXPERIMENTS = config["experiments"]
 DATASETS = {}
 for _name, _spec in EXPERIMENTS.items():
@@ -47,9 +48,9 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
-def run_files(experiment, folder="runs"):
+def run_files(experiment):
     return [
-        f"{RESULTS}/{experiment}/{folder}/{run_name(label, alpha, seed)}.nc"
+        f"{RESULTS}/{experiment}/runs/{run_name(label, alpha, seed)}.nc"
         for label, alpha, seed in run_ids(EXPERIMENTS[experiment])
     ]
 

@@ -13,14 +13,14 @@ rule figures:
         tails=f"{RESULTS}/{{experiment}}/tails.nc",
         code=library_code("figures"),
     output:
-        report(
+        png=report(
             f"{RESULTS}/figures/{{experiment}}_{{kind}}.png",
             category="{experiment}",
             subcategory="{kind}",
             caption="../report/figure.rst",
             labels={"experiment": "{experiment}", "figure": "{kind}"},
         ),
-        f"{RESULTS}/figures/{{experiment}}_{{kind}}.pdf",
+        pdf=f"{RESULTS}/figures/{{experiment}}_{{kind}}.pdf",
     log:
         f"{RESULTS}/logs/figures/{{experiment}}_{{kind}}.log",
     benchmark:
@@ -30,13 +30,12 @@ rule figures:
     resources:
         runtime=10,
         mem_mb=2000,
-    params:
-        folder=lambda w, output: os.path.dirname(output[0]),
     shell:
         "python -m implicit_bias figures"
         " --summary {input.summary:q}"
         " --tails {input.tails:q}"
         " --name {wildcards.experiment:q}"
-        " --kinds {wildcards.kind:q}"
-        " --output-dir {params.folder:q}"
+        " --kind {wildcards.kind:q}"
+        " --png {output.png:q}"
+        " --pdf {output.pdf:q}"
         " > {log:q} 2>&1"

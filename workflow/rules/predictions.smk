@@ -1,7 +1,7 @@
-"""Theory predictions: one job per experiment (cheap), one file per run.
+"""Theory predictions: one job per experiment (cheap), one file with a group per run.
 
 Input: results/<experiment>/dataset.nc
-Output: results/<experiment>/predictions/ holding <architecture>_a<alpha>_s<seed>.nc per run
+Output: results/<experiment>/predictions.nc, a NetCDF group <architecture>_a<alpha>_s<seed> per run
 """
 
 
@@ -11,7 +11,7 @@ rule predict:
         code=library_code("predict"),
         dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
     output:
-        directory(f"{RESULTS}/{{experiment}}/predictions"),
+        f"{RESULTS}/{{experiment}}/predictions.nc",
     log:
         f"{RESULTS}/logs/predict/{{experiment}}.log",
     benchmark:
@@ -28,5 +28,5 @@ rule predict:
         " --dataset {input.dataset:q}"
         " --experiment {wildcards.experiment:q}"
         " --spec {params.spec:q}"
-        " --output-dir {output:q}"
+        " --output {output:q}"
         " > {log:q} 2>&1"

@@ -34,7 +34,6 @@ rule report:
     conda:
         ENVIRONMENT
     params:
-        folder=lambda w, output: os.path.dirname(output.claims),
         benchmarks=lambda w: train_benchmarks(),
     shell:
         "python -m implicit_bias report"
@@ -43,7 +42,9 @@ rule report:
         " --summaries {input.summaries:q}"
         " --config {input.config:q}"
         " --benchmarks {params.benchmarks:q}"
-        " --output-dir {params.folder:q}"
+        " --claims {output.claims:q}"
+        " --markdown {output.markdown:q}"
+        " --html {output.html:q}"
         " > {log:q} 2>&1"
 
 

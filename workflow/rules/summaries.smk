@@ -1,6 +1,6 @@
 """Aggregation with xarray: one summary per experiment.
 
-Input: the experiment's run files and predictions
+Input: the experiment's run files and predictions.nc
 Output: results/<experiment>/summary.nc, dims (architecture, alpha, seed, checkpoint, coef)
 """
 
@@ -11,7 +11,7 @@ rule summarize:
         code=library_code("summarize"),
         dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
         runs=lambda w: run_files(w.experiment),
-        predictions=f"{RESULTS}/{{experiment}}/predictions",
+        predictions=f"{RESULTS}/{{experiment}}/predictions.nc",
     output:
         f"{RESULTS}/{{experiment}}/summary.nc",
     log:
@@ -24,14 +24,13 @@ rule summarize:
         runtime=10,
         mem_mb=2000,
     params:
-        predictions=lambda w: run_files(w.experiment, "predictions"),
         config=lambda w: as_json(EXPERIMENTS[w.experiment]),
     shell:
         "python -m implicit_bias summarize"
         " --experiment {wildcards.experiment:q}"
         " --dataset {input.dataset:q}"
         " --runs {input.runs:q}"
-        " --predictions {params.predictions:q}"
+        " --predictions {input.predictions:q}"
         " --config {params.config:q}"
         " --output {output:q}"
         " > {log:q} 2>&1"
