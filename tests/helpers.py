@@ -41,18 +41,21 @@ def netcdf_files(results: Path) -> list[Path]:
 
 
 def assert_same_data(a: Path, b: Path):
-    """Every NetCDF file under a and b: the same data variables bit for bit; attributes equal but
-    for the creation time."""
+    """Every NetCDF file under a and b, every group of each: the same data variables bit for bit;
+    attributes equal but for the creation time."""
     files = netcdf_files(a)
     assert files and files == netcdf_files(b)
     for name in files:
-        x, y = xr.open_dataset(a / name), xr.open_dataset(b / name)
-        assert set(x.data_vars) == set(y.data_vars), name
-        for var in x.data_vars:
-            u, v = x[var].values, y[var].values
-            if u.dtype.kind == "f":
-                assert np.array_equal(u, v, equal_nan=True), (name, var)
-            else:
-                assert np.array_equal(u, v), (name, var)
-        strip = lambda attrs: {k: v for k, v in attrs.items() if k != "created_at"}  # noqa: E731
-        assert strip(x.attrs) == strip(y.attrs), name
+        x_groups, y_groups = xr.open_groups(a / name), xr.open_groups(b / name)
+        assert set(x_groups) == set(y_groups), name
+        for group in x_groups:
+            x, y, where = x_groups[group], y_groups[group], f"{name}:{group}"
+            assert set(x.data_vars) == set(y.data_vars), where
+            for var in x.data_vars:
+                u, v = x[var].values, y[var].values
+                if u.dtype.kind == "f":
+                    assert np.array_equal(u, v, equal_nan=True), (where, var)
+                else:
+                    assert np.array_equal(u, v), (where, var)
+            strip = lambda attrs: {k: v for k, v in attrs.items() if k != "created_at"}  # noqa: E731
+            assert strip(x.attrs) == strip(y.attrs), where

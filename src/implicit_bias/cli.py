@@ -21,6 +21,11 @@ def _json(text: str):
         raise argparse.ArgumentTypeError(f"not valid JSON ({error.msg}): {text!r}") from None
 
 
+def _init(text: str):
+    """--init: a scheme name, or a JSON object of given directions."""
+    return _json(text) if text.lstrip().startswith("{") else text
+
+
 def _add_dataset(verbs):
     p = verbs.add_parser(
         "dataset",
@@ -163,7 +168,13 @@ def _run_arguments(p):
         metavar="JSON",
         help='e.g. {"name": "conv", "depth": 2, "filters": [3]}',
     )
-    p.add_argument("--init", required=True, help="init scheme: paper, theorem2..6, corollary7, random")
+    p.add_argument(
+        "--init",
+        required=True,
+        type=_init,
+        help="a scheme (paper, theorem2..6, corollary7, random), or given directions as JSON: "
+        '{"vectors": [[...], ...]} or {"file": "v.npz"} (arrays v_1..v_L)',
+    )
     p.add_argument("--alpha", required=True, type=float, help="initial scale alpha > 0")
     p.add_argument("--seed", required=True, type=int, help="seed of the initial directions")
     p.add_argument(

@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from .datasets import DataError, Dataset, make_dataset
-from .inits import INITS
+from .inits import INITS, given_directions
 from .labels import alpha_label, architecture_label
 from .networks import ARCHITECTURES, build_network
 from .theory import CLAIMS
@@ -84,6 +84,26 @@ def architecture_by_label(spec: dict, label: str) -> dict:
     raise ConfigError(f"no architecture labelled {label!r}")
 
 
+def _validate_init(key: str, spec: dict, networks: dict):
+    """A scheme name, or given directions that fit every architecture (then one seed: they do not vary)."""
+    init = spec.get("init")
+    if not isinstance(init, dict):
+        if init not in INITS:
+            _fail(f"{key}.init", f"unknown init scheme {init!r}; expected one of {sorted(INITS)}")
+        return
+    for label, network in networks.items():
+        try:
+            given_directions(init, network)
+        except ValueError as error:
+            _fail(f"{key}.init", f"{error} (architecture {label})")
+    if len(spec.get("seeds", [])) > 1:
+        _fail(
+            f"{key}.seeds",
+            f"given initial directions are the same for every seed, so seeds {spec['seeds']} would repeat one run; "
+            "give one seed",
+        )
+
+
 # --- validation beyond the JSON schema -------------------------------------------------------------
 def validate_experiment(name: str, spec: dict) -> Dataset:
     """Check what a schema cannot: data shapes and values, architectures against the data, claims
@@ -121,12 +141,13 @@ def validate_experiment(name: str, spec: dict) -> Dataset:
         if not np.all(np.abs(dataset.y) == 1):
             _fail(f"{key}.data.y", "classification labels must be +1 or -1")
         _require_separable(key, dataset)
+    networks = {}
     for i, arch in enumerate(spec.get("architectures", [])):
         akey = f"{key}.architectures[{i}]"
         if arch.get("name") not in ARCHITECTURES:
             _fail(f"{akey}.name", f"unknown architecture {arch.get('name')!r}; expected one of {sorted(ARCHITECTURES)}")
         try:
-            build_network(
+            networks[architecture_label(arch)] = build_network(
                 {
                     **arch,
                     **(
@@ -155,8 +176,7 @@ def validate_experiment(name: str, spec: dict) -> Dataset:
     seeds = spec.get("seeds", [])
     if len(set(seeds)) != len(seeds):
         _fail(f"{key}.seeds", f"duplicate seeds {seeds}")
-    if spec.get("init") not in INITS:
-        _fail(f"{key}.init", f"unknown init scheme {spec.get('init')!r}; expected one of {sorted(INITS)}")
+    _validate_init(key, spec, networks)
     try:
         solver = make_solver(spec.get("solver", {}))
     except ValueError as error:

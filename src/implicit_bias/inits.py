@@ -15,11 +15,20 @@ Schemes (``INITS``), each seeded by the run's seed:
 - ``corollary7``: W_l(0) = alpha I (eta̅ = 1), W_L(0) = 0.
 - ``theorem6``: fully-connected, W̄_l random orthogonal and |w̄_L| = 1/2, which meets 6.1's conditions.
 - ``random``: every v̄_l ~ N(0, I / k_l).
+
+Or a researcher's own directions, the same for every seed: ``{vectors: [[...], ..., [...]]}`` inline, or
+``{file: path.npz}`` holding arrays ``v_1`` .. ``v_L``; checked against the network's layer shapes. The
+theorems' premises are judged on whatever directions a run starts from, these included.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -184,20 +193,24 @@ def initial_directions(scheme: str, network: LinearTensorNetwork, X, *, seed: in
     return INITS[scheme](network, np.atleast_2d(np.asarray(X, dtype=np.float64)), rng)
 
 
-def initialize(scheme: str, network: LinearTensorNetwork, X, *, alpha: float, seed: int) -> np.ndarray:
-    """Flat initial parameters v_l(0) = alpha * v̄_l."""
+def initialize(scheme: str | dict, network: LinearTensorNetwork, X, *, alpha: float, seed: int) -> np.ndarray:
+    """Flat initial parameters v_l(0) = alpha * v̄_l, for a scheme or given directions (a dict)."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not np.isfinite(alpha) or alpha <= 0:
         raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
+    if isinstance(scheme, dict):
+        return alpha * network.flatten(given_directions(scheme, network))
     return alpha * network.flatten(initial_directions(scheme, network, X, seed=seed))
 
 
-def resolve_scheme(scheme: str, network: LinearTensorNetwork, X) -> tuple[str, str]:
+def resolve_scheme(scheme: str | dict, network: LinearTensorNetwork, X) -> tuple[str | dict, str]:
     """The scheme to use for this network: ``scheme`` where it applies, else ``random``, with a note.
 
     An experiment may mix networks that a theorem's init cannot serve (e.g. theorem5 and a depth-3
     net); those are trained from the random init, and their checks of that theorem come out
-    not-applicable.
+    not-applicable. Given directions (a dict) never fall back: they fit the network or are an error.
     """
+    if isinstance(scheme, dict):
+        return scheme, ""
     if scheme not in INITS:
         raise ValueError(f"unknown init scheme {scheme!r}; expected one of {sorted(INITS)}")
     try:
@@ -205,6 +218,67 @@ def resolve_scheme(scheme: str, network: LinearTensorNetwork, X) -> tuple[str, s
     except ValueError as error:
         return "random", f"{scheme} does not apply ({error}); trained from the random init"
     return scheme, ""
+
+
+# --- a researcher's own initial directions --------------------------------------------------------
+GIVEN = ("vectors", "file")  # init: {vectors: [[...], ...]} inline, or {file: path.npz} with arrays v_1..v_L
+
+
+def describe_init(init: str | dict) -> str:
+    """The init as run files and check rows store it: a scheme name, or the given directions' source as JSON."""
+    return init if isinstance(init, str) else json.dumps(init, sort_keys=True)
+
+
+def read_init_file(path) -> tuple[list[np.ndarray], str]:
+    """(v̄_1..v̄_L, SHA-256 of the file) from a .npz file holding arrays v_1 .. v_L (and nothing else)."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(
+            f"{path}: an init file is a .npz with arrays v_1 .. v_L, got a {path.suffix or 'suffix-less'} file"
+        )
+    try:
+        data = path.read_bytes()
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            named = {name: np.asarray(arrays[name], dtype=np.float64) for name in arrays.files}
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such init file") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not a readable .npz file ({error})") from None
+    layers = sorted(named, key=lambda name: int(name[2:]) if name.startswith("v_") and name[2:].isdigit() else -1)
+    expected = [f"v_{l}" for l in range(1, len(named) + 1)]
+    if layers != expected:
+        raise ValueError(f"{path}: expected arrays named v_1 .. v_L (one per layer), got {sorted(named)}")
+    return [named[name] for name in expected], hashlib.sha256(data).hexdigest()
+
+
+def given_directions(init: dict, network: LinearTensorNetwork) -> list[np.ndarray]:
+    """The directions v̄_1..v̄_L given by ``init`` ({vectors: ...} or {file: ...}), checked against the
+    network's layer shapes k_1..k_L."""
+    if not isinstance(init, dict) or len(init) != 1 or next(iter(init)) not in GIVEN:
+        raise ValueError(
+            f"init must be a scheme name {sorted(INITS)} or one of {{vectors: [...]}}, {{file: path.npz}}; got {init!r}"
+        )
+    if "file" in init:
+        vectors, _ = read_init_file(init["file"])
+    else:
+        vectors = init["vectors"]
+        if not isinstance(vectors, list) or not all(isinstance(v, list) for v in vectors):
+            raise ValueError("init.vectors: expected a list of L lists of numbers, one per layer")
+        try:
+            vectors = [np.asarray(v, dtype=np.float64) for v in vectors]
+        except (TypeError, ValueError):
+            raise ValueError("init.vectors: expected numbers only") from None
+    shape = tuple(network.shape)
+    if len(vectors) != len(shape):
+        raise ValueError(f"{len(vectors)} initial vectors given; {network.describe()} has L = {len(shape)} layers")
+    for l, (v, k) in enumerate(zip(vectors, shape), 1):
+        if v.ndim != 1 or v.size != k:
+            raise ValueError(f"v_{l} has shape {v.shape}; layer {l} of {network.describe()} has k_{l} = {k} entries")
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"v_{l} holds non-finite values (NaN or inf)")
+    if all(not np.any(v) for v in vectors):
+        raise ValueError("every initial vector is zero: the flow has nowhere to start")
+    return vectors
 
 
 # --- premises ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 import xarray as xr
 
 from .datasets import Dataset
+from .inits import describe_init
 from .labels import alpha_label, architecture_label, run_key, run_name
 from .netcdf import read_netcdf_groups, write_netcdf_groups
 from .networks import LinearTensorNetwork
@@ -17,7 +18,7 @@ from .theory import CLAIMS, Prediction, RunView, predict
 
 
 def planned_run(
-    dataset: Dataset, *, architecture: dict, init: str, alpha: float, seed: int, solver: dict, experiment: str
+    dataset: Dataset, *, architecture: dict, init: str | dict, alpha: float, seed: int, solver: dict, experiment: str
 ) -> RunView:
     """A run as it will start: its initialisation, without training results (predictions need no more)."""
     network, _, _, theta0 = initial_state(dataset, architecture=architecture, init=init, alpha=alpha, seed=seed)
@@ -30,7 +31,7 @@ def planned_run(
         dataset.task,
         float(alpha),
         int(seed),
-        init,
+        describe_init(init),
         solver,
         "planned",
         "",

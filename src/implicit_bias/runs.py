@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from .datasets import Dataset
-from .inits import initialize, resolve_scheme
+from .inits import describe_init, initialize, read_init_file, resolve_scheme
 from .labels import architecture_label
 from .networks import LinearTensorNetwork, build_network
 from .training import Problem, RunResult, make_solver
@@ -22,7 +22,7 @@ def network_for(spec: dict, dataset: Dataset) -> LinearTensorNetwork:
     return build_network(spec, dataset.X.shape[1])
 
 
-def initial_state(dataset: Dataset, *, architecture: dict, init: str, alpha: float, seed: int):
+def initial_state(dataset: Dataset, *, architecture: dict, init: str | dict, alpha: float, seed: int):
     """(network, scheme used, note, flat v(0)) of a run: what training starts from and predictions are for.
 
     The configured scheme falls back to ``random`` where it cannot serve the network (see
@@ -37,7 +37,7 @@ def train_run(
     dataset: Dataset,
     *,
     architecture: dict,
-    init: str,
+    init: str | dict,
     alpha: float,
     seed: int,
     solver: dict,
@@ -62,7 +62,15 @@ def train_run(
         and dataset.task == "classification"
     ):
         result, stop_reason = decide(
-            solver_obj, problem, result, dataset, alpha=alpha, seed=seed, init=init, experiment=experiment, log=log
+            solver_obj,
+            problem,
+            result,
+            dataset,
+            alpha=alpha,
+            seed=seed,
+            init=describe_init(init),
+            experiment=experiment,
+            log=log,
         )
     attrs = {
         "experiment": experiment,
@@ -75,9 +83,10 @@ def train_run(
         "depth": network.depth,
         "alpha": float(alpha),
         "seed": int(seed),
-        "init": init,
-        "init_applied": scheme,
+        "init": describe_init(init),
+        "init_applied": "given" if isinstance(scheme, dict) else scheme,
         "init_note": note,
+        "init_sha256": read_init_file(init["file"])[1] if isinstance(init, dict) and "file" in init else "",
         "solver": solver_obj.name,
         "solver_settings": json.dumps(solver_obj.settings(), sort_keys=True),
         "status": result.status,

@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 import yaml
 
@@ -40,6 +41,15 @@ CLASSIFICATION = {
     "claims": ["corollary2"],
 }
 
+# Woodworth et al.'s depth-3 diagonal model with its own init: v̄_1 = v̄_2 = 1, v̄_3 = 0 (a Theorem 4 init)
+WOODWORTH = {
+    **REGRESSION,
+    "architectures": [{"name": "diag", "depth": 3}],
+    "seeds": [0],
+    "init": {"vectors": [[1, 1, 1, 1, 1], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]]},
+    "claims": ["theorem4"],
+}
+
 
 def edited(base, path, value):
     spec = copy.deepcopy(base)
@@ -59,6 +69,11 @@ def schema_errors(spec, top=None):
 
 
 SCHEMA_CASES = [
+    (
+        "init with both vectors and a file",
+        edited(REGRESSION, ["init"], {"vectors": [[1.0], [1.0]], "file": "v.npz"}),
+        "experiments.exp.init: {'vectors': [[1.0], [1.0]], 'file': 'v.npz'} is not valid",
+    ),
     ("unknown task", edited(REGRESSION, ["task"], "ranking"), "experiments.exp.task: 'ranking' is not one of"),
     (
         "unknown architecture",
@@ -121,7 +136,11 @@ SCHEMA_CASES = [
         edited(REGRESSION, ["solver"], {"name": "adam"}),
         "experiments.exp.solver.name: 'adam' is not one of ['gd', 'flow']",
     ),
-    ("unknown init", edited(REGRESSION, ["init"], "xavier"), "experiments.exp.init: 'xavier' is not one of"),
+    (
+        "unknown init",
+        edited(REGRESSION, ["init"], "xavier"),
+        "experiments.exp.init: 'xavier' is not valid under any of the given schemas",
+    ),
     (
         "typo in an architecture key",
         edited(REGRESSION, ["architectures"], [{"name": "conv", "depth": 2, "filter": [3]}]),
@@ -154,6 +173,32 @@ def test_the_schema_rejects_unknown_top_level_keys_and_accepts_the_examples():
 
 
 LIBRARY_CASES = [
+    (
+        "init vectors for another depth",
+        edited(WOODWORTH, ["init"], {"vectors": [[1, 1, 1, 1, 1], [0, 0, 0, 0, 0]]}),
+        "experiments.exp.init: 2 initial vectors given; diag(d=5, k=(5, 5, 5)) has L = 3 layers (architecture diag_L3)",
+    ),
+    (
+        "init vector of the wrong length",
+        edited(WOODWORTH, ["init"], {"vectors": [[1, 1, 1, 1, 1], [1, 1, 1], [0, 0, 0, 0, 0]]}),
+        "experiments.exp.init: v_2 has shape (3,); layer 2 of diag(d=5, k=(5, 5, 5)) has k_2 = 5 entries",
+    ),
+    (
+        "init vectors all zero",
+        edited(WOODWORTH, ["init"], {"vectors": [[0] * 5] * 3}),
+        "experiments.exp.init: every initial vector is zero: the flow has nowhere to start",
+    ),
+    (
+        "init file missing",
+        edited(WOODWORTH, ["init"], {"file": "no/such/init.npz"}),
+        "experiments.exp.init: no/such/init.npz: no such init file",
+    ),
+    (
+        "given init with several seeds",
+        edited(WOODWORTH, ["seeds"], [0, 1]),
+        "experiments.exp.seeds: given initial directions are the same for every seed, so seeds [0, 1] would repeat "
+        "one run; give one seed",
+    ),
     (
         "filter longer than d",
         edited(REGRESSION, ["architectures"], [{"name": "conv", "depth": 2, "filters": [7]}]),
@@ -435,3 +480,31 @@ def test_classification_labels_from_a_file_are_checked(tmp_path):
     with pytest.raises(ConfigError) as error:
         validate_experiment("exp", spec)
     assert str(error.value) == "experiments.exp.data.y: classification labels must be +1 or -1"
+
+
+def test_a_researchers_own_init_is_accepted_inline_and_from_a_file(tmp_path):
+    assert not schema_errors(WOODWORTH)
+    validate_experiment("woodworth", WOODWORTH)
+    np.savez(tmp_path / "v.npz", v_1=np.ones(5), v_2=np.ones(5), v_3=np.zeros(5))
+    from_file = edited(WOODWORTH, ["init"], {"file": str(tmp_path / "v.npz")})
+    assert not schema_errors(from_file)
+    validate_experiment("woodworth", from_file)
+
+
+@pytest.mark.parametrize(
+    "arrays,message",
+    [
+        (
+            {"v_1": np.ones(5), "v_3": np.zeros(5)},
+            "expected arrays named v_1 .. v_L (one per layer), got ['v_1', 'v_3']",
+        ),
+        ({"v_1": np.ones(5), "v_2": np.ones(5), "v_3": [np.nan] * 5}, "v_3 holds non-finite values (NaN or inf)"),
+        ({"v_1": np.ones(5), "v_2": np.ones((5, 1)), "v_3": np.zeros(5)}, "v_2 has shape (5, 1); layer 2"),
+    ],
+)
+def test_a_bad_init_file_is_refused_naming_the_file(tmp_path, arrays, message):
+    path = tmp_path / "v.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ConfigError) as error:
+        validate_experiment("exp", edited(WOODWORTH, ["init"], {"file": str(path)}))
+    assert str(error.value).startswith("experiments.exp.init: ") and message in str(error.value)

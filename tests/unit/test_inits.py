@@ -152,3 +152,40 @@ def test_bad_init_requests_are_rejected(call, message):
 
 def test_registry_has_the_config_names():
     assert set(INITS) == {"paper", "theorem2", "theorem3", "theorem4", "theorem5", "theorem6", "corollary7", "random"}
+
+
+def test_given_directions_start_the_run_and_the_premises_are_judged_on_them(tmp_path):
+    """init: {vectors: ...} / {file: ...}: v(0) = alpha * the given vectors; Theorem 4's premise (v̄_1 = v̄_2 = eta,
+    v̄_3 = 0 on a diagonal net, Woodworth et al.'s init) holds for them and fails once v̄_3 != 0."""
+    import hashlib
+
+    from implicit_bias.datasets import Dataset
+    from implicit_bias.predictions import predict_experiment
+    from implicit_bias.runs import train_run
+
+    dataset = Dataset([[0.3, -1.2, 0.5, 2.0, -0.7]], [0.8], "regression", "point")
+    ones, zeros = [1.0] * 5, [0.0] * 5
+    spec = {
+        "architectures": [{"name": "diag", "depth": 3}],
+        "alphas": [0.5],
+        "seeds": [0],
+        "init": {"vectors": [ones, ones, zeros]},
+        "claims": ["theorem4"],
+    }
+    solver = {"name": "flow"}
+    (held,) = predict_experiment(dataset, spec, "e", solver).values()
+    np.testing.assert_array_equal(held["theta_init"].values, 0.5 * np.array(ones + ones + zeros))
+    assert held["applicable"].values.tolist() == [1]
+
+    np.savez(tmp_path / "v.npz", v_1=ones, v_2=ones, v_3=[0.1] * 5)
+    from_file = {**spec, "init": {"file": str(tmp_path / "v.npz")}}
+    (broken,) = predict_experiment(dataset, from_file, "e", solver).values()
+    assert broken["applicable"].values.tolist() == [0]
+    assert "Theorem 4 needs v̄_L = 0" in str(broken["reason"].values[0])
+
+    run = train_run(
+        dataset, architecture=spec["architectures"][0], init=from_file["init"], alpha=0.5, seed=0, solver=solver
+    )
+    assert run.attrs["init_applied"] == "given"
+    assert run.attrs["init_sha256"] == hashlib.sha256((tmp_path / "v.npz").read_bytes()).hexdigest()
+    np.testing.assert_array_equal(run["theta_init_3"].values, 0.5 * np.array([0.1] * 5))

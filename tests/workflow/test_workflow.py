@@ -178,3 +178,30 @@ def test_a_data_file_is_an_input_of_its_dataset(tmp_path):
     data.write_text("x1,x2,x3,x4,x5,y\n0.3,-1.2,0.5,2.0,-0.7,0.9\n")
     counts = job_counts(snakemake(tmp_path, "-n", "results/from_file/dataset.nc").stdout)
     assert counts.get("dataset") == 1, counts
+
+
+def test_an_init_file_is_an_input_of_training_and_predictions(tmp_path):
+    """Editing a researcher's init file reruns the runs and predictions that start from it."""
+    import numpy as np
+
+    np.savez(tmp_path / "v.npz", v_1=np.ones(5), v_2=np.ones(5), v_3=np.zeros(5))
+    config = yaml.safe_load(TINY.read_text())
+    config["experiments"] = {
+        "own_init": {
+            **config["experiments"]["my_point"],
+            "architectures": [{"name": "diag", "depth": 3}],
+            "alphas": [0.5],
+            "seeds": [0],
+            "init": {"file": "v.npz"},
+            "claims": ["theorem4"],
+        }
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    targets = ["results/own_init/runs/diag_L3_a0.5_s0.nc", "results/own_init/predictions.nc"]
+    done = snakemake(tmp_path, *targets)
+    assert done.returncode == 0, done.stderr[-2000:]
+    predictions = xr.open_dataset(tmp_path / targets[1], group="diag_L3_a0.5_s0")
+    assert predictions["applicable"].values.tolist() == [1]  # Theorem 4's premise holds for these vectors
+    np.savez(tmp_path / "v.npz", v_1=np.ones(5), v_2=2 * np.ones(5), v_3=np.zeros(5))
+    counts = job_counts(snakemake(tmp_path, "-n", *targets).stdout)
+    assert counts.get("train") == 1 and counts.get("predict") == 1, counts

@@ -119,6 +119,18 @@ def data_files(experiment):
     return [data["file"]] if "file" in data else []
 
 
+def init_files(experiment):
+    """An experiment's init file (init: {file: ...}), an input of its training and prediction jobs."""
+    init = EXPERIMENTS[experiment]["init"]
+    return [init["file"]] if isinstance(init, dict) and "file" in init else []
+
+
+def init_argument(experiment):
+    """--init: a scheme name, or the given directions as JSON."""
+    init = EXPERIMENTS[experiment]["init"]
+    return as_json(init) if isinstance(init, dict) else init
+
+
 def claims_deciding_training(experiment):
     """The claims a run continues for (solver log_loss_cap): none without a cap, so that editing
     the claims of an experiment without one does not retrain it."""

@@ -10,6 +10,7 @@ rule predict:
     input:
         code=library_code("predict"),
         dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
+        init=lambda w: init_files(w.experiment),
     output:
         f"{RESULTS}/{{experiment}}/predictions.nc",
     log:

@@ -10,6 +10,7 @@ rule train:
     input:
         code=lambda w: library_code("train", w.experiment),
         dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
+        init=lambda w: init_files(w.experiment),
     output:
         f"{RESULTS}/{{experiment}}/runs/{{architecture}}_a{{alpha}}_s{{seed}}.nc",
     log:
@@ -24,7 +25,7 @@ rule train:
         mem_mb=2000,
     params:
         architecture=lambda w: as_json(run_config(w)["architecture"]),
-        init=lambda w: EXPERIMENTS[w.experiment]["init"],
+        init=lambda w: init_argument(w.experiment),
         alpha=lambda w: repr(run_config(w)["alpha"]),  # exactly as configured; the file label may round
         solver=lambda w: as_json(EXPERIMENTS[w.experiment]["solver"]),
         config=lambda w: as_json(run_config(w)),
