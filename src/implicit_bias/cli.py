@@ -81,6 +81,29 @@ def _config(args):
     log.info("wrote %s", args.output)
 
 
+def _add_compile(verbs):
+    p = verbs.add_parser(
+        "compile",
+        help="compile the training kernels into numba's cache (once, before the training jobs)",
+        description="Compile the training kernels (or load them from numba's cache) and write their signatures.",
+    )
+    p.add_argument("--output", required=True, help="path of a text file listing the compiled signatures")
+    p.set_defaults(handler=_compile)
+
+
+def _compile(args):
+    from .files import atomic_write
+    from .training import compile_kernels
+
+    start = time.perf_counter()
+    signatures = compile_kernels()
+    text = "".join(f"{s}\n" for s in signatures)
+    atomic_write(args.output, lambda tmp: open(tmp, "w").write(text))
+    log.info(
+        "%d kernel signatures ready in %.1f s; wrote %s", len(signatures), time.perf_counter() - start, args.output
+    )
+
+
 def _add_train(verbs):
     p = verbs.add_parser(
         "train",
@@ -101,7 +124,6 @@ def _add_train(verbs):
 
 def _train(args):
     from .datasets import Dataset
-    from .netcdf import write_netcdf
     from .runs import train_run
 
     decide = None
@@ -132,8 +154,8 @@ def _train(args):
         decide=decide,
         log=log.info,
     )
-    write_netcdf(run, args.output)
-    final = run["log_loss"].values[-1]
+    run.write(args.output)
+    final = run["log_loss"][-1]
     log.info(
         "%s: %s (final log L = %.6g; %s) in %.2f s; wrote %s",
         run.attrs["status"],
@@ -363,6 +385,7 @@ def parser() -> argparse.ArgumentParser:
     verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     _add_dataset(verbs)
     _add_config(verbs)
+    _add_compile(verbs)
     _add_train(verbs)
     _add_predict(verbs)
     _add_check(verbs)

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import xarray as xr
 
-from .netcdf import read_netcdf, write_netcdf
+from .netcdf import Record
 
 TASKS = ("classification", "regression")
 RANDOM_KINDS = ("regression", "classification", "even", "sensing")
@@ -43,35 +42,33 @@ class Dataset:
         object.__setattr__(self, "X", X)
         object.__setattr__(self, "y", y)
 
-    def to_xarray(self) -> xr.Dataset:
-        n, d = self.X.shape
-        ds = xr.Dataset(
-            {
-                "X": (("sample", "feature"), self.X, {"long_name": "inputs x_i", "units": "1"}),
-                "y": (("sample",), self.y, {"long_name": "targets y_i", "units": "1"}),
-            },
-            coords={"sample": np.arange(n), "feature": np.arange(d)},
-            attrs={"task": self.task, "name": self.name, "source_sha256": self.source_sha256},
-        )
+    def record(self) -> Record:
+        """The dataset file's content: X (sample, feature), y (sample)[, basis (feature, eigenvector)]."""
+        variables = {
+            "X": (("sample", "feature"), self.X, {"long_name": "inputs x_i", "units": "1"}),
+            "y": (("sample",), self.y, {"long_name": "targets y_i", "units": "1"}),
+        }
         if self.basis is not None:
-            ds["basis"] = (("feature", "eigenvector"), self.basis, {"long_name": "sensors' eigenbasis", "units": "1"})
-            ds = ds.assign_coords(eigenvector=np.arange(d))
-        return ds
+            variables["basis"] = (
+                ("feature", "eigenvector"),
+                self.basis,
+                {"long_name": "sensors' eigenbasis", "units": "1"},
+            )
+        return Record(variables, {"task": self.task, "name": self.name, "source_sha256": self.source_sha256})
 
     def write(self, path):
-        return write_netcdf(self.to_xarray(), path)
+        return self.record().write(path)
 
     @classmethod
     def read(cls, path) -> Dataset:
-        ds = read_netcdf(path)
-        basis = ds["basis"].values if "basis" in ds else None
+        record = Record.read(path)
         return cls(
-            ds["X"].values,
-            ds["y"].values,
-            ds.attrs["task"],
-            ds.attrs.get("name", "inline"),
-            basis,
-            ds.attrs.get("source_sha256", ""),
+            record["X"],
+            record["y"],
+            str(record.attrs["task"]),
+            str(record.attrs.get("name", "inline")),
+            record["basis"] if "basis" in record else None,
+            str(record.attrs.get("source_sha256", "")),
         )
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import xarray as xr
 
 from .datasets import Dataset
 from .inits import describe_init, initialize, read_init_file, resolve_scheme
 from .labels import architecture_label
+from .netcdf import Record
 from .networks import LinearTensorNetwork, build_network
 from .training import Problem, RunResult, make_solver
 
@@ -45,8 +45,8 @@ def train_run(
     config: dict | None = None,
     decide=None,
     log=None,
-) -> xr.Dataset:
-    """Train one (architecture, alpha, seed) and return its run dataset (see docs/results.md).
+) -> Record:
+    """Train one (architecture, alpha, seed) and return its run file's content (see docs/results.md).
 
     With ``decide`` (``deciding.decider``), a classification flow with ``log_loss_cap`` continues past
     its target while a check it serves is inconclusive; ``stop_reason`` says why it stopped.
@@ -95,11 +95,11 @@ def train_run(
         "steps": result.steps,
         "config": json.dumps(config if config is not None else {}, sort_keys=True, default=str),
     }
-    return run_dataset(result, network, solver_obj.name, attrs)
+    return run_record(result, network, solver_obj.name, attrs)
 
 
-def run_dataset(result: RunResult, network: LinearTensorNetwork, solver: str, attrs: dict) -> xr.Dataset:
-    K = len(result.progress)
+def run_record(result: RunResult, network: LinearTensorNetwork, solver: str, attrs: dict) -> Record:
+    """The run file's content (docs/results.md)."""
     progress_attrs = (
         {"long_name": "gradient descent step", "units": "1"}
         if solver == "gd"
@@ -111,7 +111,6 @@ def run_dataset(result: RunResult, network: LinearTensorNetwork, solver: str, at
         "loss": (("checkpoint",), result.loss, {"long_name": "training loss L(Theta)", "units": "1"}),
         "log_loss": (("checkpoint",), result.log_loss, {"long_name": "natural log of the training loss", "units": "1"}),
     }
-    coords = {"checkpoint": np.arange(K), "coef": np.arange(network.dim), "param": np.arange(network.n_params)}
     data["theta"] = (
         ("checkpoint", "param"),
         result.theta,
@@ -121,7 +120,6 @@ def run_dataset(result: RunResult, network: LinearTensorNetwork, solver: str, at
         zip(network.unflatten(result.theta_init), network.unflatten(result.theta_final)), 1
     ):
         dim = f"param_{l}"
-        coords[dim] = np.arange(network.shape[l - 1])
         data[f"theta_init_{l}"] = ((dim,), init, {"long_name": f"initial parameters v_{l}(0)", "units": "1"})
         data[f"theta_final_{l}"] = ((dim,), final, {"long_name": f"final parameters v_{l}", "units": "1"})
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    return Record(data, attrs)

@@ -41,7 +41,7 @@ def summarize(
     reason = np.full(shape, "", dtype=object)
     depth = {}
     beta_pred = np.full((len(claims),) + shape + (d,), np.nan)
-    limits = {"beta_l1": np.full(shape + (d,), np.nan), "beta_l2": np.full(shape + (d,), np.nan)}
+    references = {}  # name -> (architecture, alpha, seed, coef): solutions a prediction names for comparison
     applicable = np.zeros((len(claims),) + shape, dtype=np.int8)
     for label, run, prediction in records:
         index = (labels.index(label), alphas.index(float(run.attrs["alpha"])), seeds.index(int(run.attrs["seed"])))
@@ -56,9 +56,8 @@ def summarize(
                 beta_pred[(claims.index(str(claim)),) + index] = prediction["beta_pred"].values[c]
                 applicable[(claims.index(str(claim)),) + index] = prediction["applicable"].values[c]
                 info = json.loads(str(prediction["info"].values[c]))
-                for key in limits:
-                    if key in info:
-                        limits[key][index] = info[key]
+                for key, value in info.get("references", {}).items():
+                    references.setdefault(key, np.full(shape + (d,), np.nan))[index] = value
     dims = ("architecture", "alpha", "seed")
     units = {"units": "1"}
     data = {
@@ -84,13 +83,13 @@ def summarize(
         ),
         "applicable": (("claim",) + dims, applicable, {"long_name": "1 if the claim applies to the run", **units}),
     }
-    for key, values in limits.items():
-        if np.isfinite(values).any():
-            data[key] = (
-                dims + ("coef",),
-                values,
-                {"long_name": f"the weighted {key[-2:]} solution of Remark 4", **units},
-            )
+    if references:
+        names = sorted(references)
+        data["reference_beta"] = (
+            ("reference",) + dims + ("coef",),
+            np.stack([references[n] for n in names]),
+            {"long_name": "reference solutions the predictions name (e.g. Remark 4's ends), for comparison", **units},
+        )
     coords = {
         "architecture": labels,
         "alpha": alphas,
@@ -98,6 +97,7 @@ def summarize(
         "checkpoint": np.arange(K),
         "coef": np.arange(d),
         "claim": claims,
+        **({"reference": sorted(references)} if references else {}),
     }
     first = records[0][1].attrs
     attrs = {

@@ -100,8 +100,8 @@ def runs(cluster, tmp_path_factory):
 def test_every_job_goes_through_slurm_and_matches_a_local_run(runs):
     local, remote, log = runs
     ids, groups = submitted(log)
-    # dataset, predict, check, summarize and one bundle of the four training jobs
-    assert groups == 1 and len(ids) == 5, log[-3000:]
+    # dataset, compile_kernels, predict, check, summarize and one bundle of the four training jobs
+    assert groups == 1 and len(ids) == 6, log[-3000:]
     states = sacct_states(ids)
     assert set(states) == set(ids) and set(states.values()) == {"COMPLETED"}, states
     assert_same_data(local / "results", remote / "results")

@@ -382,3 +382,19 @@ def test_every_theorem_has_a_control_and_every_claim_a_source():
         assert claim.kind in ("theorem", "observation")
         assert claim.kind == "observation" or claim.controls, claim.id
         assert claim.theory_only or claim.predict is not None, claim.id
+
+
+def test_remark4_predicts_its_two_ends_as_interpolants_that_the_limit_moves_between():
+    """The weighted l1 and l2 solutions that Remark 4's prediction carries (for the alpha_sweep figure) fit the
+    data, and the trained limit is nearer the l1 one at small alpha, the l2 one at large alpha."""
+    data = underdetermined(7, 2, 5)
+    small, large = views(data, diag(5, depth=3), "theorem4", [0.01, 3.0], [0])
+    l1, l2 = "weighted l1 (Remark 4: alpha -> 0)", "weighted l2 (Remark 4: alpha -> inf)"
+    for run in (small, large):
+        references = predict("remark4", run).info["references"]
+        assert set(references) == {l1, l2}
+        for end in (l1, l2):
+            np.testing.assert_allclose(data.X @ np.array(references[end]), data.y, atol=1e-8)
+    distance = lambda run, end: np.linalg.norm(run.beta[-1] - predict("remark4", run).info["references"][end])  # noqa: E731
+    assert distance(small, l1) < distance(small, l2)
+    assert distance(large, l2) < distance(large, l1)

@@ -188,4 +188,4 @@ def test_given_directions_start_the_run_and_the_premises_are_judged_on_them(tmp_
     )
     assert run.attrs["init_applied"] == "given"
     assert run.attrs["init_sha256"] == hashlib.sha256((tmp_path / "v.npz").read_bytes()).hexdigest()
-    np.testing.assert_array_equal(run["theta_init_3"].values, 0.5 * np.array([0.1] * 5))
+    np.testing.assert_array_equal(run["theta_init_3"], 0.5 * np.array([0.1] * 5))

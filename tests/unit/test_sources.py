@@ -10,7 +10,7 @@ import pytest
 
 from implicit_bias.sources import PACKAGE, verb_sources
 
-VERBS = ("dataset", "config", "train", "predict", "check", "summarize", "figures", "report", "gate")
+VERBS = ("dataset", "config", "compile", "train", "predict", "check", "summarize", "figures", "report", "gate")
 
 
 def relative(paths):

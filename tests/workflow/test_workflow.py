@@ -109,6 +109,7 @@ def test_editing_a_module_reruns_exactly_what_it_can_change(finished):
     for module in ("training/kernels.py", "inits.py"):
         counts = dry_run_after_editing(finished, module)
         assert counts.get("train") == 14, (module, counts)  # every run of the tiny config
+        assert counts.get("compile_kernels", 0) == (module == "training/kernels.py"), (module, counts)
         assert counts.get("dataset", 0) == 0 and "check" in counts, (module, counts)
 
 

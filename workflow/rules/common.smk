@@ -74,7 +74,7 @@ def figure_kinds(experiment):
         kinds.append("direction_error")
         if spec["solver"]["name"] == "flow":
             kinds.append("tail_fits")
-    if "remark4" in spec["claims"]:
+    if {"remark4", "theorem6"} & set(spec["claims"]):
         kinds.append("alpha_sweep")
     return kinds
 

@@ -1,8 +1,28 @@
 """Training: one job per (experiment, architecture, alpha, seed).
 
-Input: results/<experiment>/dataset.nc
+Input: results/<experiment>/dataset.nc, results/kernels/signatures.txt (the kernels compiled once)
 Output: results/<experiment>/runs/<architecture>_a<alpha>_s<seed>.nc (implicit_bias.labels.run_name)
 """
+
+
+rule compile_kernels:
+    """Compile the training kernels into numba's cache once, before any training job (jobs started
+    together on an empty cache would each compile them)."""
+    input:
+        code=library_code("compile"),
+    output:
+        f"{RESULTS}/kernels/signatures.txt",
+    log:
+        f"{RESULTS}/logs/compile_kernels.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/compile_kernels.tsv"
+    conda:
+        ENVIRONMENT
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    shell:
+        "python -m implicit_bias compile --output {output:q} > {log:q} 2>&1"
 
 
 rule train:
@@ -11,6 +31,7 @@ rule train:
         code=lambda w: library_code("train", w.experiment),
         dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
         init=lambda w: init_files(w.experiment),
+        kernels=rules.compile_kernels.output[0],
     output:
         f"{RESULTS}/{{experiment}}/runs/{{architecture}}_a{{alpha}}_s{{seed}}.nc",
     log:

@@ -1,7 +1,7 @@
 """Training of linear tensor networks: the paper's GD and exact gradient flow, batched over runs."""
 
 from .problem import TASKS, Problem, RunResult
-from .solvers import SOLVERS, GradientDescent, GradientFlow, log_spaced_steps, make_solver
+from .solvers import SOLVERS, GradientDescent, GradientFlow, compile_kernels, log_spaced_steps, make_solver
 
 __all__ = [
     "TASKS",
@@ -10,6 +10,7 @@ __all__ = [
     "SOLVERS",
     "GradientDescent",
     "GradientFlow",
+    "compile_kernels",
     "log_spaced_steps",
     "make_solver",
 ]

@@ -468,6 +468,26 @@ class _Advance:
 SOLVERS = {cls.name: cls for cls in (GradientDescent, GradientFlow)}
 
 
+def compile_kernels() -> list[str]:
+    """Compile the kernels (or load them from numba's cache) by running both solvers on a tiny problem of
+    each task: what the workflow does once, before its training jobs, which would otherwise each compile
+    them at once on an empty cache. Returns the compiled signatures."""
+    from ..networks import diag
+
+    network = diag(2, depth=2)
+    X = np.array([[1.0, 0.5], [-0.5, -1.0]])
+    theta = np.full((1, network.n_params), 0.5)
+    for task, y in (("classification", np.array([1.0, -1.0])), ("regression", np.array([1.0, 0.5]))):
+        problem = Problem(network, X, y, task)
+        GradientFlow(log_loss_target=-2.0 if task == "classification" else None, checkpoints=2).run(problem, theta)
+        GradientDescent(lr=1e-2, steps=2, checkpoints=2).run(problem, theta)
+    return [
+        f"{name}{signature}"
+        for name in ("flow_batch", "flow_velocity", "gd_batch")
+        for signature in getattr(kernels, name).signatures
+    ]
+
+
 def make_solver(spec: dict):
     """Build a solver from a config entry such as ``{name: gd, lr: 1.0e-3, steps: 5000}``."""
     spec = dict(spec)

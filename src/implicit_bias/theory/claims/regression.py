@@ -143,7 +143,16 @@ def check_corollary7(run, prediction):
 
 # --- Remark 4 ---------------------------------------------------------------------------------------
 def predict_remark4(run):
-    return theorem4_prediction("remark4", run)
+    """Theorem 4's limit, and Remark 4's two ends in beta coordinates: references the alpha_sweep figure draws."""
+    prediction = theorem4_prediction("remark4", run)
+    if prediction.beta is not None:
+        S = _decomposition(run).S
+        l1, l2 = regression.weighted_norm_limits(run.X, run.y, S, prediction.info["eta"], L=run.network.depth)
+        prediction.info["references"] = {
+            "weighted l1 (Remark 4: alpha -> 0)": (S.T @ l1).tolist(),
+            "weighted l2 (Remark 4: alpha -> inf)": (S.T @ l2).tolist(),
+        }
+    return prediction
 
 
 def check_remark4(run, prediction):
@@ -261,12 +270,17 @@ def predict_theorem6(run) -> Prediction:
     if np.linalg.matrix_rank(run.X) < run.X.shape[0]:
         return Prediction("theorem6", False, "X must have full row rank")
     held = premise("theorem6", run.network, run.directions, run.X)
+    beta = regression.min_norm_solution(run.X, run.y)
     return Prediction(
         "theorem6",
         True,
         "minimum l2-norm solution as alpha -> 0",
-        beta=regression.min_norm_solution(run.X, run.y),
-        info={"premise_6_1": held.holds, "premise_reason": held.reason},
+        beta=beta,
+        info={
+            "premise_6_1": held.holds,
+            "premise_reason": held.reason,
+            "references": {"min-l2 interpolant (Theorem 6.2: alpha -> 0)": beta.tolist()},
+        },
     )
 
 
