@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -306,8 +307,8 @@ def tail_fits(summary, name: str, tails=None):
     )
     columns = min(3, len(keys))
     rows = -(-len(keys) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
-    palette = sns.color_palette("colorblind", 10)
+    # each panel's legend (run and fitted rate) sits to its right, clear of the data
+    fig, axes = plt.subplots(rows, columns, figsize=(6.4 * columns, 3.2 * rows), squeeze=False)
     for ax, (claim, arch, depth) in zip(axes.flat, keys):
         chosen = [
             i
@@ -321,6 +322,7 @@ def tail_fits(summary, name: str, tails=None):
             return "all runs" if np.isnan(alpha) else f"alpha {alpha:g}, seed {seed}"
 
         runs = sorted({label(i) for i in chosen})
+        palette = sns.color_palette("colorblind" if len(runs) <= 10 else "husl", len(runs))  # a colour per run
         for i in chosen:
             x, value = tails["x"].values[i], tails["value"].values[i]
             keep = np.isfinite(x) & np.isfinite(value)
@@ -328,7 +330,7 @@ def tail_fits(summary, name: str, tails=None):
                 continue
             control = str(tails["role"].values[i]) == "control"
             run = label(i)
-            color = "0.75" if control else palette[runs.index(run) % 10]
+            color = "0.75" if control else palette[runs.index(run)]
             ax.plot(
                 x[keep],
                 np.maximum(value[keep], FLOOR),
@@ -345,9 +347,11 @@ def tail_fits(summary, name: str, tails=None):
             )
             ax.plot(x[keep], np.maximum(fitted, FLOOR), color=color, ls="--", lw=0.9)
         ax.axhline(float(tails["tolerance"].values[chosen[0]]), color="0.3", ls=":", lw=1)
-        ax.set(xscale="log", yscale="log", xlabel="tau = -log L", ylabel=str(tails["metric"].values[chosen[0]])[:40])
+        metric = textwrap.fill(str(tails["metric"].values[chosen[0]]), 32)
+        ax.set(xscale="log", yscale="log", xlabel="tau = -log L")
+        ax.set_ylabel(metric, fontsize=8)
         ax.set_title(f"{claim}: {arch}, L = {depth}", fontsize=9)
-        ax.legend(fontsize=6, loc="lower left")
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
     fig.suptitle(

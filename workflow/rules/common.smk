@@ -35,6 +35,11 @@ except ConfigError as _error:
 # rerun triggers, so that a dependency bump does not retrain everything.
 ENVIRONMENT = "../envs/runtime.yaml"
 put_package_on_pythonpath(os.environ)
+# Every job is single-threaded (training sets NUMBA_NUM_THREADS from its threads): BLAS thread pools
+# would only spin, costing about 0.25 CPU-s a job at start-up (benchmarks/pipeline.py).
+shell.prefix(
+    "set -euo pipefail; export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1; "
+)
 EXPERIMENTS = config["experiments"]
 DATASETS = {}
 for _name, _spec in EXPERIMENTS.items():
