@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
+from types import SimpleNamespace
 from typing import ClassVar
 
 import numpy as np
@@ -297,33 +298,15 @@ class GradientFlow:
 
     def _integrate(self, problem: Problem, thetas) -> list[RunResult]:
         init = thetas.copy()
-        runs, K, d = thetas.shape[0], self.checkpoints, problem.network.dim
+        runs, K = thetas.shape[0], self.checkpoints
         stop = -self.target(problem)
         levels = np.full((runs, K), np.inf)
         for r in range(runs):
             own = self.levels(-problem.log_loss(thetas[r]), stop)
             levels[r, : own.size] = own
-        beta = np.full((runs, K, d), np.nan)
-        log_loss = np.full((runs, K), np.nan)
-        reached = np.full((runs, K), np.nan)
-        theta_rec = np.full((runs, K, problem.network.n_params), np.nan)
-        status = np.zeros(runs, dtype=np.int64)
-        steps = np.zeros(runs, dtype=np.int64)
-        resume = np.zeros((runs, 2))
-        kernels.flow_batch(
-            thetas,
-            problem.kernel_problem,
-            levels,
-            (float(self.rtol), float(self.atol)),
-            (int(self.max_steps), int(self.stiff_steps)),
-            beta,
-            log_loss,
-            reached,
-            theta_rec,
-            status,
-            steps,
-            resume,
-        )
+        flow = self._kernel(problem, thetas, levels, int(self.stiff_steps))
+        beta, log_loss, reached, theta_rec = flow.beta, flow.log_loss, flow.reached, flow.theta
+        status, steps, resume = flow.status, flow.steps, flow.resume
         implicit = status == kernels.FLOW_STIFF
         for r in range(runs):
             last = int(np.isfinite(levels[r]).sum()) - 1
@@ -397,24 +380,32 @@ class GradientFlow:
     def _explicit_step(self, problem, theta, goal, state):
         one = theta[None, :]
         levels = np.array([[-problem.log_loss(theta) + (goal - state.tau)]])
-        records = np.full((1, 1, problem.network.dim), np.nan), np.full((1, 1), np.nan), np.full((1, 1), np.nan)
-        status, steps = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        flow = self._kernel(problem, one, levels, int(self.max_steps))
+        theta[:] = one[0]
+        return int(flow.status[0]), goal, int(flow.steps[0])
+
+    def _kernel(self, problem, thetas, levels, budget) -> SimpleNamespace:
+        """The compiled flow of each row of ``thetas`` (in place) through its row of ``levels``: records
+        (beta, log_loss, reached, theta), status, steps and where a stiff run stopped (resume)."""
+        runs, K = levels.shape
+        flow = SimpleNamespace(
+            beta=np.full((runs, K, problem.network.dim), np.nan),
+            log_loss=np.full((runs, K), np.nan),
+            reached=np.full((runs, K), np.nan),
+            theta=np.full((runs, K, problem.network.n_params), np.nan),
+            status=np.zeros(runs, dtype=np.int64),
+            steps=np.zeros(runs, dtype=np.int64),
+            resume=np.zeros((runs, 2)),
+        )
         kernels.flow_batch(
-            one,
+            thetas,
             problem.kernel_problem,
             levels,
             (float(self.rtol), float(self.atol)),
-            (int(self.max_steps), int(self.max_steps)),
-            records[0],
-            records[1],
-            records[2],
-            np.full((1, 1, theta.size), np.nan),
-            status,
-            steps,
-            np.zeros((1, 2)),
+            (int(self.max_steps), budget),
+            *vars(flow).values(),  # in the kernel's order: beta, log_loss, reached, theta, status, steps, resume
         )
-        theta[:] = one[0]
-        return int(status[0]), goal, int(steps[0])
+        return flow
 
     def _implicit_advance(self, problem, theta, tau):
         """advance(goal): scipy's Radau (with the exact Jacobian) from (theta, tau) to tau = goal, in place."""
