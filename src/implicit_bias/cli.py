@@ -92,13 +92,15 @@ def _add_compile(verbs):
 
 
 def _compile(args):
+    from pathlib import Path
+
     from .files import atomic_write
     from .training import compile_kernels
 
     start = time.perf_counter()
     signatures = compile_kernels()
     text = "".join(f"{s}\n" for s in signatures)
-    atomic_write(args.output, lambda tmp: open(tmp, "w").write(text))
+    atomic_write(args.output, lambda tmp: Path(tmp).write_text(text))
     log.info(
         "%d kernel signatures ready in %.1f s; wrote %s", len(signatures), time.perf_counter() - start, args.output
     )

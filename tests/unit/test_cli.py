@@ -372,3 +372,21 @@ def test_the_report_says_which_runs_did_not_finish(tmp_path):
     text = (report / "report.md").read_text()
     assert "1 runs did not finish (below)" in text.splitlines()[2]
     assert "| e | diag_L2 | 0.5 | 1 | stalled | the step size underflowed |" in text
+
+
+def test_compile_prepares_exactly_the_kernels_training_jobs_use(tmp_path, dataset_file):
+    """The compile job's signatures are the ones a training job (data read from its file) calls: a run after
+    it compiles nothing new, so training jobs load the cache and never race to compile."""
+    from implicit_bias.training import kernels
+
+    out = tmp_path / "signatures.txt"
+    assert main(["-q", "compile", "--output", str(out)]) == 0
+    listed = out.read_text().splitlines()
+    assert [line.split("(")[0] for line in listed] == ["flow_batch", "flow_velocity", "gd_batch"]
+    before = {name: len(getattr(kernels, name).signatures) for name in ("flow_batch", "flow_velocity", "gd_batch")}
+    for solver in ({"name": "flow"}, {"name": "gd", "lr": 1e-3, "steps": 10}):
+        args = ["-q", "train", "--dataset", str(dataset_file), "--architecture", '{"name": "conv", "depth": 2}']
+        args += ["--init", "random", "--alpha", "0.5", "--seed", "0", "--solver", json.dumps(solver)]
+        assert main([*args, "--output", str(tmp_path / f"{solver['name']}.nc")]) == 0
+    after = {name: len(getattr(kernels, name).signatures) for name in before}
+    assert after == before
