@@ -21,22 +21,20 @@ def read_run(run: xr.Dataset, dataset: Dataset) -> RunView:
     attrs = run.attrs
     network = network_for(json.loads(attrs["architecture_settings"]), dataset)
     theta_init = np.concatenate([run[f"theta_init_{l}"].values for l in range(1, network.depth + 1)])
-    return RunView(
-        attrs["experiment"],
+    return RunView.of(
         network,
-        dataset.X,
-        dataset.y,
-        dataset.task,
-        float(attrs["alpha"]),
-        int(attrs["seed"]),
-        attrs["init"],
-        json.loads(attrs["solver_settings"]),
-        attrs["status"],
-        attrs["reason"],
-        run["beta"].values,
-        run["log_loss"].values,
-        run["theta"].values,
-        theta_init,
+        dataset,
+        alpha=attrs["alpha"],
+        seed=attrs["seed"],
+        init=attrs["init"],
+        solver=json.loads(attrs["solver_settings"]),
+        experiment=attrs["experiment"],
+        status=attrs["status"],
+        reason=attrs["reason"],
+        beta=run["beta"].values,
+        log_loss=run["log_loss"].values,
+        theta=run["theta"].values,
+        theta_init=theta_init,
     )
 
 

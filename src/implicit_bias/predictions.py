@@ -22,23 +22,15 @@ def planned_run(
 ) -> RunView:
     """A run as it will start: its initialisation, without training results (predictions need no more)."""
     network, _, _, theta0 = initial_state(dataset, architecture=architecture, init=init, alpha=alpha, seed=seed)
-    empty = np.zeros((0,))
-    return RunView(
-        experiment,
+    return RunView.of(
         network,
-        dataset.X,
-        dataset.y,
-        dataset.task,
-        float(alpha),
-        int(seed),
-        describe_init(init),
-        solver,
-        "planned",
-        "",
-        np.zeros((0, network.dim)),
-        empty,
-        np.zeros((0, network.n_params)),
-        theta0,
+        dataset,
+        alpha=alpha,
+        seed=seed,
+        init=describe_init(init),
+        solver=solver,
+        experiment=experiment,
+        theta_init=theta0,
     )
 
 

@@ -35,8 +35,25 @@ class RunView:
     theta_init: np.ndarray
 
     @classmethod
-    def from_result(cls, result, network, dataset, *, alpha, seed, init, solver: dict, experiment="adhoc"):
-        """From a ``RunResult`` of the library's own training."""
+    def of(
+        cls,
+        network,
+        dataset,
+        *,
+        alpha,
+        seed,
+        init,
+        solver: dict,
+        experiment="adhoc",
+        status="planned",
+        reason="",
+        beta=None,
+        log_loss=None,
+        theta=None,
+        theta_init,
+    ):
+        """A run of ``network`` on ``dataset`` (anything with X, y, task); without records it is a run as it
+        will start (status "planned"), which is all a prediction needs."""
         return cls(
             experiment,
             network,
@@ -47,12 +64,31 @@ class RunView:
             int(seed),
             init,
             solver,
-            result.status,
-            result.reason,
-            result.beta,
-            result.log_loss,
-            result.theta,
-            result.theta_init,
+            status,
+            reason,
+            np.zeros((0, network.dim)) if beta is None else beta,
+            np.zeros((0,)) if log_loss is None else log_loss,
+            np.zeros((0, network.n_params)) if theta is None else theta,
+            theta_init,
+        )
+
+    @classmethod
+    def from_result(cls, result, network, dataset, *, alpha, seed, init, solver: dict, experiment="adhoc"):
+        """From a ``RunResult`` of the library's own training."""
+        return cls.of(
+            network,
+            dataset,
+            alpha=alpha,
+            seed=seed,
+            init=init,
+            solver=solver,
+            experiment=experiment,
+            status=result.status,
+            reason=result.reason,
+            beta=result.beta,
+            log_loss=result.log_loss,
+            theta=result.theta,
+            theta_init=result.theta_init,
         )
 
     @property
@@ -131,10 +167,13 @@ def where(run: RunView) -> dict:
     )
 
 
+def unmeasured(claim, status: str, reason: str, metric: str = "-", **place) -> Check:
+    """A row without a measured value: not-applicable, or a fail whose reason says what went wrong."""
+    return Check(claim, metric=metric, value=np.nan, tolerance=np.nan, status=status, reason=reason, **place)
+
+
 def not_applicable(claim, run, reason) -> Check:
-    return Check(
-        claim, metric="-", value=np.nan, tolerance=np.nan, status="not-applicable", reason=reason, **where(run)
-    )
+    return unmeasured(claim, "not-applicable", reason, **where(run))
 
 
 def gate(claim, run, prediction) -> list[Check] | None:
@@ -142,27 +181,7 @@ def gate(claim, run, prediction) -> list[Check] | None:
     if not prediction.applicable:
         return [not_applicable(claim, run, prediction.reason)]
     if prediction.error:
-        return [
-            Check(
-                claim,
-                metric="prediction",
-                value=np.nan,
-                tolerance=np.nan,
-                status="fail",
-                reason=f"the prediction failed: {prediction.error}",
-                **where(run),
-            )
-        ]
+        return [unmeasured(claim, "fail", f"the prediction failed: {prediction.error}", "prediction", **where(run))]
     if not run.ok:
-        return [
-            Check(
-                claim,
-                metric="run status",
-                value=np.nan,
-                tolerance=np.nan,
-                status="fail",
-                reason=f"the run {run.status}: {run.reason}",
-                **where(run),
-            )
-        ]
+        return [unmeasured(claim, "fail", f"the run {run.status}: {run.reason}", "run status", **where(run))]
     return None

@@ -84,10 +84,9 @@ def _log_sum_exp_margins(y, f):
 # is what keeps the core busy.  Every run sees exactly the same operations in the same order,
 # so results do not depend on the block a run lands in.
 @njit(cache=True)
-def _gd_block(
-    th, pos, coord, weight, X, y, task, lr, checkpoints, beta_rec, loss_rec, log_loss_rec, theta_rec, failed_at
-):
+def _gd_block(th, problem, lr, checkpoints, beta_rec, loss_rec, log_loss_rec, theta_rec, failed_at):
     """GD in place on th (P, B), one column per run; records at the given steps."""
+    pos, coord, weight, X, y, task = problem
     n, d = X.shape
     E, L = pos.shape
     P, B = th.shape
@@ -171,35 +170,15 @@ def _gd_block(
 
 
 @njit(parallel=True, cache=True)
-def gd_batch(
-    thetas_t,
-    pos,
-    coord,
-    weight,
-    X,
-    y,
-    task,
-    lr,
-    checkpoints,
-    block_starts,
-    beta_rec,
-    loss_rec,
-    log_loss_rec,
-    theta_rec,
-    failed_at,
-):
-    """GD on thetas_t (P, runs) in place; ``block_starts`` splits the runs into parallel blocks."""
+def gd_batch(thetas_t, problem, lr, checkpoints, block_starts, beta_rec, loss_rec, log_loss_rec, theta_rec, failed_at):
+    """GD on thetas_t (P, runs) in place; ``block_starts`` splits the runs into parallel blocks; ``problem`` is
+    (pos, coord, weight, X, y, task), as for the flow."""
     for j in prange(block_starts.size - 1):
         lo, hi = block_starts[j], block_starts[j + 1]
         block = np.ascontiguousarray(thetas_t[:, lo:hi])  # unit stride lets the run loops vectorise
         _gd_block(
             block,
-            pos,
-            coord,
-            weight,
-            X,
-            y,
-            task,
+            problem,
             lr,
             checkpoints,
             beta_rec[lo:hi],

@@ -109,17 +109,11 @@ class GradientDescent:
         log_loss = np.full((runs, K), np.nan)
         theta_rec = np.full((runs, K, problem.network.n_params), np.nan)
         failed_at = np.full(runs, -1, dtype=np.int64)
-        net = problem.network
         if self.backend == "numba":
             thetas_t = np.ascontiguousarray(thetas.T)
             kernels.gd_batch(
                 thetas_t,
-                net.flat_index,
-                net.coord,
-                net.weight,
-                problem.X,
-                problem.y,
-                problem.task_code,
+                problem.kernel_problem,
                 float(self.lr),
                 steps,
                 _blocks(runs),

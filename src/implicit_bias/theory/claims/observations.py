@@ -23,7 +23,7 @@ from ..judging import (
     tail_indices,
     with_controls,
 )
-from ..records import Check, Prediction, gate, where
+from ..records import Check, Prediction, gate, unmeasured, where
 from .classification import gap_rows, theorem2_prediction
 from .regression import limit_rows, predict_theorem5, theorem4_prediction
 
@@ -208,13 +208,11 @@ def _group_place(members, architecture) -> dict:
 
 
 def _too_few(claim, members, architecture, metric) -> Check:
-    return Check(
+    return unmeasured(
         claim,
-        metric=metric,
-        value=np.nan,
-        tolerance=np.nan,
-        status="not-applicable",
-        reason=f"a spread needs at least two successful runs, {architecture} has {len(members)}",
+        "not-applicable",
+        f"a spread needs at least two successful runs, {architecture} has {len(members)}",
+        metric,
         **_group_place(members, architecture),
     )
 

@@ -13,7 +13,7 @@ from ...decompositions import is_even, orthogonal_decomposition
 from ...inits import premise
 from .. import regression
 from ..judging import judge_limit, regression_tolerance, relative_error
-from ..records import Check, Prediction, RunView, gate, not_applicable
+from ..records import Prediction, RunView, gate, not_applicable, unmeasured
 
 SWEEP_RELATIVE = 1e-3  # an alpha -> 0 (or inf) limit extrapolated from a sweep: within 0.1 %
 
@@ -188,15 +188,7 @@ def check_group_remark4(runs, predictions):
                 alphas, path = regression.theorem4_path(run.X, run.y, S, eta, alphas=_sweep_alphas(towards), L=L)
             except ValueError as error:
                 rows.append(
-                    Check(
-                        "remark4",
-                        metric=metric,
-                        value=np.nan,
-                        tolerance=np.nan,
-                        status="fail",
-                        reason=f"Theorem 4's dual failed along the sweep: {error}",
-                        **place,
-                    )
+                    unmeasured("remark4", "fail", f"Theorem 4's dual failed along the sweep: {error}", metric, **place)
                 )
                 continue
             trained = ", ".join(
@@ -318,14 +310,11 @@ def check_group_theorem6(runs, predictions):
         metric = "6.2: distance of beta_alpha to the min-l2 solution at the smallest alpha"
         if len(usable) < 3:
             rows.append(
-                Check(
+                unmeasured(
                     "theorem6",
-                    metric=metric,
-                    value=np.nan,
-                    tolerance=np.nan,
-                    status="not-applicable",
-                    reason=f"6.2 is a limit in alpha: it needs a sweep of at least 3 successful runs, "
-                    f"this one has {len(usable)}",
+                    "not-applicable",
+                    f"6.2 is a limit in alpha: it needs a sweep of at least 3 successful runs, this one has {len(usable)}",
+                    metric,
                     **place,
                 )
             )
