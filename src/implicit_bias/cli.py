@@ -84,26 +84,27 @@ def _config(args):
 def _add_compile(verbs):
     p = verbs.add_parser(
         "compile",
-        help="compile the training kernels into numba's cache (once, before the training jobs)",
-        description="Compile the training kernels (or load them from numba's cache) and write their signatures.",
+        help="build the training kernels ahead of time (once, before the training jobs)",
+        description=(
+            "Build the training kernels into an extension module (numba.pycc) beside OUTPUT and describe it "
+            "there, for train --kernels: a training job then never imports numba. Where no build can be made "
+            "(no C compiler), compiles numba's kernels into its cache instead."
+        ),
     )
-    p.add_argument("--output", required=True, help="path of a text file listing the compiled signatures")
+    p.add_argument("--output", required=True, help="path of the JSON manifest to write (the module goes beside it)")
     p.set_defaults(handler=_compile)
 
 
 def _compile(args):
     from pathlib import Path
 
-    from .files import atomic_write
-    from .training import compile_kernels
+    from .training import compiled
 
     start = time.perf_counter()
-    signatures = compile_kernels()
-    text = "".join(f"{s}\n" for s in signatures)
-    atomic_write(args.output, lambda tmp: Path(tmp).write_text(text))
-    log.info(
-        "%d kernel signatures ready in %.1f s; wrote %s", len(signatures), time.perf_counter() - start, args.output
-    )
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    described = compiled.build(args.output, log=log.warning)
+    what = described["module"] or "numba's cache (no ahead-of-time build)"
+    log.info("kernels ready in %.1f s: %s; wrote %s", time.perf_counter() - start, what, args.output)
 
 
 def _add_train(verbs):
@@ -120,6 +121,11 @@ def _add_train(verbs):
         default=[],
         help="claims the run serves: a flow with log_loss_cap continues while one is inconclusive",
     )
+    p.add_argument(
+        "--kernels",
+        metavar="MANIFEST",
+        help="the manifest `compile` wrote: train with that ahead-of-time build (default: numba's kernels)",
+    )
     p.add_argument("--output", required=True, help="path of the run .nc file to write")
     p.set_defaults(handler=_train)
 
@@ -133,6 +139,11 @@ def _train(args):
         from .deciding import decider
 
         decide = decider(args.claims)
+    if args.kernels:
+        from .training import compiled
+
+        built = compiled.use(args.kernels)
+        log.info("kernels: %s", "ahead-of-time build" if built else "numba's (the manifest names no build)")
     dataset = Dataset.read(args.dataset)
     log.info(
         "training %s alpha=%g seed=%d init=%s solver=%s on %s",

@@ -374,19 +374,26 @@ def test_the_report_says_which_runs_did_not_finish(tmp_path):
     assert "| e | diag_L2 | 0.5 | 1 | stalled | the step size underflowed |" in text
 
 
-def test_compile_prepares_exactly_the_kernels_training_jobs_use(tmp_path, dataset_file):
-    """The compile job's signatures are the ones a training job (data read from its file) calls: a run after
-    it compiles nothing new, so training jobs load the cache and never race to compile."""
-    from implicit_bias.training import kernels
+def test_compile_builds_the_kernels_a_training_job_then_uses(tmp_path, dataset_file):
+    """The compile job's manifest names its module; a training job given it (data read from its file)
+    trains with that build and writes the same data as with numba's kernels."""
+    import netCDF4
 
-    out = tmp_path / "signatures.txt"
-    assert main(["-q", "compile", "--output", str(out)]) == 0
-    listed = out.read_text().splitlines()
-    assert [line.split("(")[0] for line in listed] == ["flow_batch", "flow_velocity", "gd_batch"]
-    before = {name: len(getattr(kernels, name).signatures) for name in ("flow_batch", "flow_velocity", "gd_batch")}
-    for solver in ({"name": "flow"}, {"name": "gd", "lr": 1e-3, "steps": 10}):
-        args = ["-q", "train", "--dataset", str(dataset_file), "--architecture", '{"name": "conv", "depth": 2}']
-        args += ["--init", "random", "--alpha", "0.5", "--seed", "0", "--solver", json.dumps(solver)]
-        assert main([*args, "--output", str(tmp_path / f"{solver['name']}.nc")]) == 0
-    after = {name: len(getattr(kernels, name).signatures) for name in before}
-    assert after == before
+    from implicit_bias.training import compiled
+
+    manifest = tmp_path / "kernels" / "kernels.json"
+    assert main(["-q", "compile", "--output", str(manifest)]) == 0
+    described = json.loads(manifest.read_text())
+    assert (manifest.parent / described["module"]).is_file()
+    assert list(described["signatures"]) == ["flow_batch", "flow_velocity", "gd_batch"]
+    args = ["-q", "train", "--dataset", str(dataset_file), "--architecture", '{"name": "conv", "depth": 2}']
+    args += ["--init", "random", "--alpha", "0.5", "--seed", "0", "--solver", '{"name": "flow"}']
+    try:
+        assert main([*args, "--kernels", str(manifest), "--output", str(tmp_path / "built.nc")]) == 0
+        assert compiled.kernels().__name__ == compiled.MODULE
+    finally:
+        compiled.use(None)
+    assert main([*args, "--output", str(tmp_path / "numba.nc")]) == 0
+    with netCDF4.Dataset(tmp_path / "built.nc") as built, netCDF4.Dataset(tmp_path / "numba.nc") as by_numba:
+        for name in ("beta", "theta", "log_loss", "progress", "theta_final_1", "theta_final_2"):
+            np.testing.assert_array_equal(built[name][:], by_numba[name][:])

@@ -17,15 +17,15 @@ Dormand-Prince 5(4) pair with an FSAL stage and standard step control.
 import numpy as np
 from numba import njit, prange
 
-CLASSIFICATION = 0
-REGRESSION = 1
-
-FLOW_CONVERGED = 0
-FLOW_MAX_STEPS = 1
-FLOW_STALLED = 2
-FLOW_NONFINITE = 3
-FLOW_STIFF = 4  # explicit steps exhausted their budget for one level: hand over to an implicit method
-NEAR_TARGET = np.log(4.0)  # log-loss slack: a factor 2 in the residual of a regression target
+from .codes import (
+    CLASSIFICATION,
+    FLOW_CONVERGED,
+    FLOW_MAX_STEPS,
+    FLOW_NONFINITE,
+    FLOW_STALLED,
+    FLOW_STIFF,
+    NEAR_TARGET,
+)
 
 
 @njit(cache=True)

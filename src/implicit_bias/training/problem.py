@@ -43,7 +43,7 @@ class Problem:
 
     @property
     def task_code(self) -> int:
-        from .kernels import CLASSIFICATION, REGRESSION
+        from .codes import CLASSIFICATION, REGRESSION
 
         return CLASSIFICATION if self.task == "classification" else REGRESSION
 

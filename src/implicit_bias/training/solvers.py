@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from . import kernels
+from . import codes, compiled
 from .problem import Problem, RunResult
 
 
@@ -51,9 +51,7 @@ def _initial_parameters(problem: Problem, thetas0) -> np.ndarray:
 
 def _blocks(runs: int, max_block: int = 32) -> np.ndarray:
     """Split runs into blocks: at least one per thread, at most ``max_block`` runs each."""
-    from numba import get_num_threads
-
-    count = max(min(get_num_threads(), runs), -(-runs // max_block))
+    count = max(min(compiled.threads(), runs), -(-runs // max_block))
     return np.linspace(0, runs, count + 1).round().astype(np.int64)
 
 
@@ -111,7 +109,7 @@ class GradientDescent:
         failed_at = np.full(runs, -1, dtype=np.int64)
         if self.backend == "numba":
             thetas_t = np.ascontiguousarray(thetas.T)
-            kernels.gd_batch(
+            compiled.kernels().gd_batch(
                 thetas_t,
                 problem.kernel_problem,
                 float(self.lr),
@@ -258,7 +256,7 @@ class GradientFlow:
 
     def _invalid_start(self, problem, theta) -> str:
         """Why the flow cannot start from theta (a non-finite loss, or no gradient), or ''."""
-        velocity, log_loss = kernels.flow_velocity(theta, problem.kernel_problem)
+        velocity, log_loss = compiled.kernels().flow_velocity(theta, problem.kernel_problem)
         if not np.isfinite(log_loss):
             return f"the initial log-loss is {log_loss} (data or parameters too large or too small for float64?)"
         if not np.all(np.isfinite(velocity)):
@@ -275,7 +273,7 @@ class GradientFlow:
         return ""
 
     def _not_started(self, problem, theta, why) -> RunResult:
-        _, log_loss = kernels.flow_velocity(theta, problem.kernel_problem)
+        _, log_loss = compiled.kernels().flow_velocity(theta, problem.kernel_problem)
         with np.errstate(all="ignore"):
             beta = problem.network.beta(theta)
             return RunResult(
@@ -301,7 +299,7 @@ class GradientFlow:
         flow = self._kernel(problem, thetas, levels, int(self.stiff_steps))
         beta, log_loss, reached, theta_rec = flow.beta, flow.log_loss, flow.reached, flow.theta
         status, steps, resume = flow.status, flow.steps, flow.resume
-        implicit = status == kernels.FLOW_STIFF
+        implicit = status == codes.FLOW_STIFF
         for r in range(runs):
             last = int(np.isfinite(levels[r]).sum()) - 1
             records = (beta[r], log_loss[r], reached[r], theta_rec[r])
@@ -310,7 +308,7 @@ class GradientFlow:
                 status[r] = self._through_levels(problem, advance, thetas[r], int(resume[r, 0]), levels[r], records)
             else:
                 advance = self._explicit_advance(problem, thetas[r], reached[r, last])
-            if status[r] == kernels.FLOW_CONVERGED:
+            if status[r] == codes.FLOW_CONVERGED:
                 status[r] = self._push_to_target(problem, advance, thetas[r], last, -stop, records)
             steps[r] += advance.steps
         results = []
@@ -339,17 +337,17 @@ class GradientFlow:
     def _record(problem, theta, tau, k, records) -> float:
         """Record theta at tau as checkpoint k; returns the measured log L."""
         beta, log_loss, reached, theta_rec = records
-        measured = kernels.flow_velocity(theta, problem.kernel_problem)[1]
+        measured = compiled.kernels().flow_velocity(theta, problem.kernel_problem)[1]
         beta[k], theta_rec[k], log_loss[k], reached[k] = problem.network.beta(theta), theta, measured, tau
         return measured
 
     def _through_levels(self, problem, advance, theta, c, levels, records) -> int:
         """Carry a run on from level index c, recording at each level; the status code."""
         for k in range(c, int(np.isfinite(levels).sum())):
-            if advance(levels[k]) != kernels.FLOW_CONVERGED:
-                return kernels.FLOW_STALLED
+            if advance(levels[k]) != codes.FLOW_CONVERGED:
+                return codes.FLOW_STALLED
             self._record(problem, theta, advance.tau, k, records)
-        return kernels.FLOW_CONVERGED
+        return codes.FLOW_CONVERGED
 
     def _push_to_target(self, problem, advance, theta, last, target, records) -> int:
         """The integration variable tau and the measured -log L drift apart by the integration error:
@@ -358,14 +356,14 @@ class GradientFlow:
         for _ in range(100):
             deficit = measured - target  # how far the measured log L is above its target
             if deficit <= 1e-9 * max(1.0, abs(target)):
-                return kernels.FLOW_CONVERGED
+                return codes.FLOW_CONVERGED
             status = advance(advance.tau + deficit)
-            if status == kernels.FLOW_STALLED and deficit <= kernels.NEAR_TARGET:
-                return kernels.FLOW_CONVERGED  # at the round-off floor, within a factor 2 of a residual target
-            if status != kernels.FLOW_CONVERGED:
+            if status == codes.FLOW_STALLED and deficit <= codes.NEAR_TARGET:
+                return codes.FLOW_CONVERGED  # at the round-off floor, within a factor 2 of a residual target
+            if status != codes.FLOW_CONVERGED:
                 return status
             measured = self._record(problem, theta, advance.tau, last, records)
-        return kernels.FLOW_CONVERGED if measured - target <= kernels.NEAR_TARGET else kernels.FLOW_STALLED
+        return codes.FLOW_CONVERGED if measured - target <= codes.NEAR_TARGET else codes.FLOW_STALLED
 
     def _explicit_advance(self, problem, theta, tau):
         """advance(goal): Dormand-Prince (the compiled kernel) from (theta, tau) to tau = goal, in place."""
@@ -391,7 +389,7 @@ class GradientFlow:
             steps=np.zeros(runs, dtype=np.int64),
             resume=np.zeros((runs, 2)),
         )
-        kernels.flow_batch(
+        compiled.kernels().flow_batch(
             thetas,
             problem.kernel_problem,
             levels,
@@ -405,8 +403,10 @@ class GradientFlow:
         """advance(goal): scipy's Radau (with the exact Jacobian) from (theta, tau) to tau = goal, in place."""
         from scipy.integrate import solve_ivp
 
+        flow_velocity = compiled.kernels().flow_velocity
+
         def velocity(t, th):
-            return kernels.flow_velocity(th, problem.kernel_problem)[0]
+            return flow_velocity(th, problem.kernel_problem)[0]
 
         def jacobian(t, th):  # exact: Newton converges and steps stay long
             return problem.flow_jacobian(th)
@@ -416,20 +416,20 @@ class GradientFlow:
                 velocity, (state.tau, goal), theta, method="Radau", rtol=self.stiff_rtol, atol=self.atol, jac=jacobian
             )
             if not solution.success or not np.all(np.isfinite(solution.y[:, -1])):
-                return kernels.FLOW_STALLED, state.tau, int(solution.nfev)
+                return codes.FLOW_STALLED, state.tau, int(solution.nfev)
             theta[:] = solution.y[:, -1]
-            return kernels.FLOW_CONVERGED, goal, int(solution.nfev)
+            return codes.FLOW_CONVERGED, goal, int(solution.nfev)
 
         return _Advance(tau, step)
 
     def _status(self, code, steps, log_loss, target):
         measured = log_loss[np.isfinite(log_loss)]
         where = f"log L = {measured[-1]:.6g}" if measured.size else "the initial point"
-        if code == kernels.FLOW_CONVERGED:
+        if code == codes.FLOW_CONVERGED:
             return "converged", f"reached log L = {target:.6g} in {steps} steps"
-        if code == kernels.FLOW_MAX_STEPS:
+        if code == codes.FLOW_MAX_STEPS:
             return "max_steps", f"stopped after max_steps = {self.max_steps} at {where}; target log L = {target:.6g}"
-        if code == kernels.FLOW_STALLED:
+        if code == codes.FLOW_STALLED:
             return "stalled", (
                 f"the step size underflowed at {where} before the target log L = {target:.6g} "
                 "(a stationary point, or data this network cannot fit or separate)"
@@ -439,7 +439,7 @@ class GradientFlow:
 
 class _Advance:
     """advance(goal) integrates one run's theta in place from the current tau to ``goal``, by ``step``;
-    it keeps tau and counts the steps; returns a kernels.FLOW_* status."""
+    it keeps tau and counts the steps; returns a codes.FLOW_* status."""
 
     def __init__(self, tau, step):
         self.tau, self.steps, self._step = float(tau), 0, step
@@ -454,9 +454,10 @@ SOLVERS = {cls.name: cls for cls in (GradientDescent, GradientFlow)}
 
 
 def compile_kernels() -> list[str]:
-    """Compile the kernels (or load them from numba's cache) by running both solvers on a tiny problem of
-    each task: what the workflow does once, before its training jobs, which would otherwise each compile
-    them at once on an empty cache. Returns the compiled signatures."""
+    """Compile numba's kernels (or load them from its cache) by running both solvers on a tiny problem of
+    each task: where no ahead-of-time build can be made (``compiled.build``), the workflow does this
+    once, before its training jobs, which would otherwise each compile them at once on an empty cache.
+    Returns the compiled signatures."""
     from ..networks import diag
 
     network = diag(2, depth=2)
@@ -466,6 +467,8 @@ def compile_kernels() -> list[str]:
         problem = Problem(network, X, y, task)
         GradientFlow(log_loss_target=-2.0 if task == "classification" else None, checkpoints=2).run(problem, theta)
         GradientDescent(lr=1e-2, steps=2, checkpoints=2).run(problem, theta)
+    from . import kernels
+
     return [
         f"{name}{signature}"
         for name in ("flow_batch", "flow_velocity", "gd_batch")

@@ -1,0 +1,167 @@
+"""The compiled kernels the solvers call: numba's just-in-time dispatchers, or the same kernels built
+ahead of time into an extension module.
+
+By default the solvers call ``kernels`` through numba (compiled on first use, then cached; parallel
+over the runs of a batch). Any process that calls a numba function pays numba's start-up, about
+0.6 CPU-s, whatever the run costs. A workflow has one training job per run, so ``python -m
+implicit_bias compile`` builds the three entry points once with ``numba.pycc`` into a standalone
+extension module (it needs a C compiler and Python's headers, as numba's own build does); a
+training job given its manifest (``train --kernels``) loads it in about a millisecond and never
+imports numba. Built from the same source without fastmath, it computes the same bits
+(tests/unit/test_compiled.py); it runs the runs of a batch one after another (no ``prange``).
+
+The manifest is a JSON file beside the module: the module's file name, the sha256 of the kernels'
+source it was built from, and the exported signatures. A build from other source is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+MODULE = "implicit_bias_training_kernels"
+ENTRY_POINTS = ("flow_batch", "flow_velocity", "gd_batch")
+SOURCE = Path(__file__).with_name("kernels.py")
+
+_active = None  # the module the solvers call: kernels (numba) unless use() loaded a build
+
+
+def kernels():
+    """The kernels the solvers call now: the build use() loaded, else numba's (imported on first use)."""
+    global _active
+    if _active is None:
+        from . import kernels as jit
+
+        _active = jit
+    return _active
+
+
+def threads() -> int:
+    """How many threads a batch runs on: numba's pool, or 1 for an ahead-of-time build."""
+    if _active is not None and _active.__name__ == MODULE:
+        return 1
+    from numba import get_num_threads
+
+    return get_num_threads()
+
+
+def source_sha256() -> str:
+    return hashlib.sha256(SOURCE.read_bytes()).hexdigest()
+
+
+def signatures():
+    """The exported signatures, as numba types: the ones the solvers call (float64, C-contiguous)."""
+    from numba import types
+
+    def array(ndim, dtype=types.float64):
+        return types.Array(dtype, ndim, "C")
+
+    int_array = array(1, types.int64)
+    problem = types.Tuple((array(2, types.int64), int_array, array(1), array(2), array(1), types.int64))
+    pair = types.UniTuple
+    return {
+        "flow_batch": types.void(
+            array(2),  # thetas
+            problem,
+            array(2),  # levels
+            pair(types.float64, 2),  # (rtol, atol)
+            pair(types.int64, 2),  # (max_steps, budget)
+            array(3),  # beta records
+            array(2),  # log-loss records
+            array(2),  # reached levels
+            array(3),  # theta records
+            int_array,  # status
+            int_array,  # steps
+            array(2),  # resume
+        ),
+        "flow_velocity": types.Tuple((array(1), types.float64))(array(1), problem),
+        "gd_batch": types.void(
+            array(2),  # thetas, transposed
+            problem,
+            types.float64,  # lr
+            int_array,  # checkpoint steps
+            int_array,  # block starts
+            array(3),  # beta records
+            array(2),  # loss records
+            array(2),  # log-loss records
+            array(3),  # theta records
+            int_array,  # failed at
+        ),
+    }
+
+
+def build(manifest: str | Path, log=print) -> dict:
+    """Build the kernels ahead of time into a module beside ``manifest`` and write the manifest.
+
+    Where the build fails (no C compiler, no Python headers), numba's kernels are compiled into its
+    cache instead and the manifest names no module: training jobs then use those (and say so)."""
+    manifest = Path(manifest)
+    described = {"source_sha256": source_sha256(), "python": sys.implementation.cache_tag}
+    try:
+        described["module"] = _build_module(manifest.parent)
+        described["signatures"] = {name: str(signature) for name, signature in signatures().items()}
+    except Exception as error:  # the build's errors come from distutils, the compiler and numba alike
+        from .solvers import compile_kernels
+
+        log(f"no ahead-of-time build ({type(error).__name__}: {error}); compiling numba's kernels into its cache")
+        described.update(module=None, reason=f"{type(error).__name__}: {error}", signatures=compile_kernels())
+    manifest.write_text(json.dumps(described, indent=2) + "\n")
+    return described
+
+
+def _build_module(directory: Path) -> str:
+    """numba.pycc's build of the entry points into ``directory``; the module's file name."""
+    import warnings
+
+    from numba.core.errors import NumbaPendingDeprecationWarning
+
+    from . import kernels as jit
+
+    with warnings.catch_warnings():  # numba.pycc is deprecated, with no successor yet; it works
+        warnings.simplefilter("ignore", NumbaPendingDeprecationWarning)
+        from numba.pycc import CC
+
+        cc = CC(MODULE)
+        cc.output_dir = str(directory)
+        cc.verbose = False
+        for name, signature in signatures().items():
+            cc.export(name, signature)(getattr(jit, name).py_func)
+        cc.compile()
+    return Path(cc.output_file).name
+
+
+def load(manifest: str | Path):
+    """The module a manifest describes, checked against the kernels' source; errors say how to rebuild."""
+    manifest = Path(manifest)
+    rebuild = f"rebuild it with: python -m implicit_bias compile --output {manifest}"
+    try:
+        described = json.loads(manifest.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read the kernels manifest {manifest}: {error}; {rebuild}") from None
+    if described.get("source_sha256") != source_sha256():
+        raise ValueError(f"the kernels in {manifest} were built from another version of {SOURCE.name}; {rebuild}")
+    if described.get("python") != sys.implementation.cache_tag:
+        raise ValueError(
+            f"the kernels in {manifest} were built for {described.get('python')}, "
+            f"this is {sys.implementation.cache_tag}; {rebuild}"
+        )
+    if described.get("module") is None:  # the build failed where it was made: numba's kernels
+        return None
+    path = manifest.parent / described["module"]
+    spec = importlib.util.spec_from_file_location(MODULE, path)
+    if spec is None or not path.is_file():
+        raise ValueError(f"the kernels module {path} named by {manifest} is missing; {rebuild}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def use(manifest: str | Path | None) -> bool:
+    """Make the solvers call the build a manifest describes (None, or a manifest without a module:
+    numba's kernels). True when a build is in use."""
+    global _active
+    _active = None if manifest is None else load(manifest)
+    return _active is not None
