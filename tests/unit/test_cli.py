@@ -397,3 +397,15 @@ def test_compile_builds_the_kernels_a_training_job_then_uses(tmp_path, dataset_f
     with netCDF4.Dataset(tmp_path / "built.nc") as built, netCDF4.Dataset(tmp_path / "numba.nc") as by_numba:
         for name in ("beta", "theta", "log_loss", "progress", "theta_final_1", "theta_final_2"):
             np.testing.assert_array_equal(built[name][:], by_numba[name][:])
+
+
+def test_figure_code_leaves_out_scipy_stats_and_leaves_it_importable():
+    """seaborn would import scipy.stats (0.5 s of a figure job) for a KDE no figure draws; the module
+    imports seaborn without it, and scipy.stats can still be imported afterwards."""
+    script = (
+        "import sys, implicit_bias.figures; print('scipy.stats' in sys.modules); "
+        "import scipy.stats; print(scipy.stats.norm.cdf(0.0))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "0.5"]
