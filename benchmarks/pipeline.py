@@ -22,7 +22,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("dataset", "train", "predict", "check", "summarize", "figures", "report", "gate")  # a topological order
+STAGES = (
+    "dataset",
+    "compile",
+    "train",
+    "predict",
+    "check",
+    "summarize",
+    "figures",
+    "report",
+    "gate",
+)  # a topological order
 
 
 def copy_repository(target: Path):

@@ -276,7 +276,7 @@ def write_report(
         "`snakemake --cores 8 --forcerun <rule>`; build a browsable archive with `snakemake --report report.zip`.",
         "",
         f"Training jobs: {jobs}; fastest {fastest:.2f} s, median {median:.2f} s wall time each — "
-        "mostly start-up (interpreter, imports, loading the compiled kernels from numba's cache).",
+        "mostly start-up (interpreter, imports, loading the kernels the compile job built).",
     ]
     text = "\n".join(lines) + "\n"
     atomic_write(markdown, lambda tmp: Path(tmp).write_text(text))

@@ -19,12 +19,32 @@ REG_Y = np.array([0.5, -1.0])
 
 
 @pytest.fixture(scope="module")
-def manifest(tmp_path_factory):
+def build_cache(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(compiled, "cache_directory", lambda: cache)
+        yield cache
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory, build_cache):
     path = tmp_path_factory.mktemp("kernels") / "kernels.json"
     described = compiled.build(path)
     assert described["module"] is not None, described.get("reason")
     yield path
     compiled.use(None)
+
+
+def test_a_second_build_of_the_same_source_comes_from_the_cache(manifest, build_cache, tmp_path, monkeypatch):
+    def must_not_build(directory):
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(compiled, "_build_module", must_not_build)
+    again = compiled.build(tmp_path / "kernels.json", log=pytest.fail)
+    first = json.loads(manifest.read_text())
+    assert again == first
+    assert (tmp_path / again["module"]).read_bytes() == (manifest.parent / first["module"]).read_bytes()
+    assert [p.name.split(".")[0] for p in build_cache.iterdir()] == [compiled.MODULE]
 
 
 def _fields(result):
@@ -112,6 +132,7 @@ def test_without_a_build_the_manifest_says_why_and_training_uses_numba(tmp_path,
         raise OSError("gcc: command not found")
 
     monkeypatch.setattr(compiled, "_build_module", no_compiler)
+    monkeypatch.setattr(compiled, "cache_directory", lambda: tmp_path / "empty-cache")
     said = []
     described = compiled.build(tmp_path / "kernels.json", log=said.append)
     assert described["module"] is None and described["reason"] == "OSError: gcc: command not found"

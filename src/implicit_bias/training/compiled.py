@@ -10,6 +10,9 @@ training job given its manifest (``train --kernels``) loads it in about a millis
 imports numba. Built from the same source without fastmath, it computes the same bits
 (tests/unit/test_compiled.py); it runs the runs of a batch one after another (no ``prange``).
 
+A build is kept in numba's cache folder (NUMBA_CACHE_DIR, else beside the source), keyed by the
+source, numba and Python, so that emptying results/ does not build again.
+
 The manifest is a JSON file beside the module: the module's file name, the sha256 of the kernels'
 source it was built from, and the exported signatures. A build from other source is refused.
 """
@@ -19,7 +22,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
+import platform
+import shutil
 import sys
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 MODULE = "implicit_bias_training_kernels"
@@ -101,7 +108,7 @@ def build(manifest: str | Path, log=print) -> dict:
     manifest = Path(manifest)
     described = {"source_sha256": source_sha256(), "python": sys.implementation.cache_tag}
     try:
-        described["module"] = _build_module(manifest.parent)
+        described["module"] = _cached_build(manifest.parent, log)
         described["signatures"] = {name: str(signature) for name, signature in signatures().items()}
     except Exception as error:  # the build's errors come from distutils, the compiler and numba alike
         from .solvers import compile_kernels
@@ -110,6 +117,32 @@ def build(manifest: str | Path, log=print) -> dict:
         described.update(module=None, reason=f"{type(error).__name__}: {error}", signatures=compile_kernels())
     manifest.write_text(json.dumps(described, indent=2) + "\n")
     return described
+
+
+def cache_directory() -> Path:
+    """Where builds are kept between runs, like numba's own cache: NUMBA_CACHE_DIR, else beside the source."""
+    return Path(os.environ.get("NUMBA_CACHE_DIR") or SOURCE.parent / "__pycache__")
+
+
+def _cached_build(directory: Path, log) -> str:
+    """A build from this source, numba and Python: copied from the cache, else built (15-20 s) and kept there."""
+    from importlib.metadata import version
+
+    key = f"{source_sha256()} {version('numba')} {sys.implementation.cache_tag} {platform.machine()}"
+    cached = cache_directory() / f"{MODULE}.{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
+    name = MODULE + EXTENSION_SUFFIXES[0]
+    if cached.is_file():
+        shutil.copy2(cached, directory / name)
+        return name
+    name = _build_module(directory)
+    try:  # a read-only cache only costs the next run a build
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.partial")
+        shutil.copy2(directory / name, partial)
+        os.replace(partial, cached)
+    except OSError as error:
+        log(f"could not keep the build in {cached.parent} ({error}); the next run builds again")
+    return name
 
 
 def _build_module(directory: Path) -> str:
