@@ -39,7 +39,10 @@ def copy_repository(target: Path):
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     for name in files:
         (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, target / name)
+        if (ROOT / name).is_symlink():  # profiles -> workflow/profiles
+            (target / name).symlink_to((ROOT / name).readlink())
+        else:
+            shutil.copy2(ROOT / name, target / name)
 
 
 def snakemake(workdir: Path, env: dict, *args) -> tuple[float, float, str]:

@@ -33,9 +33,10 @@ def prepare(workdir: Path, config: dict) -> Path:
     return workdir
 
 
-def training_process(root_pid: int, run_name: str):
-    """The Python process training ``run_name`` among the descendants of ``root_pid`` (the snakemake
-    this test started), never a process of someone else's that happens to match a pattern."""
+def training_process(root_pid: int, output: str):
+    """The Python process writing ``output`` (a run file's path: run names repeat across experiments)
+    among the descendants of ``root_pid`` (the snakemake this test started), never a process of someone
+    else's that happens to match a pattern."""
     import psutil
 
     try:
@@ -51,7 +52,7 @@ def training_process(root_pid: int, run_name: str):
             command[:3]
             and "python" in command[0]
             and command[1:4] == ["-m", "implicit_bias", "train"]
-            and any(run_name in part for part in command)
+            and output in command
         ):
             return process
     return None
@@ -73,7 +74,7 @@ def test_a_killed_training_job_leaves_no_result_and_a_rerun_completes_identicall
     )
     trainer, deadline = None, time.monotonic() + 120
     while trainer is None and time.monotonic() < deadline:
-        trainer = training_process(workflow.pid, target.name)
+        trainer = training_process(workflow.pid, str(target.relative_to(killed)))
         time.sleep(0.05)
     assert trainer is not None, "the slow training job never started"
     trainer.kill()  # the trainer itself (SIGKILL), not the shell that runs it

@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import sys
 import time
 
 import pandas as pd
@@ -206,3 +207,17 @@ def test_an_init_file_is_an_input_of_training_and_predictions(tmp_path):
     np.savez(tmp_path / "v.npz", v_1=np.ones(5), v_2=2 * np.ones(5), v_3=np.zeros(5))
     counts = job_counts(snakemake(tmp_path, "-n", *targets).stdout)
     assert counts.get("train") == 1 and counts.get("predict") == 1, counts
+
+
+def test_snakemake_reads_the_default_profile(tmp_path):
+    """Snakemake looks for profiles/default beside the Snakefile (the root link to workflow/profiles):
+    without it the rerun policy, keep-going and the scheduler settings would silently not apply."""
+    script = (
+        "from snakemake.cli import parse_args; "
+        f"_, args = parse_args(['--cores', '1', '--snakefile', {str(ROOT / 'Snakefile')!r}]); "
+        "print(args.scheduler, args.keep_going, args.max_jobs_per_timespan.timespan, "
+        "sorted(t.name for t in args.rerun_triggers))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "greedy True 3.0 ['CODE', 'INPUT', 'MTIME', 'PARAMS']"
