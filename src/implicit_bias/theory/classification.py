@@ -7,7 +7,6 @@ non-convex, and a trained direction is judged by its KKT stationarity residual i
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import nnls
 
 from ..decompositions import single_point_svd
 from ..geometry import unit
@@ -99,6 +98,8 @@ def kkt_residual(
     g = basis.T @ gradient
     if np.linalg.norm(g) == 0:
         return 0.0
+    from scipy.optimize import nnls  # here: scipy.optimize costs 0.3 s to import, and few jobs get here
+
     multipliers, _ = nnls(G, g) if G.size else (np.zeros(0), None)
     return float(np.linalg.norm(G @ multipliers - g) / np.linalg.norm(g))
 

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import brentq
 
 from . import lemma5_1
 
@@ -141,6 +140,8 @@ def theorem5_limit(M, y, v1_bar, v2_bar, *, alpha: float, rtol: float = 1e-12):
         lo *= 2
     while g(hi) < target:
         hi *= 2
+    from scipy.optimize import brentq  # here: scipy.optimize costs 0.3 s to import, and few jobs get here
+
     nu = brentq(lambda v: g(v) - target, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
     ch, sh = np.cosh(nu * s), np.sinh(nu * s)
     v1 = alpha * U1 @ (a * ch + b * sh) + alpha * (v1_bar - U1 @ a)
