@@ -372,6 +372,8 @@ def test_the_report_says_which_runs_did_not_finish(tmp_path):
     text = (report / "report.md").read_text()
     assert "1 runs did not finish (below)" in text.splitlines()[2]
     assert "| e | diag_L2 | 0.5 | 1 | stalled | the step size underflowed |" in text
+    # no benchmark files (runs not made by the workflow): said so, not "fastest nan s"
+    assert "Training jobs: no timings (no per-job benchmark files: the runs were not made by the workflow)." in text
 
 
 def test_compile_builds_the_kernels_a_training_job_then_uses(tmp_path, dataset_file):
