@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import xarray as xr
 
 from .datasets import Dataset
+from .files import atomic_write
 from .labels import run_key
-from .netcdf import read_netcdf
+from .netcdf import Record
 from .predictions import read_predictions, read_predictions_file
 from .runs import network_for
-from .theory import CLAIMS, COLUMNS, RunView, check_runs
+from .theory import CLAIMS, COLUMNS, FLOAT_COLUMNS, RunView, check_runs
 
 
-def read_run(run: xr.Dataset, dataset: Dataset) -> RunView:
+def read_run(run: Record, dataset: Dataset) -> RunView:
     """A run file (as ``runs.train_run`` writes it) as the ``RunView`` the claims check."""
     attrs = run.attrs
     network = network_for(json.loads(attrs["architecture_settings"]), dataset)
-    theta_init = np.concatenate([run[f"theta_init_{l}"].values for l in range(1, network.depth + 1)])
+    theta_init = np.concatenate([run[f"theta_init_{l}"] for l in range(1, network.depth + 1)])
     return RunView.of(
         network,
         dataset,
@@ -31,9 +32,9 @@ def read_run(run: xr.Dataset, dataset: Dataset) -> RunView:
         experiment=attrs["experiment"],
         status=attrs["status"],
         reason=attrs["reason"],
-        beta=run["beta"].values,
-        log_loss=run["log_loss"].values,
-        theta=run["theta"].values,
+        beta=run["beta"],
+        log_loss=run["log_loss"],
+        theta=run["theta"],
         theta_init=theta_init,
     )
 
@@ -46,15 +47,15 @@ def check_files(claims, *, dataset=None, runs=(), predictions=None, depths=None)
     per_run = [c for c in claims if not CLAIMS[c].theory_only]
     views, predicted = [], {claim: [] for claim in per_run}
     for path in runs:
-        run_file = read_netcdf(path)
+        run_file = Record.read(path)
         key = run_key(run_file.attrs)
         if key not in predicted_runs:
             raise ValueError(f"{predictions or 'no predictions file'} has no predictions for the run {path} {key}")
         view = read_run(run_file, data)
         prediction_file = predicted_runs[key]
-        if not np.array_equal(prediction_file["theta_init"].values, view.theta_init):
+        if not np.array_equal(prediction_file["theta_init"], view.theta_init):
             raise ValueError(f"{path}: the run and its predictions start from different initialisations")
-        own = read_predictions(prediction_file, view.network)
+        own = read_predictions(prediction_file)
         for claim in per_run:
             if claim not in own:
                 raise ValueError(f"{predictions} has no prediction of {claim} for the run {path}")
@@ -63,12 +64,26 @@ def check_files(claims, *, dataset=None, runs=(), predictions=None, depths=None)
     return check_runs(claims, views, predicted, depths=depths)
 
 
-def checks_table(rows) -> pd.DataFrame:
-    """One row per check, the columns of claims.csv (docs/results.md)."""
-    return pd.DataFrame([r.row() for r in rows], columns=COLUMNS)
+def write_checks(rows, path) -> Path:
+    """One CSV row per check, the columns of claims.csv (docs/results.md), atomically; written with the
+    csv module (pandas' import would cost a check job a third of its time) as pandas writes them: a
+    float column's values in their shortest exact form, NaN as an empty field."""
+
+    def field(name, value):
+        if name in FLOAT_COLUMNS:
+            return "" if np.isnan(value) else repr(float(value))
+        return str(int(value)) if isinstance(value, (int, np.integer)) else value
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as handle:
+            out = csv.writer(handle, lineterminator="\n")
+            out.writerow(COLUMNS)
+            out.writerows([field(name, value) for name, value in r.row().items()] for r in rows)
+
+    return atomic_write(path, write)
 
 
-def tails_dataset(rows, experiment: str) -> xr.Dataset:
+def tails_record(rows, experiment: str) -> Record:
     """The series behind every tail verdict (claims and controls), padded to a common length, with
     their fits: what the ``tail_fits`` figure draws."""
     traced = [r for r in rows if r.trace is not None]
@@ -79,18 +94,18 @@ def tails_dataset(rows, experiment: str) -> xr.Dataset:
         keep = np.isfinite(r.trace.values)
         x[i, : keep.sum()], values[i, : keep.sum()] = r.trace.x[keep], r.trace.values[keep]
     labels = {
-        name: ("series", np.array([str(getattr(r, name)) for r in traced], dtype=object))
+        name: (("series",), np.array([str(getattr(r, name)) for r in traced], dtype=object), {})
         for name in ("claim", "role", "alternative", "architecture", "metric", "status")
     }
     numbers = {
-        name: ("series", np.array([float(getattr(r, name)) for r in traced]))
+        name: (("series",), np.array([float(getattr(r, name)) for r in traced]), {})
         for name in ("alpha", "seed", "depth", "tolerance")
     }
     fits = {
-        f"fit_{name}": ("series", np.array([float(getattr(r.trace.tail, name)) for r in traced]))
+        f"fit_{name}": (("series",), np.array([float(getattr(r.trace.tail, name)) for r in traced]), {})
         for name in ("limit", "uncertainty", "rate", "coefficient", "tau_end")
     }
-    return xr.Dataset(
+    return Record(
         {
             "x": (("series", "point"), x, {"long_name": "tau = -log L (or 1/alpha for a sweep)", "units": "1"}),
             "value": (("series", "point"), values, {"long_name": "the judged quantity", "units": "1"}),
@@ -98,6 +113,5 @@ def tails_dataset(rows, experiment: str) -> xr.Dataset:
             **numbers,
             **fits,
         },
-        coords={"series": np.arange(len(traced)), "point": np.arange(width)},
-        attrs={"experiment": experiment, "fit": "value ~ fit_limit + fit_coefficient (x / fit_tau_end)^-fit_rate"},
+        {"experiment": experiment, "fit": "value ~ fit_limit + fit_coefficient (x / fit_tau_end)^-fit_rate"},
     )

@@ -122,6 +122,12 @@ def _add_train(verbs):
         help="claims the run serves: a flow with log_loss_cap continues while one is inconclusive",
     )
     p.add_argument(
+        "--predictions",
+        metavar="FILE",
+        help="the experiment's predictions file (from predict), for --claims: spares solving the claims' "
+        "programs again (default: predict here)",
+    )
+    p.add_argument(
         "--kernels",
         metavar="MANIFEST",
         help="the manifest `compile` wrote: train with that ahead-of-time build (default: numba's kernels)",
@@ -138,7 +144,15 @@ def _train(args):
     if args.claims:  # only then does training run claim code (see sources.py)
         from .deciding import decider
 
-        decide = decider(args.claims)
+        if args.predictions:
+            from .predictions import run_predictions
+
+            predicted, init = run_predictions(
+                args.predictions, architecture=args.architecture, alpha=args.alpha, seed=args.seed
+            )
+            decide = decider(args.claims, predicted, init)
+        else:
+            decide = decider(args.claims)
     if args.kernels:
         from .training import compiled
 
@@ -252,22 +266,18 @@ def _add_check(verbs):
 
 
 def _check(args):
-    from pathlib import Path
+    from collections import Counter
 
-    from .checking import check_files, checks_table, tails_dataset
-    from .files import write_csv
+    from .checking import check_files, tails_record, write_checks
 
     rows = check_files(
         args.claims, dataset=args.dataset, runs=args.runs, predictions=args.predictions, depths=args.depths
     )
-    table = checks_table(rows)
-    write_csv(table, Path(args.output))
-    counts = table["status"].value_counts().to_dict()
-    log.info("wrote %s: %d rows (%s)", args.output, len(table), ", ".join(f"{k} {v}" for k, v in counts.items()))
+    write_checks(rows, args.output)
+    counts = Counter(r.status for r in rows)
+    log.info("wrote %s: %d rows (%s)", args.output, len(rows), ", ".join(f"{k} {v}" for k, v in counts.items()))
     if args.tails:
-        from .netcdf import write_netcdf
-
-        write_netcdf(tails_dataset(rows, rows[0].experiment if rows else "none"), args.tails)
+        tails_record(rows, rows[0].experiment if rows else "none").write(args.tails)
         log.info("wrote %s", args.tails)
 
 

@@ -4,18 +4,29 @@ training could settle. (Apart from ``runs`` so that training without a cap runs 
 
 from __future__ import annotations
 
+import numpy as np
+
 from .theory import CLAIMS, check, predict
 from .theory.judging import training_could_decide
 from .theory.records import RunView
 
 
-def decider(claims):
+def decider(claims, predicted=None, predicted_init=None):
     """The ``decide`` argument of ``runs.train_run``: continue a run while a check of ``claims`` on it
-    could still be decided by training. Returns (result, why training stopped)."""
+    could still be decided by training. Returns (result, why training stopped).
+
+    ``predicted`` (claim -> Prediction, from the experiment's predictions file, made for the
+    initialisation ``predicted_init``) spares the job solving the claims' programs again (and
+    importing cvxpy); without it the claims predict here."""
 
     def decide(solver, problem, result, dataset, *, log=None, **run):
+        if predicted is not None and not np.array_equal(predicted_init, result.theta_init):
+            raise ValueError("the run and its predictions start from different initialisations")
+
         def undecided(current):
-            return undecided_claims(current, problem.network, dataset, claims=claims, solver=solver.settings(), **run)
+            return undecided_claims(
+                current, problem.network, dataset, claims=claims, solver=solver.settings(), predicted=predicted, **run
+            )
 
         return train_until_decided(solver, problem, result, undecided, log)
 
@@ -23,14 +34,17 @@ def decider(claims):
 
 
 def undecided_claims(
-    result, network, dataset, *, claims, alpha, seed, init, solver: dict, experiment: str
+    result, network, dataset, *, claims, alpha, seed, init, solver: dict, experiment: str, predicted=None
 ) -> list[str]:
     """The claims among ``claims`` whose check on this run is inconclusive in a way that training
     further could decide (not a control that coincides with the prediction on this instance)."""
     view = RunView.from_result(
         result, network, dataset, alpha=alpha, seed=seed, init=init, solver=solver, experiment=experiment
     )
-    return [c for c in claims if not CLAIMS[c].theory_only and training_could_decide(check(c, view, predict(c, view)))]
+    per_run = [c for c in claims if not CLAIMS[c].theory_only]
+    if predicted is None:
+        predicted = {c: predict(c, view) for c in per_run}
+    return [c for c in per_run if training_could_decide(check(c, view, predicted[c]))]
 
 
 def train_until_decided(solver, problem, result, decide, log=None):

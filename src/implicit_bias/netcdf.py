@@ -48,8 +48,9 @@ def _compressed(ds: xr.Dataset) -> dict:
 
 @dataclass
 class Record:
-    """A NetCDF file's content without xarray: float variables ``name -> (dims, values, attrs)`` (each
-    dimension indexed 0..n-1, as xarray writes it) and global attributes."""
+    """A NetCDF file's (or group's) content without xarray: variables ``name -> (dims, values, attrs)`` —
+    floats, integers or strings — and global attributes. A dimension is indexed 0..n-1 (as xarray
+    writes it) unless a variable of its own name labels it (e.g. ``claim``, strings)."""
 
     variables: dict[str, tuple[tuple[str, ...], np.ndarray, dict]]
     attrs: dict = field(default_factory=dict)
@@ -71,41 +72,80 @@ class Record:
     def to_xarray(self) -> xr.Dataset:
         import xarray as xr
 
-        coords = {dim: np.arange(size) for dim, size in self.sizes().items()}
+        coords = {dim: np.arange(size) for dim, size in self.sizes().items() if dim not in self.variables}
         return xr.Dataset(dict(self.variables), coords=coords, attrs=dict(self.attrs))
 
     def write(self, path) -> Path:
         """Write with netCDF4 alone, compressed, provenance added, atomically."""
-        import netCDF4
+        return write_records({}, path, root=self)
 
-        sizes = self.sizes()
-
-        def write(tmp):
-            with netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
-                for dim, size in sizes.items():
-                    nc.createDimension(dim, size)
-                    nc.createVariable(dim, "i8", (dim,))[:] = np.arange(size)
-                for name, (dims, values, attrs) in self.variables.items():
-                    variable = nc.createVariable(name, "f8", dims, fill_value=np.nan, **COMPRESSION)
-                    variable.setncatts(attrs)
-                    variable[:] = np.asarray(values, dtype=np.float64)
-                nc.setncatts(netcdf_attrs({**self.attrs, **provenance()}))
-
-        return atomic_write(path, write)
+    def _write_into(self, group):
+        for dim, size in self.sizes().items():
+            group.createDimension(dim, size)
+            if dim not in self.variables:
+                group.createVariable(dim, "i8", (dim,))[:] = np.arange(size)
+        for name, (dims, values, attrs) in self.variables.items():
+            values = np.asarray(values)
+            if values.dtype.kind in "OUS":  # variable-length strings: netCDF cannot compress them
+                variable = group.createVariable(name, str, dims)
+                variable[...] = values.astype(object)
+            elif values.dtype.kind in "iub":
+                variable = group.createVariable(
+                    name, values.dtype if values.dtype.kind != "b" else "i1", dims, **COMPRESSION
+                )
+                variable[...] = values
+            else:
+                variable = group.createVariable(name, "f8", dims, fill_value=np.nan, **COMPRESSION)
+                variable[...] = values.astype(np.float64)
+            variable.setncatts(netcdf_attrs(attrs))
 
     @classmethod
     def read(cls, path) -> Record:
-        """The float variables and attributes of a file (written either way), with netCDF4 alone."""
+        """A file's variables and attributes (written either way), with netCDF4 alone."""
         import netCDF4
 
         with _named_errors(path), netCDF4.Dataset(path) as nc:
-            nc.set_auto_mask(False)
-            variables = {
-                name: (variable.dimensions, variable[...], {k: variable.getncattr(k) for k in variable.ncattrs()})
-                for name, variable in nc.variables.items()
-                if name not in nc.dimensions and variable.dtype.kind == "f"
-            }
-            return cls(variables, {k: nc.getncattr(k) for k in nc.ncattrs()})
+            return cls._read_from(nc)
+
+    @classmethod
+    def _read_from(cls, group) -> Record:
+        group.set_auto_mask(False)
+        variables = {}
+        for name, variable in group.variables.items():
+            if name in group.dimensions and variable.dtype != str and variable.dtype.kind in "iu":
+                continue  # the 0..n-1 index of a dimension
+            values = variable[...]
+            if variable.dtype == str:
+                values = np.asarray(values, dtype=object).reshape(variable.shape)
+            variables[name] = (variable.dimensions, values, {k: variable.getncattr(k) for k in variable.ncattrs()})
+        return cls(variables, {k: group.getncattr(k) for k in group.ncattrs()})
+
+
+def write_records(groups: dict[str, Record], path, attrs: dict | None = None, *, root: Record | None = None) -> Path:
+    """Write ``root`` (or an empty root with ``attrs``) and one NetCDF group per record, with netCDF4 alone,
+    compressed, provenance on the root, atomically."""
+    import netCDF4
+
+    root = root if root is not None else Record({}, dict(attrs or {}))
+
+    def write(tmp):
+        with netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
+            root._write_into(nc)
+            nc.setncatts(netcdf_attrs({**root.attrs, **provenance()}))
+            for name, record in groups.items():
+                group = nc.createGroup(name)
+                record._write_into(group)
+                group.setncatts(netcdf_attrs(record.attrs))
+
+    return atomic_write(path, write)
+
+
+def read_records(path) -> dict[str, Record]:
+    """The groups of a file (``write_records`` or ``write_netcdf_groups`` wrote it) by name, with netCDF4 alone."""
+    import netCDF4
+
+    with _named_errors(path), netCDF4.Dataset(path) as nc:
+        return {name: Record._read_from(group) for name, group in nc.groups.items()}
 
 
 def write_netcdf(ds: xr.Dataset, path) -> Path:

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import xarray as xr
 
 from .datasets import Dataset
 from .inits import describe_init
 from .labels import alpha_label, architecture_label, run_key, run_name
-from .netcdf import read_netcdf_groups, write_netcdf_groups
-from .networks import LinearTensorNetwork
+from .netcdf import Record, read_records, write_records
 from .runs import initial_state
 from .theory import CLAIMS, Prediction, RunView, predict
 
@@ -34,8 +32,9 @@ def planned_run(
     )
 
 
-def predictions_dataset(claims, run: RunView, label: str) -> xr.Dataset:
-    """Every claim's prediction for one planned run (of the architecture labelled ``label``)."""
+def predictions_record(claims, run: RunView, label: str) -> Record:
+    """Every claim's prediction for one planned run (of the architecture labelled ``label``): one group
+    of the predictions file (written with netCDF4 alone, so that reading it needs no xarray)."""
     network = run.network
     predictions = [predict(claim, run) for claim in claims]
     K = len(predictions)
@@ -63,6 +62,11 @@ def predictions_dataset(claims, run: RunView, label: str) -> xr.Dataset:
             np.array([p.error for p in predictions], dtype=object),
             {"long_name": "why the prediction could not be computed (empty if it could)"},
         ),
+        "alternatives": (
+            ("claim",),
+            np.array([json.dumps(_listed(p.alternatives)) for p in predictions], dtype=object),
+            {"long_name": "the plausible wrong predictions the check must reject, name -> vector (JSON)"},
+        ),
         "beta_pred": (("claim", "coef"), beta, {"long_name": "predicted limit (direction) of beta", "units": "1"}),
         "theta_init": (
             ("param",),
@@ -76,8 +80,7 @@ def predictions_dataset(claims, run: RunView, label: str) -> xr.Dataset:
             values,
             {"long_name": f"predicted limit of v_{l}", "units": "1"},
         )
-    coords = {"claim": list(claims), "coef": np.arange(network.dim), "param": np.arange(network.n_params)}
-    coords.update({f"param_{l}": np.arange(k) for l, k in enumerate(network.shape, 1)})
+    data["claim"] = (("claim",), np.array(list(claims), dtype=object), {"long_name": "claim id"})
     attrs = {
         "experiment": run.experiment,
         "architecture": network.name,
@@ -87,28 +90,35 @@ def predictions_dataset(claims, run: RunView, label: str) -> xr.Dataset:
         "seed": run.seed,
         "init": run.init,
     }
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    return Record(data, attrs)
 
 
-def read_predictions(ds: xr.Dataset, network: LinearTensorNetwork) -> dict[str, Prediction]:
-    """claim -> Prediction from a predictions file."""
+def _listed(vectors: dict) -> dict:
+    """name -> vector as JSON lists (floats round-trip exactly through JSON)."""
+    return {name: np.asarray(v, dtype=np.float64).tolist() for name, v in vectors.items()}
+
+
+def read_predictions(group: Record) -> dict[str, Prediction]:
+    """claim -> Prediction from a run's group of a predictions file."""
     out = {}
-    for i, claim in enumerate(ds["claim"].values):
-        beta = ds["beta_pred"].values[i]
-        thetas = [ds[f"theta_pred_{l}"].values[i] for l in range(1, network.depth + 1)]
+    for i, claim in enumerate(group["claim"]):
+        beta = group["beta_pred"][i]
+        thetas = [group[f"theta_pred_{l}"][i] for l in range(1, int(group.attrs["depth"]) + 1)]
+        alternatives = json.loads(str(group["alternatives"][i])) if "alternatives" in group else {}
         out[str(claim)] = Prediction(
             str(claim),
-            bool(ds["applicable"].values[i]),
-            str(ds["reason"].values[i]),
+            bool(group["applicable"][i]),
+            str(group["reason"][i]),
             None if np.all(np.isnan(beta)) else beta,
             None if all(np.all(np.isnan(t)) for t in thetas) else thetas,
-            json.loads(str(ds["info"].values[i])),
-            str(ds["error"].values[i]) if "error" in ds else "",
+            json.loads(str(group["info"][i])),
+            str(group["error"][i]) if "error" in group else "",
+            {name: np.array(v, dtype=np.float64) for name, v in alternatives.items()},
         )
     return out
 
 
-def predict_experiment(dataset: Dataset, spec: dict, experiment: str, solver: dict, log=None) -> dict[str, xr.Dataset]:
+def predict_experiment(dataset: Dataset, spec: dict, experiment: str, solver: dict, log=None) -> dict[str, Record]:
     """Run name -> predictions of every per-run claim of an experiment (``spec``: its config entry)."""
     claims = [c for c in spec["claims"] if not CLAIMS[c].theory_only]
     out = {}
@@ -125,10 +135,10 @@ def predict_experiment(dataset: Dataset, spec: dict, experiment: str, solver: di
                     solver=solver,
                     experiment=experiment,
                 )
-                ds = predictions_dataset(claims, run, label)
+                ds = predictions_record(claims, run, label)
                 out[run_name(label, alpha_label(alpha), seed)] = ds
                 if log:
-                    applies = [c for c, a in zip(claims, ds["applicable"].values) if a]
+                    applies = [c for c, a in zip(claims, ds["applicable"]) if a]
                     log(
                         "%s alpha=%g seed=%s: %d of %d claims apply (%s)",
                         label,
@@ -141,10 +151,20 @@ def predict_experiment(dataset: Dataset, spec: dict, experiment: str, solver: di
     return out
 
 
-def write_predictions(predictions: dict[str, xr.Dataset], path, experiment: str):
-    return write_netcdf_groups(predictions, path, attrs={"experiment": experiment, "runs": len(predictions)})
+def write_predictions(predictions: dict[str, Record], path, experiment: str):
+    return write_records(predictions, path, attrs={"experiment": experiment, "runs": len(predictions)})
 
 
-def read_predictions_file(path) -> dict[tuple, xr.Dataset]:
-    """``run_key`` -> that run's predictions, from a file ``write_predictions`` wrote."""
-    return {run_key(ds.attrs): ds for ds in read_netcdf_groups(path).values()}
+def read_predictions_file(path) -> dict[tuple, Record]:
+    """``run_key`` -> that run's group of the predictions, from a file ``write_predictions`` wrote."""
+    return {run_key(group.attrs): group for group in read_records(path).values()}
+
+
+def run_predictions(path, *, architecture: dict, alpha: float, seed: int) -> tuple[dict[str, Prediction], np.ndarray]:
+    """One run's predictions (claim -> Prediction) from its experiment's predictions file, and the
+    initialisation they were made for."""
+    key = (architecture_label(architecture), float(alpha), int(seed))
+    group = read_predictions_file(path).get(key)
+    if group is None:
+        raise ValueError(f"{path} has no predictions for the run {key}")
+    return read_predictions(group), group["theta_init"]

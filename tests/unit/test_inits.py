@@ -174,14 +174,14 @@ def test_given_directions_start_the_run_and_the_premises_are_judged_on_them(tmp_
     }
     solver = {"name": "flow"}
     (held,) = predict_experiment(dataset, spec, "e", solver).values()
-    np.testing.assert_array_equal(held["theta_init"].values, 0.5 * np.array(ones + ones + zeros))
-    assert held["applicable"].values.tolist() == [1]
+    np.testing.assert_array_equal(held["theta_init"], 0.5 * np.array(ones + ones + zeros))
+    assert held["applicable"].tolist() == [1]
 
     np.savez(tmp_path / "v.npz", v_1=ones, v_2=ones, v_3=[0.1] * 5)
     from_file = {**spec, "init": {"file": str(tmp_path / "v.npz")}}
     (broken,) = predict_experiment(dataset, from_file, "e", solver).values()
-    assert broken["applicable"].values.tolist() == [0]
-    assert "Theorem 4 needs v̄_L = 0" in str(broken["reason"].values[0])
+    assert broken["applicable"].tolist() == [0]
+    assert "Theorem 4 needs v̄_L = 0" in str(broken["reason"][0])
 
     run = train_run(
         dataset, architecture=spec["architectures"][0], init=from_file["init"], alpha=0.5, seed=0, solver=solver

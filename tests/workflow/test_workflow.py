@@ -61,19 +61,22 @@ def test_nothing_to_do_after_a_complete_run(finished):
 
 
 def test_adding_an_alpha_reruns_only_the_new_runs_and_what_aggregates_them(finished, tmp_path):
+    """Except where runs read their experiment's predictions (training until the checks decide): the
+    rewritten predictions file retrains the runs already there (workflow/rules/common.smk says why)."""
     config = yaml.safe_load(TINY.read_text())
     config["experiments"]["my_point"]["alphas"].append(0.5)
+    config["experiments"]["paper_classification"]["seeds"].append(2)
     config_path = tmp_path / "more.yaml"
     config_path.write_text(yaml.safe_dump(config))
     dry = snakemake(finished, "-n", "--configfile", str(config_path))
     assert dry.returncode == 0, dry.stderr[-2000:]
     counts = job_counts(dry.stdout)
-    assert counts["train"] == 3 * 2  # three architectures x two seeds at the new alpha
+    assert counts["train"] == 3 * 2 + 3  # three architectures x two seeds at the new alpha; all seeds of one
     assert counts.get("dataset", 0) == 0
     assert {k: counts.get(k, 0) for k in ("predict", "check", "summarize")} == {
-        "predict": 1,
-        "check": 1,
-        "summarize": 1,
+        "predict": 2,
+        "check": 2,
+        "summarize": 2,
     }
 
 
@@ -102,10 +105,11 @@ def test_editing_figure_code_reruns_figures_and_report_only(finished):
 
 
 def test_editing_a_module_reruns_exactly_what_it_can_change(finished):
-    """A theory edit reruns predictions, checks and what aggregates them, never training; a kernel
-    edit retrains every run; an init edit too (it sets where runs start)."""
+    """A theory edit reruns predictions, checks and what aggregates them, and training only where runs
+    continue until their checks decide (paper_classification's two); a kernel edit retrains every run;
+    an init edit too (it sets where runs start)."""
     theory = dry_run_after_editing(finished, "theory/judging.py")
-    assert "train" not in theory and "dataset" not in theory, theory
+    assert theory.get("train") == 2 and "dataset" not in theory, theory
     assert {"predict", "check", "theory_checks", "summarize", "figures", "report"} <= set(theory), theory
     for module in ("training/kernels.py", "inits.py"):
         counts = dry_run_after_editing(finished, module)

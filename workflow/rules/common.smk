@@ -7,6 +7,7 @@ workflow loads: a bad config stops before any job, with a message naming the key
 
 import json
 import os
+import shlex
 
 from snakemake.utils import validate
 
@@ -141,6 +142,28 @@ def claims_deciding_training(experiment):
     the claims of an experiment without one does not retrain it."""
     spec = EXPERIMENTS[experiment]
     return spec["claims"] if spec["solver"].get("log_loss_cap") is not None else []
+
+
+def deciding_predictions(experiment):
+    """The experiment's predictions, for training that continues until its checks decide: it reads its
+    run's predictions there instead of solving the claims' programs again (cvxpy's import alone cost 0.5
+    CPU-s a job). Not ancient(): Snakemake then skips the job's own reasons (its code, params) whenever the
+    predict job reruns. The price: adding a run to such an experiment rewrites its predictions and so
+    retrains its other runs (identically; each costs a fraction of a second)."""
+    return (
+        [f"{RESULTS}/{experiment}/predictions.nc"]
+        if claims_deciding_training(experiment)
+        else []
+    )
+
+
+def predictions_argument(input) -> str:
+    """train's --predictions option, where the job has the predictions file as input."""
+    return (
+        f"--predictions {shlex.quote(input.predictions[0])}"
+        if input.predictions
+        else ""
+    )
 
 
 wildcard_constraints:

@@ -1,6 +1,7 @@
 """Training: one job per (experiment, architecture, alpha, seed).
 
-Input: results/<experiment>/dataset.nc, results/kernels/kernels.json (the kernels built once, ahead of time)
+Input: results/<experiment>/dataset.nc, results/kernels/kernels.json (the kernels built once, ahead of time),
+and where a run continues until its checks decide, results/<experiment>/predictions.nc
 Output: results/<experiment>/runs/<architecture>_a<alpha>_s<seed>.nc (implicit_bias.labels.run_name)
 """
 
@@ -34,6 +35,7 @@ rule train:
         dataset=f"{RESULTS}/{{experiment}}/dataset.nc",
         init=lambda w: init_files(w.experiment),
         kernels=rules.compile_kernels.output[0],
+        predictions=lambda w: deciding_predictions(w.experiment),
     output:
         f"{RESULTS}/{{experiment}}/runs/{{architecture}}_a{{alpha}}_s{{seed}}.nc",
     log:
@@ -53,6 +55,7 @@ rule train:
         solver=lambda w: as_json(EXPERIMENTS[w.experiment]["solver"]),
         config=lambda w: as_json(run_config(w)),
         claims=lambda w: claims_deciding_training(w.experiment),
+        predictions=lambda w, input: predictions_argument(input),
     shell:
         "NUMBA_NUM_THREADS={threads} python -m implicit_bias train"
         " --dataset {input.dataset:q}"
@@ -63,7 +66,7 @@ rule train:
         " --solver {params.solver:q}"
         " --experiment {wildcards.experiment:q}"
         " --config {params.config:q}"
-        " --claims {params.claims:q}"
+        " --claims {params.claims:q} {params.predictions}"
         " --kernels {input.kernels:q}"
         " --output {output:q}"
         " > {log:q} 2>&1"

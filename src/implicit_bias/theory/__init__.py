@@ -5,7 +5,7 @@ turns measurements into verdicts; ``claims/`` has each family's predictions and 
 modules are the mathematics (Lemma 5.1, max-margin problems, Theorem 4's dual, Theorem 5).
 """
 
-from .records import COLUMNS, Check, Prediction, RunView
+from .records import COLUMNS, FLOAT_COLUMNS, Check, Prediction, RunView
 from .registry import CLAIM_IDS, CLAIMS, claim, predict
 
 
@@ -64,6 +64,7 @@ __all__ = [
     "CLAIM_IDS",
     "CLAIMS",
     "COLUMNS",
+    "FLOAT_COLUMNS",
     "Check",
     "Prediction",
     "RunView",

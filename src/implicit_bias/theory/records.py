@@ -154,6 +154,7 @@ class Check:
 
 
 COLUMNS = [f.name for f in fields(Check) if f.name != "trace"]
+FLOAT_COLUMNS = {f.name for f in fields(Check) if f.type == "float"}  # the rest are text and integers
 
 
 def where(run: RunView) -> dict:

@@ -51,7 +51,17 @@ def check_theorem1(run, prediction):
 
 # --- Corollary 1 -------------------------------------------------------------------------------------
 def predict_corollary1(run) -> Prediction:
-    return Prediction("corollary1", True, "l2 max-margin (hard SVM)", beta=mm.l2_max_margin(run.X, run.y))
+    d = run.network.dim
+    return Prediction(
+        "corollary1",
+        True,
+        "l2 max-margin (hard SVM)",
+        beta=mm.l2_max_margin(run.X, run.y),
+        alternatives={
+            "l1 max-margin": mm.transformed_l1_max_margin(run.X, run.y, np.eye(d)),
+            "DFT-domain l1 max-margin": mm.transformed_l1_max_margin(run.X, run.y, dft_matrix(d)),
+        },
+    )
 
 
 def _angles(run, prediction, alternatives: dict, claim: str, what: str):
@@ -74,12 +84,7 @@ def _angles(run, prediction, alternatives: dict, claim: str, what: str):
 def check_corollary1(run, prediction):
     if (rows := gate("corollary1", run, prediction)) is not None:
         return rows
-    d = run.network.dim
-    alternatives = {
-        "l1 max-margin": mm.transformed_l1_max_margin(run.X, run.y, np.eye(d)),
-        "DFT-domain l1 max-margin": mm.transformed_l1_max_margin(run.X, run.y, dft_matrix(d)),
-    }
-    return _angles(run, prediction, alternatives, "corollary1", "the l2 max-margin direction")
+    return _angles(run, prediction, prediction.alternatives, "corollary1", "the l2 max-margin direction")
 
 
 # --- Theorem 2, Corollaries 2 and 3 ----------------------------------------------------------------------
@@ -93,8 +98,11 @@ def theorem2_prediction(claim, run) -> Prediction:
     if decomposition is None:
         return Prediction(claim, False, f"{run.network.describe()} has no orthogonal decomposition (Assumption 1)")
     if run.network.depth == 2:
-        beta = mm.transformed_l1_max_margin(run.X, run.y, decomposition.S)
-        return Prediction(claim, True, "L = 2: the transformed l1 max-margin (convex)", beta=beta)
+        S = decomposition.S
+        beta = mm.transformed_l1_max_margin(run.X, run.y, S)
+        return Prediction(
+            claim, True, "L = 2: the transformed l1 max-margin (convex)", beta=beta, alternatives=gap_controls(run, S)
+        )
     return Prediction(claim, True, "L >= 3: a stationary point of the l_{2/L} max-margin (KKT residual)")
 
 
@@ -115,18 +123,27 @@ def _gap(run, S, optimum, k, norm="l1"):
     return abs(value - optimum) / optimum  # below the optimum would mean the prediction is wrong
 
 
+def gap_controls(run, S) -> dict:
+    """The solutions of the wrong problems ``gap_rows`` measures against: l2, and the other transforms' l1."""
+    controls = {"l2 max-margin": mm.l2_max_margin(run.X, run.y)}
+    for name, T in _alternative_transforms(run, S).items():
+        controls[name + " max-margin"] = mm.transformed_l1_max_margin(run.X, run.y, T)
+    return controls
+
+
 def gap_rows(claim, run, prediction, S, what):
     """L = 2: the limit direction must be *a* minimiser of the convex max-margin problem.
 
     The optimum need not be unique (an l1 vertex can be degenerate), so the metric is the relative
     optimality gap of the direction scaled to margin 1, not the angle to one solution. Controls:
-    the same gap in the l2 problem and in the other transform's l1 problem.
+    the same gap in the l2 problem and in the other transform's l1 problem (solved by the prediction,
+    ``gap_controls``).
     """
     optimum = np.sum(np.abs(S @ prediction.beta))
-    l2_optimum = np.linalg.norm(mm.l2_max_margin(run.X, run.y))
+    l2_optimum = np.linalg.norm(prediction.alternatives["l2 max-margin"])
     controls = {"l2 max-margin": lambda k: _gap(run, None, l2_optimum, k, "l2")}
     for name, T in _alternative_transforms(run, S).items():
-        other = np.sum(np.abs(T @ mm.transformed_l1_max_margin(run.X, run.y, T)))
+        other = np.sum(np.abs(T @ prediction.alternatives[name + " max-margin"]))
         controls[name + " max-margin"] = lambda k, T=T, o=other: _gap(run, T, o, k)
     return judge_vanishing(
         claim,

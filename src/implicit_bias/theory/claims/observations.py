@@ -116,7 +116,13 @@ def min_norm_points(X, y) -> dict:
 
 
 def predict_figure1(run):
-    return predict_theorem5(run, claim="figure1")
+    prediction = predict_theorem5(run, claim="figure1")
+    prediction.alternatives = {
+        f"the {ARCHITECTURE_NORMS[name]} min-norm point ({name}'s alpha -> 0 limit)": point
+        for name, point in min_norm_points(run.X, run.y).items()
+        if name != run.network.name
+    }
+    return prediction
 
 
 def check_figure1(run, prediction):
@@ -124,11 +130,7 @@ def check_figure1(run, prediction):
         return rows
     tolerance, why = regression_tolerance(run)
     beta = run.beta[run.final]
-    controls = {
-        f"the {ARCHITECTURE_NORMS[name]} min-norm point ({name}'s alpha -> 0 limit)": relative_error(beta, point)
-        for name, point in min_norm_points(run.X, run.y).items()
-        if name != run.network.name
-    }
+    controls = {name: relative_error(beta, point) for name, point in prediction.alternatives.items()}
     return judge_limit(
         "figure1",
         run,
@@ -155,8 +157,17 @@ def _section6_prediction(claim, run) -> Prediction:
     if run.network.name == "conv" and not all(k == run.network.dim for k in run.network.shape):
         return Prediction(claim, False, "Figure 3 shows full-length convolutions")
     norm = ARCHITECTURE_NORMS[run.network.name]
+    directions = max_margin_directions(run)
     return Prediction(
-        claim, True, f"the {norm} max-margin direction", beta=max_margin_directions(run)[run.network.name]
+        claim,
+        True,
+        f"the {norm} max-margin direction",
+        beta=directions[run.network.name],
+        alternatives={  # the other networks' directions: the controls of the continued flow (figure3_loss_gap)
+            f"the {ARCHITECTURE_NORMS[name]} max-margin direction ({name})": b
+            for name, b in directions.items()
+            if name != run.network.name
+        },
     )
 
 
@@ -251,16 +262,11 @@ def check_figure3_loss_gap(run, prediction):
     another network's (the controls)."""
     if (rows := gate("figure3_loss_gap", run, prediction)) is not None:
         return rows
-    directions = max_margin_directions(run)
 
     def angle_to(target):
         return lambda k: angle_degrees(run.beta[k], target)
 
-    controls = {
-        f"the {ARCHITECTURE_NORMS[name]} max-margin direction ({name})": angle_to(b)
-        for name, b in directions.items()
-        if name != run.network.name
-    }
+    controls = {name: angle_to(b) for name, b in prediction.alternatives.items()}
     return judge_vanishing(
         "figure3_loss_gap",
         run,

@@ -43,21 +43,19 @@ def theorem4_prediction(claim, run: RunView) -> Prediction:
         "beta -> S^T argmin Q_{L,alpha,eta}",
         beta=decomposition.S.T @ rho,
         info={"rho": rho.tolist(), "eta": eta.tolist()},
+        alternatives=theorem4_alternatives(run, decomposition.S, eta),
     )
 
 
-def theorem4_alternatives(run, prediction) -> dict:
+def theorem4_alternatives(run, S, eta) -> dict:
     """Wrong limits in rho-coordinates: Remark 4's two ends, the min-l2 interpolant, and Q at 2 alpha."""
-    decomposition = _decomposition(run)
-    S, L = decomposition.S, run.network.depth
-    l1, l2 = regression.weighted_norm_limits(run.X, run.y, S, prediction.info["eta"], L=L)
+    L = run.network.depth
+    l1, l2 = regression.weighted_norm_limits(run.X, run.y, S, eta, L=L)
     return {
         "weighted l1 (alpha -> 0)": l1,
         "weighted l2 (alpha -> inf)": l2,
         "min-l2 interpolant": S @ regression.min_norm_solution(run.X, run.y),
-        "Theorem 4 at 2 alpha": regression.theorem4_rho(
-            run.X, run.y, S, prediction.info["eta"], alpha=2 * run.alpha, L=L
-        ),
+        "Theorem 4 at 2 alpha": regression.theorem4_rho(run.X, run.y, S, eta, alpha=2 * run.alpha, L=L),
     }
 
 
@@ -66,10 +64,7 @@ def limit_rows(claim, run, prediction):
         return rows
     tolerance, why = regression_tolerance(run)
     S = _decomposition(run).S
-    controls = {
-        name: relative_error(run.beta[run.final], S.T @ rho)
-        for name, rho in theorem4_alternatives(run, prediction).items()
-    }
+    controls = {name: relative_error(run.beta[run.final], S.T @ rho) for name, rho in prediction.alternatives.items()}
     return judge_limit(
         claim,
         run,
@@ -126,7 +121,7 @@ def check_corollary7(run, prediction):
     }
     controls = {
         names.get(name, name): relative_error(product, matrix(rho))
-        for name, rho in theorem4_alternatives(run, prediction).items()
+        for name, rho in prediction.alternatives.items()
         if name != "min-l2 interpolant"
     }
     tolerance, why = regression_tolerance(run)
@@ -147,7 +142,7 @@ def predict_remark4(run):
     prediction = theorem4_prediction("remark4", run)
     if prediction.beta is not None:
         S = _decomposition(run).S
-        l1, l2 = regression.weighted_norm_limits(run.X, run.y, S, prediction.info["eta"], L=run.network.depth)
+        l1, l2 = (prediction.alternatives[f"weighted {norm}"] for norm in ("l1 (alpha -> 0)", "l2 (alpha -> inf)"))
         prediction.info["references"] = {
             "weighted l1 (Remark 4: alpha -> 0)": (S.T @ l1).tolist(),
             "weighted l2 (Remark 4: alpha -> inf)": (S.T @ l2).tolist(),
@@ -177,7 +172,7 @@ def check_group_remark4(runs, predictions):
             continue
         run, prediction = usable[0]
         S, L, eta = _decomposition(run).S, run.network.depth, prediction.info["eta"]
-        l1, l2 = regression.weighted_norm_limits(run.X, run.y, S, eta, L=L)
+        l1, l2 = (prediction.alternatives[f"weighted {norm}"] for norm in ("l1 (alpha -> 0)", "l2 (alpha -> inf)"))
         place = dict(experiment=run.experiment, architecture=architecture, depth=L, alpha=np.nan, seed=seed)
         for towards, (near, near_rho), (far, far_rho) in (
             ("zero", ("weighted l1", l1), ("weighted l2", l2)),
@@ -273,6 +268,9 @@ def predict_theorem6(run) -> Prediction:
             "premise_reason": held.reason,
             "references": {"min-l2 interpolant (Theorem 6.2: alpha -> 0)": beta.tolist()},
         },
+        alternatives={
+            "min-l1 interpolant": regression.transformed_l1_interpolant(run.X, run.y, np.eye(run.network.dim))
+        },
     )
 
 
@@ -321,7 +319,7 @@ def check_group_theorem6(runs, predictions):
             continue
         alphas = np.array([r.alpha for r, _ in usable])
         to_l2 = np.array([relative_error(r.beta[r.final], p.beta) for r, p in usable])
-        l1 = regression.transformed_l1_interpolant(run0.X, run0.y, np.eye(run0.network.dim))
+        l1 = usable[0][1].alternatives["min-l1 interpolant"]
         rate = float(np.polyfit(np.log(alphas[:3]), np.log(np.maximum(to_l2[:3], 1e-300)), 1)[0])
         why = f"distance ~ alpha^{rate:.3g} at the small end; distances " + ", ".join(
             f"{a:g}: {x:.3g}" for a, x in zip(alphas, to_l2)
