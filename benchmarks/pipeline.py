@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGES = (
     "dataset",
     "compile",
-    "train",
     "predict",
+    "train",
     "check",
     "summarize",
     "figures",
