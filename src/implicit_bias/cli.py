@@ -298,14 +298,13 @@ def _add_summarize(verbs):
 
 def _summarize(args):
     from .datasets import Dataset
-    from .netcdf import write_netcdf
     from .summaries import summarize
 
-    ds = summarize(
+    summary = summarize(
         args.runs, args.predictions, experiment=args.experiment, config=args.config, dataset=Dataset.read(args.dataset)
     )
-    write_netcdf(ds, args.output)
-    log.info("wrote %s: %s", args.output, dict(ds.sizes))
+    summary.write(args.output)
+    log.info("wrote %s: %s", args.output, summary.sizes())
 
 
 def _add_figures(verbs):

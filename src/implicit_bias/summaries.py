@@ -1,39 +1,37 @@
-"""One summary file per experiment: every run and prediction on shared coordinates (xarray)."""
+"""One summary file per experiment: every run and prediction on shared coordinates, which xarray
+reads as one dataset (written with netCDF4 alone: a summarize job need not import xarray)."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
-import xarray as xr
 
 from .labels import run_key
-from .netcdf import read_netcdf, read_netcdf_groups
+from .netcdf import Record, read_records
 
 
-def summarize(
-    run_paths, predictions_path=None, *, experiment: str, config: dict | None = None, dataset=None
-) -> xr.Dataset:
+def summarize(run_paths, predictions_path=None, *, experiment: str, config: dict | None = None, dataset=None) -> Record:
     """Stack run files (and their predictions) into dims (architecture, alpha, seed, checkpoint, coef).
 
     Architectures are labelled by their runs' ``architecture_label`` attribute; runs of different lengths are padded
     with NaN; ``status`` and ``reason`` say how each run ended.
     """
     predictions = (
-        {run_key(ds.attrs): ds for ds in read_netcdf_groups(predictions_path).values()} if predictions_path else {}
+        {run_key(group.attrs): group for group in read_records(predictions_path).values()} if predictions_path else {}
     )
     records = []
     for path in run_paths:
-        run = read_netcdf(path)
+        run = Record.read(path)
         records.append((run.attrs["architecture_label"], run, predictions.get(run_key(run.attrs))))
     if not records:
         raise ValueError(f"{experiment}: no run files to summarize")
     labels = sorted({r[0] for r in records})
     alphas = sorted({float(r[1].attrs["alpha"]) for r in records})
     seeds = sorted({int(r[1].attrs["seed"]) for r in records})
-    K = max(r[1].sizes["checkpoint"] for r in records)
-    d = records[0][1].sizes["coef"]
-    claims = sorted({str(c) for r in records if r[2] is not None for c in r[2]["claim"].values})
+    K = max(r[1].sizes()["checkpoint"] for r in records)
+    d = records[0][1].sizes()["coef"]
+    claims = sorted({str(c) for r in records if r[2] is not None for c in r[2]["claim"]})
     shape = (len(labels), len(alphas), len(seeds))
     beta = np.full(shape + (K, d), np.nan)
     series = {name: np.full(shape + (K,), np.nan) for name in ("progress", "loss", "log_loss")}
@@ -45,17 +43,17 @@ def summarize(
     applicable = np.zeros((len(claims),) + shape, dtype=np.int8)
     for label, run, prediction in records:
         index = (labels.index(label), alphas.index(float(run.attrs["alpha"])), seeds.index(int(run.attrs["seed"])))
-        k = run.sizes["checkpoint"]
-        beta[index][:k] = run["beta"].values
+        k = run.sizes()["checkpoint"]
+        beta[index][:k] = run["beta"]
         for name in series:
-            series[name][index][:k] = run[name].values
+            series[name][index][:k] = run[name]
         status[index], reason[index] = run.attrs["status"], run.attrs["reason"]
         depth[label] = int(run.attrs["depth"])
         if prediction is not None:
-            for c, claim in enumerate(prediction["claim"].values):
-                beta_pred[(claims.index(str(claim)),) + index] = prediction["beta_pred"].values[c]
-                applicable[(claims.index(str(claim)),) + index] = prediction["applicable"].values[c]
-                info = json.loads(str(prediction["info"].values[c]))
+            for c, claim in enumerate(prediction["claim"]):
+                beta_pred[(claims.index(str(claim)),) + index] = prediction["beta_pred"][c]
+                applicable[(claims.index(str(claim)),) + index] = prediction["applicable"][c]
+                info = json.loads(str(prediction["info"][c]))
                 for key, value in info.get("references", {}).items():
                     references.setdefault(key, np.full(shape + (d,), np.nan))[index] = value
     dims = ("architecture", "alpha", "seed")
@@ -73,8 +71,8 @@ def summarize(
             series["log_loss"],
             {"long_name": "natural log of the training loss", **units},
         ),
-        "status": (dims, status.astype(str), {"long_name": "how the run ended"}),
-        "reason": (dims, reason.astype(str), {"long_name": "why, in words"}),
+        "status": (dims, status, {"long_name": "how the run ended"}),
+        "reason": (dims, reason, {"long_name": "why, in words"}),
         "depth": (("architecture",), np.array([depth.get(l, -1) for l in labels]), {"long_name": "depth L", **units}),
         "beta_pred": (
             ("claim",) + dims + ("coef",),
@@ -90,15 +88,14 @@ def summarize(
             np.stack([references[n] for n in names]),
             {"long_name": "reference solutions the predictions name (e.g. Remark 4's ends), for comparison", **units},
         )
-    coords = {
-        "architecture": labels,
-        "alpha": alphas,
-        "seed": seeds,
-        "checkpoint": np.arange(K),
-        "coef": np.arange(d),
-        "claim": claims,
-        **({"reference": sorted(references)} if references else {}),
+    labelled = {  # the dimensions labelled by values (checkpoint and coef are indexed 0..n-1)
+        "architecture": np.array(labels, dtype=object),
+        "alpha": np.array(alphas, dtype=np.float64),
+        "seed": np.array(seeds, dtype=np.int64),
+        "claim": np.array(claims, dtype=object),
+        **({"reference": np.array(sorted(references), dtype=object)} if references else {}),
     }
+    data.update({name: ((name,), values, {}) for name, values in labelled.items()})
     first = records[0][1].attrs
     attrs = {
         "experiment": experiment,
@@ -110,4 +107,4 @@ def summarize(
     }
     if dataset is not None and dataset.X.shape[0] == 1:  # the line of global minima x^T beta = y
         attrs["x0"], attrs["y0"] = dataset.X[0].tolist(), float(dataset.y[0])
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    return Record(data, attrs)
