@@ -140,12 +140,14 @@ def write_records(groups: dict[str, Record], path, attrs: dict | None = None, *,
     return atomic_write(path, write)
 
 
-def read_records(path) -> dict[str, Record]:
-    """The groups of a file (``write_records`` or ``write_netcdf_groups`` wrote it) by name, with netCDF4 alone."""
+def read_records(path, names=None) -> dict[str, Record]:
+    """The groups of a file (``write_records`` or ``write_netcdf_groups`` wrote it) by name — all, or those
+    of ``names`` the file has — with netCDF4 alone."""
     import netCDF4
 
     with _named_errors(path), netCDF4.Dataset(path) as nc:
-        return {name: Record._read_from(group) for name, group in nc.groups.items()}
+        wanted = nc.groups if names is None else [name for name in names if name in nc.groups]
+        return {name: Record._read_from(nc.groups[name]) for name in wanted}
 
 
 def write_netcdf(ds: xr.Dataset, path) -> Path:

@@ -163,8 +163,10 @@ def read_predictions_file(path) -> dict[tuple, Record]:
 def run_predictions(path, *, architecture: dict, alpha: float, seed: int) -> tuple[dict[str, Prediction], np.ndarray]:
     """One run's predictions (claim -> Prediction) from its experiment's predictions file, and the
     initialisation they were made for."""
-    key = (architecture_label(architecture), float(alpha), int(seed))
-    group = read_predictions_file(path).get(key)
-    if group is None:
+    label = architecture_label(architecture)
+    key = (label, float(alpha), int(seed))
+    name = run_name(label, alpha_label(alpha), seed)  # the group predict_experiment named; its attributes decide
+    group = read_records(path, [name]).get(name)
+    if group is None or run_key(group.attrs) != key:
         raise ValueError(f"{path} has no predictions for the run {key}")
     return read_predictions(group), group["theta_init"]

@@ -186,3 +186,42 @@ def test_theorem3_picks_the_top_singular_pair():
     assert np.sign(v1 @ M @ v2) == -1  # the sign of y
     with pytest.raises(ValueError, match="repeated"):
         cls.theorem3_directions(fc(3, depth=2), np.array([1.0, 2.0, 3.0]), 1.0)
+
+
+def test_a_program_is_solved_once_per_process_and_answers_as_solving_again_would():
+    from implicit_bias.theory.memo import once_per_problem
+
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(4, 3)), np.array([1.0, -1.0, 1.0, -1.0])
+    S = dft_matrix(3)
+    kept = cls.transformed_l1_max_margin(X, y, S)
+    again = cls.transformed_l1_max_margin(X.copy(), y.copy(), S.copy())  # equal by value, other objects
+    fresh = cls.transformed_l1_max_margin.__wrapped__(X, y, S)  # cvxpy and Clarabel, solving anew
+    np.testing.assert_array_equal(kept, fresh)
+    np.testing.assert_array_equal(again, fresh)
+    again[0] = 99.0  # each caller owns its answer
+    np.testing.assert_array_equal(cls.transformed_l1_max_margin(X, y, S), fresh)
+    l1, l2 = regression.weighted_norm_limits(X[:2], y[:2], np.eye(3), [1.0, 2.0, 0.5], L=3)
+    np.testing.assert_array_equal(
+        l1, regression.weighted_norm_limits.__wrapped__(X[:2], y[:2], np.eye(3), [1.0, 2.0, 0.5], L=3)[0]
+    )
+
+    calls = []
+
+    @once_per_problem
+    def solve(a, *, scale):
+        calls.append(1)
+        if scale < 0:
+            raise ValueError("infeasible")
+        return scale * np.asarray(a), np.asarray(a)
+
+    solve([1.0, 2.0], scale=2)
+    solve(np.array([1.0, 2.0]), scale=2)
+    assert len(calls) == 1
+    solve([1.0, 2.0], scale=3)
+    solve([1.0, 2.5], scale=2)
+    assert len(calls) == 3
+    for _ in range(2):  # a failure is not kept: it raises each time
+        with pytest.raises(ValueError, match="infeasible"):
+            solve([1.0], scale=-1)
+    assert len(calls) == 5

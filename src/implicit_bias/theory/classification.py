@@ -11,6 +11,7 @@ import numpy as np
 from ..decompositions import single_point_svd
 from ..geometry import unit
 from ..networks import LinearTensorNetwork
+from .memo import once_per_problem
 
 
 def _solve(problem, what: str):
@@ -21,6 +22,7 @@ def _solve(problem, what: str):
         raise ValueError(f"{what}: cvxpy status {problem.status} (data not separable?)")
 
 
+@once_per_problem
 def l2_max_margin(X, y) -> np.ndarray:
     """Corollary 1: argmin ||z||_2^2 s.t. y_i x_i^T z >= 1 (the hard-margin SVM)."""
     import cvxpy as cp
@@ -30,6 +32,7 @@ def l2_max_margin(X, y) -> np.ndarray:
     return np.array(z.value)
 
 
+@once_per_problem
 def transformed_l1_max_margin(X, y, S) -> np.ndarray:
     """Theorem 2 with L = 2: argmin sum_j |[S z]_j| s.t. y_i x_i^T z >= 1 (S may be complex: moduli).
 
@@ -44,6 +47,7 @@ def transformed_l1_max_margin(X, y, S) -> np.ndarray:
     return np.array(z.value)
 
 
+@once_per_problem
 def singular_value_l1(s, y) -> np.ndarray:
     """Theorem 3: argmin ||rho||_1 s.t. y s^T rho >= 1."""
     import cvxpy as cp

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import lemma5_1
+from .memo import once_per_problem
 
 
 def theorem4_rho(X, y, S, eta_bar, *, alpha: float, L: int, tol: float = 1e-14, max_iter: int = 500):
@@ -102,6 +103,7 @@ def _theorem4_dual(X, y, S, eta_bar, *, alpha, L, tol=1e-14, max_iter=500, nu0=N
     return rho, nu
 
 
+@once_per_problem
 def weighted_norm_limits(X, y, S, eta_bar, *, L: int):
     """Remark 4: (argmin sum |rho_j| / |eta̅_j|^{L-2}, argmin sum rho_j^2 / eta̅_j^{2L-2}) s.t. X S^T rho = y."""
     import cvxpy as cp
@@ -149,6 +151,7 @@ def theorem5_limit(M, y, v1_bar, v2_bar, *, alpha: float, rtol: float = 1e-12):
     return v1, v2, nu
 
 
+@once_per_problem
 def transformed_l1_interpolant(X, y, S) -> np.ndarray:
     """argmin sum_j |[S beta]_j| s.t. X beta = y (S may be complex: moduli); S = I is the min-l1 point."""
     import cvxpy as cp
