@@ -1,8 +1,9 @@
 """Writing and reading self-describing NetCDF files, atomically.
 
-Two ways to the same files: xarray datasets (``write_netcdf``, ``read_netcdf``), and plain ``Record``s
-written and read with netCDF4 alone, for the jobs that must start fast (train, dataset: importing
-xarray and pandas costs them more than their computation).
+Two ways to the same files: xarray datasets (``write_netcdf``, ``read_netcdf``; the figures read the
+summaries so), and plain ``Record``s written and read with netCDF4 alone (``write_records``,
+``read_records`` for groups), for the jobs that must start fast (all the others: importing xarray and
+pandas cost them more than their computation).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def write_records(groups: dict[str, Record], path, attrs: dict | None = None, *,
 
 
 def read_records(path, names=None) -> dict[str, Record]:
-    """The groups of a file (``write_records`` or ``write_netcdf_groups`` wrote it) by name — all, or those
+    """The groups of a file (``write_records``, or xarray, wrote it) by name — all, or those
     of ``names`` the file has — with netCDF4 alone."""
     import netCDF4
 
@@ -161,22 +162,6 @@ def write_netcdf(ds: xr.Dataset, path) -> Path:
     return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, encoding=_compressed(ds), engine="netcdf4"))
 
 
-def write_netcdf_groups(groups: dict[str, xr.Dataset], path, attrs: dict | None = None) -> Path:
-    """Write one NetCDF group per dataset (datasets of different shapes in one file), atomically;
-    ``attrs`` and provenance go on the root."""
-
-    import xarray as xr
-
-    def write(tmp):
-        xr.Dataset(attrs=netcdf_attrs({**(attrs or {}), **provenance()})).to_netcdf(tmp, mode="w", engine="netcdf4")
-        for name, ds in groups.items():
-            ds = ds.copy()
-            ds.attrs = netcdf_attrs(ds.attrs)
-            ds.to_netcdf(tmp, mode="a", group=name, encoding=_compressed(ds), engine="netcdf4")
-
-    return atomic_write(path, write)
-
-
 def read_netcdf(path) -> xr.Dataset:
     """Load a whole file into memory and close it; a missing or unreadable file is named."""
     import xarray as xr
@@ -184,19 +169,6 @@ def read_netcdf(path) -> xr.Dataset:
     with _named_errors(path):
         with xr.open_dataset(path, engine="netcdf4") as ds:
             return ds.load()
-
-
-def read_netcdf_groups(path) -> dict[str, xr.Dataset]:
-    """The groups of a file that ``write_netcdf_groups`` wrote, by name (not the root)."""
-    import xarray as xr
-
-    with _named_errors(path):
-        groups = xr.open_groups(path, engine="netcdf4")
-        try:
-            return {name.strip("/"): ds.load() for name, ds in groups.items() if name != "/"}
-        finally:
-            for ds in groups.values():
-                ds.close()
 
 
 @contextmanager

@@ -76,7 +76,9 @@ def test_a_killed_training_job_leaves_no_result_and_a_rerun_completes_identicall
     while trainer is None and time.monotonic() < deadline:
         trainer = training_process(workflow.pid, str(target.relative_to(killed)))
         time.sleep(0.05)
-    assert trainer is not None, "the slow training job never started"
+    if trainer is None:  # say why: the workflow's own account of what it ran
+        workflow.kill()
+        raise AssertionError(f"the slow training job never started:\n{workflow.communicate()[0][-3000:]}")
     trainer.kill()  # the trainer itself (SIGKILL), not the shell that runs it
     output, _ = workflow.communicate(timeout=300)
     assert workflow.returncode != 0, output[-2000:]
