@@ -100,11 +100,13 @@ def _listed(vectors: dict) -> dict:
 
 def read_predictions(group: Record) -> dict[str, Prediction]:
     """claim -> Prediction from a run's group of a predictions file."""
+    if "alternatives" not in group:  # read as "no controls", its checks could pass without any
+        raise ValueError("a predictions file without the controls' alternatives (an older version's): rerun predict")
     out = {}
     for i, claim in enumerate(group["claim"]):
         beta = group["beta_pred"][i]
         thetas = [group[f"theta_pred_{l}"][i] for l in range(1, int(group.attrs["depth"]) + 1)]
-        alternatives = json.loads(str(group["alternatives"][i])) if "alternatives" in group else {}
+        alternatives = json.loads(str(group["alternatives"][i]))
         out[str(claim)] = Prediction(
             str(claim),
             bool(group["applicable"][i]),

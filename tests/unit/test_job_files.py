@@ -73,6 +73,17 @@ def test_a_predictions_file_gives_back_every_prediction_and_its_alternatives_exa
     np.testing.assert_array_equal(fc["corollary1"].alternatives["l1 max-margin"], diag["corollary2"].beta)
 
 
+def test_a_predictions_file_without_the_controls_answers_is_refused(experiment):
+    """An older version's file has no alternatives: read as none, its checks would pass without controls."""
+    group = next(iter(read_predictions_file(experiment / "predictions.nc").values()))
+    del group.variables["alternatives"]
+    with pytest.raises(ValueError) as error:
+        read_predictions(group)
+    assert (
+        str(error.value) == "a predictions file without the controls' alternatives (an older version's): rerun predict"
+    )
+
+
 def imported_modules(args) -> set:
     """The heavy modules a verb's job imports (run in a fresh interpreter, as the workflow runs it)."""
     code = (
