@@ -126,6 +126,36 @@ def test_same_seed_gives_bitwise_identical_results_alone_or_in_a_batch(rng):
         np.testing.assert_array_equal(batch[2].beta, alone[0].beta)
 
 
+@pytest.mark.parametrize(
+    "task,X,y,lr",
+    [
+        ("classification", CLASS_X, CLASS_Y, 1e-2),
+        ("regression", PAPER_X, PAPER_Y, 1e-2),
+        ("regression", PAPER_X, PAPER_Y, 3.0),
+    ],
+)
+def test_a_run_alone_and_the_same_run_in_a_block_take_identical_steps(rng, task, X, y, lr):
+    """A block of one run has its own loop (_gd_run); it must compute exactly what a block does, for a
+    depth-3 network (the prefix and suffix products), and find a divergence at the same step (lr = 3)."""
+    from implicit_bias.training.kernels import gd_batch
+
+    problem = Problem(fc(2, depth=3), X, y, task)
+    runs, P = 3, problem.network.n_params
+    thetas = np.tile(0.7 * rng.standard_normal(P), (runs, 1))  # one run, three times
+    steps = log_spaced_steps(400, 30)
+    out = [np.full((runs, steps.size, k), np.nan) for k in (X.shape[1], P)]
+    loss, log_loss = np.full((runs, steps.size), np.nan), np.full((runs, steps.size), np.nan)
+    failed_at = np.full(runs, -1)
+    thetas_t = np.ascontiguousarray(thetas.T)
+    gd_batch(
+        thetas_t, problem.kernel_problem, lr, steps, np.array([0, 1, 3]), out[0], loss, log_loss, out[1], failed_at
+    )
+    for records in (*out, loss, log_loss, thetas_t.T, failed_at):
+        np.testing.assert_array_equal(records[0], records[1])
+        np.testing.assert_array_equal(records[0], records[2])
+    assert (failed_at[0] > 0) == (lr == 3.0)
+
+
 def test_a_diverging_gd_run_is_recorded_as_diverged():
     problem = Problem(fc(2, depth=2), PAPER_X, PAPER_Y, "regression")
     (run,) = GradientDescent(lr=10.0, steps=1000).run(
