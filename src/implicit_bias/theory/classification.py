@@ -11,11 +11,12 @@ import numpy as np
 from ..decompositions import single_point_svd
 from ..geometry import unit
 from ..networks import LinearTensorNetwork
+from .convex import cvxpy
 from .memo import once_per_problem
 
 
 def _solve(problem, what: str):
-    import cvxpy as cp
+    cp = cvxpy()
 
     problem.solve(solver=cp.CLARABEL)
     if problem.status != cp.OPTIMAL:
@@ -25,7 +26,7 @@ def _solve(problem, what: str):
 @once_per_problem
 def l2_max_margin(X, y) -> np.ndarray:
     """Corollary 1: argmin ||z||_2^2 s.t. y_i x_i^T z >= 1 (the hard-margin SVM)."""
-    import cvxpy as cp
+    cp = cvxpy()
 
     z = cp.Variable(np.shape(X)[1])
     _solve(cp.Problem(cp.Minimize(cp.sum_squares(z)), [cp.multiply(y, X @ z) >= 1]), "l2 max-margin")
@@ -38,7 +39,7 @@ def transformed_l1_max_margin(X, y, S) -> np.ndarray:
 
     S = I: Corollary 2 (l1); S = sqrt(d) F: Corollary 3 (DFT-domain l1); S = T: Remark 3.
     """
-    import cvxpy as cp
+    cp = cvxpy()
 
     z = cp.Variable(np.shape(X)[1])
     S = np.asarray(S)
@@ -50,7 +51,7 @@ def transformed_l1_max_margin(X, y, S) -> np.ndarray:
 @once_per_problem
 def singular_value_l1(s, y) -> np.ndarray:
     """Theorem 3: argmin ||rho||_1 s.t. y s^T rho >= 1."""
-    import cvxpy as cp
+    cp = cvxpy()
 
     rho = cp.Variable(len(s))
     _solve(cp.Problem(cp.Minimize(cp.norm1(rho)), [y * (s @ rho) >= 1]), "Theorem 3 l1 problem")
