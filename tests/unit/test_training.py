@@ -134,26 +134,53 @@ def test_same_seed_gives_bitwise_identical_results_alone_or_in_a_batch(rng):
         ("regression", PAPER_X, PAPER_Y, 3.0),
     ],
 )
-def test_a_run_alone_and_the_same_run_in_a_block_take_identical_steps(rng, task, X, y, lr):
-    """A block of one run has its own loop (_gd_run); it must compute exactly what a block does, for a
-    depth-3 network (the prefix and suffix products), and find a divergence at the same step (lr = 3)."""
-    from implicit_bias.training.kernels import gd_batch
+def test_a_run_alone_in_a_block_and_in_a_generated_block_takes_identical_steps(rng, task, X, y, lr):
+    """Three loops run GD: a run alone (_gd_run), a block of runs (_gd_block), and a block kernel generated
+    for the network (specialised). They must compute exactly the same, for a depth-3 network (the prefix
+    and suffix products), and find a divergence at the same step (lr = 3)."""
+    from implicit_bias.training import kernels, specialised
 
     problem = Problem(fc(2, depth=3), X, y, task)
+    assert specialised.fits(problem)
     runs, P = 3, problem.network.n_params
-    thetas = np.tile(0.7 * rng.standard_normal(P), (runs, 1))  # one run, three times
+    theta0 = 0.7 * rng.standard_normal(P)
     steps = log_spaced_steps(400, 30)
-    out = [np.full((runs, steps.size, k), np.nan) for k in (X.shape[1], P)]
-    loss, log_loss = np.full((runs, steps.size), np.nan), np.full((runs, steps.size), np.nan)
-    failed_at = np.full(runs, -1)
-    thetas_t = np.ascontiguousarray(thetas.T)
-    gd_batch(
-        thetas_t, problem.kernel_problem, lr, steps, np.array([0, 1, 3]), out[0], loss, log_loss, out[1], failed_at
-    )
-    for records in (*out, loss, log_loss, thetas_t.T, failed_at):
-        np.testing.assert_array_equal(records[0], records[1])
-        np.testing.assert_array_equal(records[0], records[2])
+
+    def records():
+        return (
+            np.tile(theta0, (runs, 1)).T.copy(),  # one run, three times, a column each
+            np.full((runs, steps.size, X.shape[1]), np.nan),
+            np.full((runs, steps.size), np.nan),
+            np.full((runs, steps.size), np.nan),
+            np.full((runs, steps.size, P), np.nan),
+            np.full(runs, -1),
+        )
+
+    generic, generated = records(), records()
+    blocks = np.array([0, 1, 3])  # a run alone, then a block of two
+    thetas_t, *rest = generic
+    kernels.gd_batch(thetas_t, problem.kernel_problem, lr, steps, blocks, *rest)
+    thetas_t, *rest = generated
+    specialised.gd_batch(problem, thetas_t, lr, steps, blocks, *rest)
+    for mine, theirs in zip((generic[0].T, *generic[1:]), (generated[0].T, *generated[1:])):  # runs first
+        np.testing.assert_array_equal(mine, theirs)
+        np.testing.assert_array_equal(mine[0], mine[1])  # alone == in a block
+        np.testing.assert_array_equal(mine[0], mine[2])
+    failed_at = generic[-1]
     assert (failed_at[0] > 0) == (lr == 3.0)
+
+
+def test_a_generated_kernel_is_kept_and_a_large_network_keeps_the_generic_one(tmp_path, monkeypatch):
+    from implicit_bias.training import specialised
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    problem = Problem(conv(2, depth=2), CLASS_X, CLASS_Y, "classification")
+    specialised.block_kernel(problem)
+    (kept,) = (tmp_path / "implicit_bias" / "gd_specialised").glob("gd_*.py")
+    pos, coord, _, X, _, task = problem.kernel_problem
+    assert kept.read_text() == specialised.gd_source(pos, coord, *X.shape, problem.network.n_params, task)
+    wide = Problem(fc(20, depth=2, widths=[20]), np.ones((2, 20)), np.array([1.0, -1.0]), "classification")
+    assert not specialised.fits(wide)  # 400 parameters: straight-line code would take long to compile
 
 
 def test_a_diverging_gd_run_is_recorded_as_diverged():

@@ -46,9 +46,14 @@ def kernels():
     return _active
 
 
+def ahead_of_time() -> bool:
+    """Whether the solvers call an ahead-of-time build (use() loaded one), not numba."""
+    return _active is not None and _active.__name__ == MODULE
+
+
 def threads() -> int:
     """How many threads a batch runs on: numba's pool, or 1 for an ahead-of-time build."""
-    if _active is not None and _active.__name__ == MODULE:
+    if ahead_of_time():
         return 1
     from numba import get_num_threads
 

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from . import codes, compiled
+from . import codes, compiled, specialised
 from .problem import Problem, RunResult
 
 
@@ -109,18 +109,13 @@ class GradientDescent:
         failed_at = np.full(runs, -1, dtype=np.int64)
         if self.backend == "numba":
             thetas_t = np.ascontiguousarray(thetas.T)
-            compiled.kernels().gd_batch(
-                thetas_t,
-                problem.kernel_problem,
-                float(self.lr),
-                steps,
-                _blocks(runs),
-                beta,
-                loss,
-                log_loss,
-                theta_rec,
-                failed_at,
-            )
+            records = (beta, loss, log_loss, theta_rec, failed_at)
+            if runs > 1 and not compiled.ahead_of_time() and specialised.fits(problem):
+                specialised.gd_batch(problem, thetas_t, float(self.lr), steps, _blocks(runs), *records)
+            else:
+                compiled.kernels().gd_batch(
+                    thetas_t, problem.kernel_problem, float(self.lr), steps, _blocks(runs), *records
+                )
             thetas = thetas_t.T
         else:
             from .torch_gd import gd_batch_torch
