@@ -164,27 +164,15 @@ def block_kernel(problem):
     return _loaded[key]
 
 
-def gd_batch(problem, thetas_t, lr, checkpoints, block_starts, beta_rec, loss_rec, log_loss_rec, theta_rec, failed_at):
-    """As ``kernels.gd_batch``: GD on thetas_t (P, runs) in place, a thread per block (the kernel
-    releases the GIL)."""
+def gd_batch(problem, thetas_t, lr, checkpoints, block_starts, *records):
+    """As ``kernels.gd_batch``: GD on thetas_t (P, runs) in place, ``records`` = (beta, loss, log L,
+    theta, failed_at), a run a row; a thread per block (the kernel releases the GIL)."""
     kernel = block_kernel(problem)
     _, _, weight, X, y, _ = problem.kernel_problem
 
     def run(lo, hi):
         block = np.ascontiguousarray(thetas_t[:, lo:hi])
-        kernel(
-            block,
-            X,
-            y,
-            weight,
-            lr,
-            checkpoints,
-            beta_rec[lo:hi],
-            loss_rec[lo:hi],
-            log_loss_rec[lo:hi],
-            theta_rec[lo:hi],
-            failed_at[lo:hi],
-        )
+        kernel(block, X, y, weight, lr, checkpoints, *(record[lo:hi] for record in records))
         thetas_t[:, lo:hi] = block
 
     bounds = list(zip(block_starts[:-1], block_starts[1:]))
