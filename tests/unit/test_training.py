@@ -174,6 +174,7 @@ def test_a_generated_kernel_is_kept_and_a_large_network_keeps_the_generic_one(tm
     from implicit_bias.training import specialised
 
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(specialised, "_loaded", {})  # as in a new process: nothing generated yet
     problem = Problem(conv(2, depth=2), CLASS_X, CLASS_Y, "classification")
     specialised.block_kernel(problem)
     (kept,) = (tmp_path / "implicit_bias" / "gd_specialised").glob("gd_*.py")

@@ -83,7 +83,9 @@ def _log_sum_exp_margins(y, f):
 # Runs are processed in blocks, one column per run, with the loop over the block innermost: one
 # run's steps form a dependent chain (each waits for an exp), so interleaving independent runs
 # is what keeps the core busy.  Every run sees exactly the same operations in the same order,
-# so results do not depend on the block a run lands in.
+# so results do not depend on the block a run lands in.  A run alone takes ``_gd_run`` (no loops
+# over a block); under numba, a batch of a small network takes a block kernel generated for it
+# (specialised.py).  All three compute the same bits.
 @njit(cache=True)
 def _gd_block(th, problem, lr, checkpoints, beta_rec, loss_rec, log_loss_rec, theta_rec, failed_at):
     """GD in place on th (P, B), one column per run; records at the given steps."""
