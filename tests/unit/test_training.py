@@ -1,5 +1,10 @@
 """Training: GD steps, exact flow, their agreement, determinism, and honest failure statuses."""
 
+import ast
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
@@ -170,16 +175,32 @@ def test_a_run_alone_in_a_block_and_in_a_generated_block_takes_identical_steps(r
     assert (failed_at[0] > 0) == (lr == 3.0)
 
 
-def test_a_generated_kernel_is_kept_and_a_large_network_keeps_the_generic_one(tmp_path, monkeypatch):
-    from implicit_bias.training import specialised
+def test_a_generated_kernel_kept_on_disk_serves_a_new_process_and_a_large_network_keeps_the_generic_one(tmp_path):
+    """A second process finds the kept source and numba's build of it (by the module's name) and trains
+    the same bits as the generic kernel here."""
+    from implicit_bias.training import kernels, specialised
 
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(specialised, "_loaded", {})  # as in a new process: nothing generated yet
+    script = (
+        "import numpy as np\n"
+        "from implicit_bias.networks import conv\n"
+        "from implicit_bias.training import GradientDescent, Problem\n"
+        f"X, y = np.array({CLASS_X.tolist()}), np.array({CLASS_Y.tolist()})\n"
+        "runs = GradientDescent(lr=0.01, steps=300).run(Problem(conv(2, depth=2), X, y, 'classification'), "
+        "np.full((2, 4), 0.3))\n"
+        "print(repr(runs[1].theta_final.tolist()))\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    outputs = [  # the first generates and compiles, the second loads both
+        subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    assert len(list((tmp_path / "implicit_bias" / "gd_specialised").glob("gd_*.py"))) == 1  # generated once
     problem = Problem(conv(2, depth=2), CLASS_X, CLASS_Y, "classification")
-    specialised.block_kernel(problem)
-    (kept,) = (tmp_path / "implicit_bias" / "gd_specialised").glob("gd_*.py")
-    pos, coord, _, X, _, task = problem.kernel_problem
-    assert kept.read_text() == specialised.gd_source(pos, coord, *X.shape, problem.network.n_params, task)
+    thetas_t, steps = np.full((4, 1), 0.3), np.array([0, 300])  # the same run, by the generic kernel
+    records = (np.empty((1, 2, 2)), np.empty((1, 2)), np.empty((1, 2)), np.empty((1, 2, 4)), np.full(1, -1))
+    kernels.gd_batch(thetas_t, problem.kernel_problem, 0.01, steps, np.array([0, 1]), *records)
+    for done in outputs:
+        assert ast.literal_eval(done.stdout) == thetas_t[:, 0].tolist()
     wide = Problem(fc(20, depth=2, widths=[20]), np.ones((2, 20)), np.array([1.0, -1.0]), "classification")
     assert not specialised.fits(wide)  # 400 parameters: straight-line code would take long to compile
 
