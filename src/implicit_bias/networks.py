@@ -9,15 +9,27 @@ The same list feeds the compiled training loops (``implicit_bias.training``).
 
 Parameters of one network are kept as a list of vectors ``[v_1, ..., v_L]`` (the paper's tensor
 formulation); ``flatten``/``unflatten`` convert to one flat vector for the solvers.
+
+The entry list is built when first asked for: it has 10^6 entries for a two-layer conv or fc network at
+d = 1000 and 10^9 for three layers. Networks with more than ``ENTRY_LIMIT`` entries compute beta and
+the gradients with their structured operator (``implicit_bias.operators``: elementwise, FFT, matrix
+chain) and never list them; smaller ones keep the entry list, the reference those operators are tested
+against.
 """
 
 from __future__ import annotations
 
 import inspect
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
+
+from . import operators
+
+ENTRY_LIMIT = 20_000  # above this many entries, a network with a structured operator uses it
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,19 +40,54 @@ class LinearTensorNetwork:
         name: architecture name (a key of ``ARCHITECTURES``).
         dim: input dimension d.
         shape: (k_1, ..., k_L), the length of each parameter vector v_l.
-        coord: (E,) the input coordinate each nonzero entry of M(x) reads.
-        index: (E, L) the multi-index of each entry.
-        weight: (E,) the coefficient of each entry.
         settings: the architecture's own settings (depth, filters, widths, ...), for provenance.
+        make_entries: builds the entry list, (coord, index, weight) triples, when first asked for:
+            ``coord`` (E,) the input coordinate each nonzero entry of M(x) reads, ``index`` (E, L) its
+            multi-index and ``weight`` (E,) its coefficient.
     """
 
     name: str
     dim: int
     shape: tuple[int, ...]
-    coord: np.ndarray
-    index: np.ndarray
-    weight: np.ndarray
     settings: dict = field(default_factory=dict)
+    make_entries: Callable = field(default=None, repr=False)
+
+    @cached_property
+    def _entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        coord, index, weight = zip(*[(k, j, w) for k, j, w in self.make_entries() if w != 0.0])
+        return (
+            np.array(coord, dtype=np.int64),
+            np.array(index, dtype=np.int64).reshape(len(coord), self.depth),
+            np.array(weight, dtype=np.float64),
+        )
+
+    @property
+    def coord(self) -> np.ndarray:
+        return self._entries[0]
+
+    @property
+    def index(self) -> np.ndarray:
+        return self._entries[1]
+
+    @property
+    def weight(self) -> np.ndarray:
+        return self._entries[2]
+
+    @property
+    def entry_count(self) -> int:
+        """How many entries the data tensor lists (at most), known without listing them."""
+        return operators.entry_count(self.name, self.dim, self.shape, self.settings)
+
+    @cached_property
+    def operator(self) -> operators.Operator:
+        """The structured operator (elementwise, FFT, matrix chain), or the entry list where there is none."""
+        return operators.operator(self)
+
+    @property
+    def structured(self) -> bool:
+        """Whether beta and the gradients are computed by the structured operator instead of the entry list:
+        for networks too large to list (more than ``ENTRY_LIMIT`` entries)."""
+        return self.name in operators.STRUCTURED and self.entry_count > ENTRY_LIMIT
 
     @property
     def depth(self) -> int:
@@ -90,6 +137,8 @@ class LinearTensorNetwork:
 
     def beta(self, theta) -> np.ndarray:
         """Linear coefficients beta(Theta), with f(x; Theta) = x^T beta(Theta)."""
+        if self.structured:
+            return self.operator.beta(self._check_theta(theta))
         beta = np.zeros(self.dim)
         np.add.at(beta, self.coord, self._entry_products(self._check_theta(theta)))
         return beta
@@ -105,6 +154,8 @@ class LinearTensorNetwork:
         """
         u = self._check_input(u)
         theta = self._check_theta(theta)
+        if self.structured:
+            return self.operator.pullback(u, theta)
         factors = theta[self.flat_index]
         grad = np.zeros(self.n_params)
         for l in range(self.depth):
@@ -153,17 +204,11 @@ class LinearTensorNetwork:
         return f"{self.name}(d={self.dim}, k={self.shape})"
 
 
-def _network(name, dim, shape, entries, settings) -> LinearTensorNetwork:
-    """Build a network from (coord, multi-index, weight) triples, dropping exact zeros."""
-    coord, index, weight = zip(*[(k, j, w) for k, j, w in entries if w != 0.0])
+def _network(name, dim, shape, make_entries, settings) -> LinearTensorNetwork:
+    """A network whose entry list, (coord, multi-index, weight) triples with exact zeros dropped, is built
+    by ``make_entries`` when first asked for."""
     return LinearTensorNetwork(
-        name=name,
-        dim=int(dim),
-        shape=tuple(int(k) for k in shape),
-        coord=np.array(coord, dtype=np.int64),
-        index=np.array(index, dtype=np.int64).reshape(len(coord), len(shape)),
-        weight=np.array(weight, dtype=np.float64),
-        settings=settings,
+        name=name, dim=int(dim), shape=tuple(int(k) for k in shape), settings=settings, make_entries=make_entries
     )
 
 
@@ -181,7 +226,7 @@ def diag(dim: int, *, depth: int) -> LinearTensorNetwork:
     """L-layer diagonal network (eq. 3/11): [M(x)]_{j,...,j} = x_j."""
     _check_dim(dim)
     _check_depth(depth)
-    entries = [(j, (j,) * depth, 1.0) for j in range(dim)]
+    entries = lambda: [(j, (j,) * depth, 1.0) for j in range(dim)]  # noqa: E731
     return _network("diag", dim, (dim,) * depth, entries, {"depth": depth})
 
 
@@ -200,7 +245,7 @@ def conv(dim: int, *, depth: int, filters=None) -> LinearTensorNetwork:
         if not 1 <= k <= dim:
             raise ValueError(f"conv: each filter size must satisfy 1 <= k_l <= d = {dim}; got {filters}")
     shape = (*filters, dim)
-    entries = [(sum(j) % dim, j, 1.0) for j in itertools.product(*(range(k) for k in shape))]
+    entries = lambda: [(sum(j) % dim, j, 1.0) for j in itertools.product(*(range(k) for k in shape))]  # noqa: E731
     return _network("conv", dim, shape, entries, {"depth": depth, "filters": filters})
 
 
@@ -222,10 +267,12 @@ def fc(dim: int, *, depth: int, widths=None) -> LinearTensorNetwork:
         raise ValueError(f"fc: widths must be positive integers, got {widths}")
     dims = [dim, *widths]
     shape = tuple(dims[l] * dims[l + 1] for l in range(depth - 1)) + (dims[-1],)
-    entries = []
-    for path in itertools.product(*(range(n) for n in dims)):
-        index = tuple(path[l] + dims[l] * path[l + 1] for l in range(depth - 1)) + (path[-1],)
-        entries.append((path[0], index, 1.0))
+
+    def entries():
+        for path in itertools.product(*(range(n) for n in dims)):
+            index = tuple(path[l] + dims[l] * path[l + 1] for l in range(depth - 1)) + (path[-1],)
+            yield path[0], index, 1.0
+
     return _network("fc", dim, shape, entries, {"depth": depth, "widths": widths})
 
 
@@ -241,11 +288,13 @@ def matrix_sensing(dim: int, *, depth: int, basis=None) -> LinearTensorNetwork:
     Q = np.eye(dim) if basis is None else np.asarray(basis, dtype=np.float64)
     if Q.shape != (dim, dim) or not np.allclose(Q.T @ Q, np.eye(dim), atol=1e-10):
         raise ValueError(f"matrix_sensing: basis must be an orthogonal {dim}x{dim} matrix")
-    entries = []
-    for k in range(dim):
-        for path in itertools.product(range(dim), repeat=depth + 1):  # (a, c_1..c_{L-1}, b)
-            index = tuple(path[l] + dim * path[l + 1] for l in range(depth))
-            entries.append((k, index, Q[path[0], k] * Q[path[-1], k]))
+
+    def entries():
+        for k in range(dim):
+            for path in itertools.product(range(dim), repeat=depth + 1):  # (a, c_1..c_{L-1}, b)
+                index = tuple(path[l] + dim * path[l + 1] for l in range(depth))
+                yield k, index, Q[path[0], k] * Q[path[-1], k]
+
     settings = {"depth": depth, "basis": Q.tolist()}
     return _network("matrix_sensing", dim, (dim * dim,) * depth, entries, settings)
 
@@ -271,7 +320,7 @@ def transform(dim: int, *, depth: int, kind: str = "dct", seed: int = 0, matrix=
         raise ValueError(f"transform: kind must be 'dct', 'random_orthogonal' or a matrix, got {kind!r}")
     if T.shape != (dim, dim) or abs(np.linalg.det(T)) < 1e-12:
         raise ValueError(f"transform: the matrix must be an invertible {dim}x{dim} matrix")
-    entries = [(k, (j,) * depth, T[j, k]) for j in range(dim) for k in range(dim)]
+    entries = lambda: [(k, (j,) * depth, T[j, k]) for j in range(dim) for k in range(dim)]  # noqa: E731
     return _network("transform", dim, (dim,) * depth, entries, {"depth": depth, "kind": kind, "matrix": T.tolist()})
 
 
@@ -290,7 +339,7 @@ def generic(basis_tensors, depth: int | None = None) -> LinearTensorNetwork:
     nonzero = np.argwhere(E != 0)
     if len(nonzero) == 0:
         raise ValueError("generic: the data tensor is identically zero")
-    entries = [(int(n[0]), tuple(int(i) for i in n[1:]), float(E[tuple(n)])) for n in nonzero]
+    entries = lambda: [(int(n[0]), tuple(int(i) for i in n[1:]), float(E[tuple(n)])) for n in nonzero]  # noqa: E731
     return _network("generic", E.shape[0], E.shape[1:], entries, {"depth": E.ndim - 1})
 
 

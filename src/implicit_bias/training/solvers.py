@@ -70,7 +70,9 @@ class GradientDescent:
         steps: number of iterations T.
         checkpoints: about how many log-spaced steps to record (0 and T always included).
         loss_target: if set, a run whose final loss is above it is marked target_not_reached.
-        backend: ``numba`` (compiled, parallel over runs) or ``torch`` (batched tensors).
+        backend: ``numba`` (compiled, parallel over runs) or ``torch`` (batched tensors, the network's
+            structured operator: FFT, matrix chain). A network too large for the entry list
+            (``network.structured``) runs on its operator with NumPy under ``numba``.
         device: torch device for the torch backend (``cpu``, ``cuda``).
     """
 
@@ -107,7 +109,12 @@ class GradientDescent:
         log_loss = np.full((runs, K), np.nan)
         theta_rec = np.full((runs, K, problem.network.n_params), np.nan)
         failed_at = np.full(runs, -1, dtype=np.int64)
-        if self.backend == "numba":
+        if self.backend == "torch" or problem.network.structured:
+            from .operator_gd import gd_batch_operator
+
+            device = self.device if self.backend == "torch" else None
+            gd_batch_operator(problem, thetas, self.lr, steps, beta, loss, log_loss, theta_rec, failed_at, device)
+        else:
             thetas_t = np.ascontiguousarray(thetas.T)
             records = (beta, loss, log_loss, theta_rec, failed_at)
             if runs > 1 and not compiled.ahead_of_time() and specialised.fits(problem):
@@ -117,10 +124,6 @@ class GradientDescent:
                     thetas_t, problem.kernel_problem, float(self.lr), steps, _blocks(runs), *records
                 )
             thetas = thetas_t.T
-        else:
-            from .torch_gd import gd_batch_torch
-
-            gd_batch_torch(problem, thetas, self.lr, steps, beta, loss, log_loss, theta_rec, failed_at, self.device)
         for r in np.nonzero(failed_at >= 0)[0]:  # nothing recorded from the failing step on is a result
             late = steps >= failed_at[r]
             beta[r, late], loss[r, late], log_loss[r, late], theta_rec[r, late] = np.nan, np.nan, np.nan, np.nan
@@ -251,7 +254,7 @@ class GradientFlow:
 
     def _invalid_start(self, problem, theta) -> str:
         """Why the flow cannot start from theta (a non-finite loss, or no gradient), or ''."""
-        velocity, log_loss = compiled.kernels().flow_velocity(theta, problem.kernel_problem)
+        velocity, log_loss = _velocity(problem, theta)
         if not np.isfinite(log_loss):
             return f"the initial log-loss is {log_loss} (data or parameters too large or too small for float64?)"
         if not np.all(np.isfinite(velocity)):
@@ -268,7 +271,7 @@ class GradientFlow:
         return ""
 
     def _not_started(self, problem, theta, why) -> RunResult:
-        _, log_loss = compiled.kernels().flow_velocity(theta, problem.kernel_problem)
+        _, log_loss = _velocity(problem, theta)
         with np.errstate(all="ignore"):
             beta = problem.network.beta(theta)
             return RunResult(
@@ -284,6 +287,8 @@ class GradientFlow:
             )
 
     def _integrate(self, problem: Problem, thetas) -> list[RunResult]:
+        if problem.network.structured:
+            return self._integrate_structured(problem, thetas)
         init = thetas.copy()
         runs, K = thetas.shape[0], self.checkpoints
         stop = -self.target(problem)
@@ -306,33 +311,98 @@ class GradientFlow:
             if status[r] == codes.FLOW_CONVERGED:
                 status[r] = self._push_to_target(problem, advance, thetas[r], last, -stop, records)
             steps[r] += advance.steps
-        results = []
+        notes = [" (stiff: finished with the implicit Radau method)" if stiff else "" for stiff in implicit]
+        return self._results(levels, flow, init, thetas, -stop, notes)
+
+    def _integrate_structured(self, problem: Problem, thetas) -> list[RunResult]:
+        """Every run on the network's structured operator with the low-rank Radau method (``structured``)."""
+        init = thetas.copy()
+        runs, K = thetas.shape[0], self.checkpoints
+        stop = -self.target(problem)
+        flow = SimpleNamespace(
+            beta=np.full((runs, K, problem.network.dim), np.nan),
+            log_loss=np.full((runs, K), np.nan),
+            reached=np.full((runs, K), np.nan),
+            theta=np.full((runs, K, problem.network.n_params), np.nan),
+            status=np.zeros(runs, dtype=np.int64),
+            steps=np.zeros(runs, dtype=np.int64),
+        )
+        levels = np.full((runs, K), np.inf)
         for r in range(runs):
+            tau = -problem.log_loss(thetas[r])
+            own = self.levels(tau, stop)
+            levels[r, : own.size] = own
+            records = (flow.beta[r], flow.log_loss[r], flow.reached[r], flow.theta[r])
+            advance = self._structured_advance(problem, thetas[r], tau)
+            flow.status[r] = self._through_levels(problem, advance, thetas[r], 0, levels[r], records)
+            if flow.status[r] == codes.FLOW_CONVERGED:
+                last = own.size - 1
+                flow.status[r] = self._push_to_target(problem, advance, thetas[r], last, -stop, records)
+            flow.steps[r] = advance.steps
+        notes = [" (structured operator; Radau with a low-rank Jacobian)"] * runs
+        return self._results(levels, flow, init, thetas, -stop, notes)
+
+    def _results(self, levels, flow, init, thetas, target, notes) -> list[RunResult]:
+        results = []
+        for r in range(thetas.shape[0]):
             used = np.isfinite(levels[r])
-            name, reason = self._status(int(status[r]), int(steps[r]), log_loss[r][used], -stop)
-            if implicit[r]:
-                reason += " (stiff: finished with the implicit Radau method)"
+            log_loss = flow.log_loss[r][used]
+            name, reason = self._status(int(flow.status[r]), int(flow.steps[r]), log_loss, target)
             results.append(
                 RunResult(
-                    reached[r][used],
-                    beta[r][used],
-                    np.exp(log_loss[r][used]),
-                    log_loss[r][used],
-                    theta_rec[r][used],
+                    flow.reached[r][used],
+                    flow.beta[r][used],
+                    np.exp(log_loss),
+                    log_loss,
+                    flow.theta[r][used],
                     init[r],
                     thetas[r],
                     name,
-                    reason,
-                    steps=int(steps[r]),
+                    reason + notes[r],
+                    steps=int(flow.steps[r]),
                 )
             )
         return results
+
+    def _structured_advance(self, problem, theta, tau):
+        """advance(goal): the low-rank Radau method (``structured``) from (theta, tau) to tau = goal, in place."""
+        from scipy.integrate import solve_ivp
+
+        from .structured import LowRankRadau, Velocity
+
+        velocity = Velocity(problem)
+        F, _ = velocity(theta)
+        first = 0.01 * np.linalg.norm(theta) / np.linalg.norm(F) if np.all(np.isfinite(F)) else 1e-6
+        proposal = [first if np.isfinite(first) and first > 0 else 1e-6]
+
+        def step(goal, state):
+            if goal <= state.tau:
+                return codes.FLOW_CONVERGED, state.tau, 0
+            solution = solve_ivp(
+                lambda t, th: velocity(th)[0],
+                (state.tau, goal),
+                theta,
+                method=LowRankRadau,
+                jac=lambda t, th: velocity.jacobian(th),
+                first_step=proposal[0],
+                rtol=self.stiff_rtol,
+                atol=self.atol,
+            )
+            steps = max(solution.t.size - 1, 0)
+            if not solution.success or not np.all(np.isfinite(solution.y[:, -1])):
+                return codes.FLOW_STALLED, state.tau, steps
+            if solution.t.size > 1:
+                proposal[0] = solution.t[-1] - solution.t[-2]
+            theta[:] = solution.y[:, -1]
+            return codes.FLOW_CONVERGED, goal, steps
+
+        return _Advance(tau, step)
 
     @staticmethod
     def _record(problem, theta, tau, k, records) -> float:
         """Record theta at tau as checkpoint k; returns the measured log L."""
         beta, log_loss, reached, theta_rec = records
-        measured = compiled.kernels().flow_velocity(theta, problem.kernel_problem)[1]
+        measured = _velocity(problem, theta)[1]
         beta[k], theta_rec[k], log_loss[k], reached[k] = problem.network.beta(theta), theta, measured, tau
         return measured
 
@@ -430,6 +500,15 @@ class GradientFlow:
                 "(a stationary point, or data this network cannot fit or separate)"
             )
         return "diverged", f"non-finite values after {steps} steps, last recorded at {where}"
+
+
+def _velocity(problem: Problem, theta):
+    """(-g/|g|^2, log L) at theta: the compiled kernel on the entry list, or the structured operator."""
+    if problem.network.structured:
+        from .structured import Velocity
+
+        return Velocity(problem)(theta)
+    return compiled.kernels().flow_velocity(theta, problem.kernel_problem)
 
 
 class _Advance:

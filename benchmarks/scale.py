@@ -1,0 +1,165 @@
+"""Research scale: training at d = 1000, n = 100 on the structured operators, beside plain references.
+
+    python benchmarks/scale.py [--d 1000] [--n 100] [--cases gd,flow] [--cap 60]
+
+One line per case:
+    scale case=<network>/<task>/<solver> d=… n=… seconds=… reference_seconds=… ratio=… peak_mb=…
+
+- GD: seconds per step of ``GradientDescent`` (NumPy on the operator, and the torch backend on CPU) against
+  the way the field's notebooks write it: the layers as ``torch.nn.Parameter`` vectors/matrices, autograd,
+  full-batch GD at a fixed lr, float64. Alternating, in the same process, best of three.
+- Flows: ``GradientFlow`` (structured operator, low-rank Radau) to convergence (regression) or to
+  log L = -1e6 (classification), against ``scipy.integrate.solve_ivp`` (LSODA, no Jacobian) on the same
+  structured velocity, stopped at ``--cap`` seconds (reference_seconds is then ">cap").
+peak_mb is the peak of Python-tracked memory (NumPy's arrays included) during the case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import tracemalloc
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the workflow's jobs run: one BLAS thread
+
+import torch
+
+from implicit_bias import networks
+from implicit_bias.datasets import random_dataset
+from implicit_bias.inits import initialize
+from implicit_bias.training.problem import Problem
+from implicit_bias.training.solvers import GradientDescent, GradientFlow
+from implicit_bias.training.structured import Velocity
+
+torch.set_num_threads(1)
+
+NETWORKS = {
+    "diag_L2": {"name": "diag", "depth": 2},
+    "diag_L3": {"name": "diag", "depth": 3},
+    "conv_L2": {"name": "conv", "depth": 2},
+    "fc_L2_w100": {"name": "fc", "depth": 2, "widths": [100]},
+    "fc_L2_wd": {"name": "fc", "depth": 2},
+}
+
+
+def _setup(label, task, d, n):
+    data = random_dataset(task, n=n, d=d, seed=0)
+    network = networks.build_network(NETWORKS[label], d)
+    theta = initialize("random", network, data.X, alpha=0.5, seed=0)
+    return Problem(network, data.X, data.y, task), theta
+
+
+def _torch_reference_step(problem, theta, lr):
+    """One full-batch GD step as a notebook writes it: nn.Parameter layers, autograd."""
+    spec = problem.network.settings
+    X = torch.as_tensor(problem.X)
+    y = torch.as_tensor(problem.y)
+    layers = [torch.nn.Parameter(torch.as_tensor(v.copy())) for v in problem.network.unflatten(theta)]
+    name, d = problem.network.name, problem.network.dim
+
+    def model():
+        if name == "diag":
+            beta = layers[0]
+            for v in layers[1:]:
+                beta = beta * v
+        elif name == "conv":
+            beta = torch.fft.irfft(torch.stack([torch.fft.rfft(v, n=d) for v in layers]).prod(0), n=d)
+        else:  # fc: x^T W_1 ... w_L
+            dims = [d, *spec["widths"]]
+            beta = layers[-1]
+            for l in range(len(layers) - 2, -1, -1):
+                beta = layers[l].reshape(dims[l + 1], dims[l]).T @ beta
+        f = X @ beta
+        return torch.exp(-y * f).sum() if problem.task == "classification" else 0.5 * ((f - y) ** 2).sum()
+
+    def step():
+        loss = model()
+        grads = torch.autograd.grad(loss, layers)
+        with torch.no_grad():
+            for v, g in zip(layers, grads):
+                v -= lr * g
+
+    return step
+
+
+def _best(fn, repeats=3):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def gd_cases(d, n, steps=50):
+    for label in ("diag_L2", "conv_L2", "fc_L2_w100", "fc_L2_wd"):
+        problem, theta = _setup(label, "regression", d, n)
+        lr = 1e-4
+        reference = _torch_reference_step(problem, theta, lr)
+        for backend in ("numba", "torch"):
+            solver = GradientDescent(lr=lr, steps=steps, checkpoints=2, backend=backend)
+            tracemalloc.start()
+            ours = _best(lambda s=solver, p=problem, t=theta: s.run(p, t)) / steps
+            peak = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+            theirs = _best(lambda ref=reference: [ref() for _ in range(steps)]) / steps
+            engine = "operator" if backend == "numba" else "torch"
+            yield f"{label}/regression/gd_{engine}", ours, f"{theirs:.3g}", ours / theirs, peak
+
+
+def _reference_flow(problem, theta, target, cap):
+    from scipy.integrate import solve_ivp
+
+    velocity = Velocity(problem)
+    deadline = time.perf_counter() + cap
+
+    def rhs(t, th):
+        if time.perf_counter() > deadline:
+            raise TimeoutError
+        return velocity(th)[0]
+
+    start = time.perf_counter()
+    try:
+        solve_ivp(rhs, (-problem.log_loss(theta), -target), theta, method="LSODA", rtol=1e-7, atol=1e-12)
+    except TimeoutError:
+        return None
+    return time.perf_counter() - start
+
+
+def flow_cases(d, n, cap):
+    for task, target in (("regression", None), ("classification", -1e6)):
+        for label in NETWORKS:
+            problem, theta = _setup(label, task, d, n)
+            solver = GradientFlow(log_loss_target=target)
+            tracemalloc.start()
+            start = time.perf_counter()
+            (run,) = solver.run(problem, theta)
+            ours = time.perf_counter() - start
+            peak = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+            theirs = _reference_flow(problem, theta, solver.target(problem), cap)
+            shown = f">{cap:g}" if theirs is None else f"{theirs:.3g}"
+            ratio = ours / (theirs if theirs is not None else cap)
+            yield f"{label}/{task}/flow({run.status})", ours, shown, ratio, peak
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--d", type=int, default=1000)
+    parser.add_argument("--n", type=int, default=100)
+    parser.add_argument("--cases", default="gd,flow")
+    parser.add_argument("--cap", type=float, default=60.0, help="seconds a reference flow may take")
+    args = parser.parse_args()
+    groups = {"gd": lambda: gd_cases(args.d, args.n), "flow": lambda: flow_cases(args.d, args.n, args.cap)}
+    for name in args.cases.split(","):
+        for case, seconds, reference, ratio, peak in groups[name]():
+            print(
+                f"scale case={case} d={args.d} n={args.n} seconds={seconds:.3g} reference_seconds={reference} "
+                f"ratio={ratio:.3g} peak_mb={peak:.0f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

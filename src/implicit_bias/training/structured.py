@@ -1,0 +1,189 @@
+"""The exact flow on a network's structured operator, for networks too large for the entry list.
+
+The velocity is the re-timed flow of ``kernels``: with tau = -log L and g = grad log L,
+d Theta / d tau = -g / |g|^2, computed with ``network.operator`` (FFT, matrix chain, elementwise) in
+O(P + n d) or O(n d log d) per evaluation.
+
+Once several points are support vectors the flow is stiff, and an explicit method crawls. Its Jacobian
+is -(I - 2 g g^T/|g|^2) H / |g|^2 with H the Hessian of log L, and the stiff part of H is the loss's
+curvature seen through the per-point gradients: with U = [grad f(x_1), ..., grad f(x_n)] (P x n),
+
+    classification (softmax weights w):  H = U diag(w) U^T - g g^T + Hess f(u),
+    regression (L = |r|^2 / 2):          H = U U^T / L - g g^T + Hess f(X^T r) / L.
+
+Hess f(u) is O(1/tau) on the flow's own time scale (the slow part), so the Jacobian without it is a
+rank-(n+1) matrix J = A B^T, and (a I - J)^{-1} b = (b + A (a I - B^T A)^{-1} B^T b) / a (Woodbury) costs
+an (n+1) x (n+1) solve instead of a P x P one. A and B are never formed: applying them is a pullback
+and a Jacobian-vector product of beta, and B^T A needs only the points' Gram matrix (``Operator.gram``,
+closed-form for diag and fc), so memory stays O(P + n^2). ``LowRankRadau`` is scipy's Radau IIA (order 5,
+L-stable) with its linear algebra replaced by that: simplified Newton converges with any Jacobian that
+holds the stiff part, so the solution is Radau's own, to its tolerance. Points whose softmax weight is
+below 1e-16 of the largest add nothing to H and are left out of U.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import Radau
+from scipy.integrate._ivp.base import OdeSolver
+
+
+class Velocity:
+    """The re-timed flow's velocity -g/|g|^2 and log L on one problem, by the network's operator."""
+
+    def __init__(self, problem):
+        self.op = problem.network.operator
+        self.X, self.y = problem.X, problem.y
+        self.classification = problem.task == "classification"
+        self.evaluations = 0
+
+    def _residual(self, theta):
+        """(log L, d log L / d f, the weights of the Hessian's per-point term) at theta."""
+        f = self.X @ self.op.beta(theta)
+        if self.classification:
+            margins = -self.y * f
+            top = margins.max()
+            e = np.exp(margins - top)
+            total = e.sum()
+            w = e / total
+            return top + np.log(total), -self.y * w, w
+        r = f - self.y
+        loss = 0.5 * (r @ r)
+        if not (loss > 0.0 and np.isfinite(loss)):
+            return (-np.inf if loss == 0.0 else np.inf), None, None
+        return np.log(loss), r / loss, np.full(r.size, 1.0 / loss)
+
+    def __call__(self, theta):
+        """(-g/|g|^2, log L); NaN velocity at a stationary point or an overflow."""
+        self.evaluations += 1
+        log_loss, r, _ = self._residual(theta)
+        if r is None:
+            return np.full(theta.size, np.nan), log_loss
+        g = self.op.pullback(self.X.T @ r, theta)
+        g2 = g @ g
+        if not (g2 > 0.0 and np.isfinite(g2)):
+            return np.full(theta.size, np.nan), log_loss
+        return -g / g2, log_loss
+
+    def jacobian(self, theta) -> LowRank:
+        """The velocity's Jacobian without the slow Hess f term, as a rank-(k+1) map (k kept points)."""
+        log_loss, r, w = self._residual(theta)
+        if r is None:
+            return LowRank.zero(theta.size)
+        keep = w >= 1e-16 * w.max()
+        return LowRank(self.op, theta, self.X[keep], r[keep], w[keep])
+
+
+class LowRank:
+    """J = A B^T with G = [grad f(x_i) for the kept points, g], D = diag(weights, -1),
+    A = -(I - 2 g g^T/|g|^2) G / |g|^2 and B = G D, applied without forming G (P x (k+1)): G z is one
+    pullback, G^T x one Jacobian-vector product of beta, and B^T A needs only the points' Gram matrix."""
+
+    def __init__(self, op, theta, X, r, w):
+        self.op, self.theta, self.X = op, theta, X
+        gram = op.gram(X, theta)  # (k, k)
+        Ug = gram @ r  # U^T g, as g = U r
+        g2 = r @ Ug
+        G_G = np.block([[gram, Ug[:, None]], [Ug[None, :], np.array([[g2]])]])  # G^T G
+        self.g = op.pullback(X.T @ r, theta)
+        self.g2 = g2
+        self.c = (2.0 / g2) * np.append(Ug, g2)  # (2/|g|^2) G^T g
+        self.weights = np.append(w, -1.0)
+        self.core = -(self.weights[:, None] * (G_G - np.outer(np.append(Ug, g2), self.c))) / g2  # B^T A
+        self.size = self.core.shape[0]
+
+    @classmethod
+    def zero(cls, P):
+        zero = cls.__new__(cls)
+        zero.size = 0
+        return zero
+
+    def B_T(self, x):
+        """B^T x = D G^T x."""
+        return self.weights * np.append(self.X @ self.op.beta_jvp(self.theta, x), self.g @ x)
+
+    def A(self, z):
+        """A z = -(G z - g (c . z)) / |g|^2."""
+        Gz = self.op.pullback(self.X.T @ z[:-1], self.theta) + z[-1] * self.g
+        return -(Gz - self.g * (self.c @ z)) / self.g2
+
+    def dense(self) -> np.ndarray:
+        """A B^T as a P x P matrix (for tests on small networks)."""
+        return np.column_stack([self.A(self.B_T(e)) for e in np.eye(self.theta.size)])
+
+
+class _Identity:
+    __array_ufunc__ = None  # numpy scalars defer to our operators (a * I - J in Radau's step)
+
+    def __rmul__(self, a):
+        return _Shifted(a, None)
+
+
+class _Shifted:
+    def __init__(self, a, jacobian):
+        self.a, self.jacobian = a, jacobian
+
+    def __sub__(self, jacobian):
+        return _Shifted(self.a, jacobian)
+
+
+class _Factor:
+    """(a I - A B^T)^{-1} by Woodbury."""
+
+    def __init__(self, shifted: _Shifted):
+        self.a, self.J = shifted.a, shifted.jacobian
+        k = self.J.size
+        self.small = np.linalg.inv(self.a * np.eye(k) - self.J.core) if k else None
+
+    def solve(self, b):
+        if self.small is None:
+            return b / self.a
+        z = self.small @ _real_parts(self.J.B_T, b)
+        return (b + _real_parts(self.J.A, z)) / self.a
+
+
+def _real_parts(linear, x):
+    """A real linear map applied to a real or complex vector (the operators compute in real arithmetic)."""
+    if np.iscomplexobj(x):
+        return linear(x.real) + 1j * linear(x.imag)
+    return linear(x)
+
+
+class LowRankRadau(Radau):
+    """scipy's Radau IIA with a low-rank Jacobian (``jac(t, y)`` returns ``LowRank``) and Woodbury solves.
+
+    Its step (scipy's ``_step_impl``) forms ``MU / h * self.I - J``, factors it with ``self.lu`` and
+    solves with ``self.solve_lu``; here those build and apply ``_Factor``, and no P x P matrix is made.
+    ``first_step`` is required (the caller knows the scale of the flow).
+    """
+
+    def __init__(self, fun, t0, y0, t_bound, *, jac, first_step, rtol, atol, max_step=np.inf, **extraneous):
+        OdeSolver.__init__(self, fun, t0, y0, t_bound, vectorized=False)
+        self.y_old = None
+        self.max_step = max_step
+        self.rtol, self.atol = rtol, atol
+        self.f = self.fun(self.t, self.y)
+        self.h_abs = min(abs(first_step), abs(t_bound - t0))
+        self.h_abs_old = None
+        self.error_norm_old = None
+        self.newton_tol = max(10 * np.finfo(float).eps / rtol, min(0.03, rtol**0.5))
+        self.sol = None
+        self.jac_factor = None
+
+        def jac_wrapped(t, y, _=None):
+            self.njev += 1
+            return jac(t, y)
+
+        self.jac, self.J = jac_wrapped, jac_wrapped(t0, y0)
+
+        def lu(shifted):
+            self.nlu += 1
+            return _Factor(shifted)
+
+        self.lu = lu
+        self.solve_lu = lambda factor, b: factor.solve(b)
+        self.I = _Identity()
+        self.current_jac = True
+        self.LU_real = None
+        self.LU_complex = None
+        self.Z = None

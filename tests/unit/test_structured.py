@@ -1,0 +1,84 @@
+"""Training on the structured operators (networks too large for the entry list) against the entry list."""
+
+import numpy as np
+import pytest
+
+from implicit_bias import networks
+from implicit_bias.datasets import random_dataset
+from implicit_bias.inits import initialize
+from implicit_bias.training.problem import Problem
+from implicit_bias.training.solvers import GradientDescent, GradientFlow
+from implicit_bias.training.structured import Velocity
+
+SPECS = [{"name": "diag", "depth": 2}, {"name": "conv", "depth": 3}, {"name": "fc", "depth": 2, "widths": [3]}]
+
+
+def _problem(spec, task, d=6, n=4):
+    data = random_dataset(task, n=n, d=d, seed=1)
+    network = networks.build_network(spec, d)
+    return Problem(network, data.X, data.y, task), initialize("random", network, data.X, alpha=0.5, seed=0)
+
+
+def _structured(monkeypatch):
+    monkeypatch.setattr(networks, "ENTRY_LIMIT", 0)  # every network with an operator now uses it
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("spec", SPECS, ids=[s["name"] for s in SPECS])
+def test_structured_flow_reaches_the_entry_lists_limit(monkeypatch, spec, task):
+    problem, theta = _problem(spec, task)
+    solver = GradientFlow(log_loss_target=-1e4 if task == "classification" else None)
+    (reference,) = solver.run(problem, theta)
+    _structured(monkeypatch)
+    assert problem.network.structured
+    (structured,) = solver.run(problem, theta)
+    assert (reference.status, structured.status) == ("converged", "converged")
+    assert "low-rank Jacobian" in structured.reason
+    assert structured.log_loss[-1] <= solver.target(problem) + 1e-6 * abs(solver.target(problem))
+    error = np.linalg.norm(structured.beta[-1] - reference.beta[-1]) / np.linalg.norm(reference.beta[-1])
+    assert error < 1e-8
+
+
+def test_low_rank_jacobian_is_the_exact_one_without_the_slow_term(monkeypatch):
+    """At a late point of a classification flow the exact Jacobian (entry list, dense) and the low-rank one
+    differ only by the Hess f(u) term, O(1/tau) against O(1) eigenvalues."""
+    problem, theta = _problem({"name": "diag", "depth": 2}, "classification")
+    (run,) = GradientFlow(log_loss_target=-1e4).run(problem, theta)
+    theta = run.theta_final
+    exact = problem.flow_jacobian(theta)
+    _structured(monkeypatch)
+    approx = Velocity(problem).jacobian(theta).dense()
+    assert np.abs(np.linalg.eigvals(exact)).max() > 0.1
+    assert np.abs(np.linalg.eigvals(exact - approx)).max() < 1e-3
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("spec", SPECS, ids=[s["name"] for s in SPECS])
+def test_gd_on_the_operator_is_gd_on_the_entry_list(monkeypatch, spec, task):
+    problem, theta = _problem(spec, task)
+    solver = GradientDescent(lr=1e-2, steps=300, checkpoints=10)
+    (reference,) = solver.run(problem, theta)
+    (torch_run,) = GradientDescent(lr=1e-2, steps=300, checkpoints=10, backend="torch").run(problem, theta)
+    _structured(monkeypatch)
+    (numpy_run,) = solver.run(problem, theta)
+    for run in (numpy_run, torch_run):
+        np.testing.assert_allclose(run.theta, reference.theta, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(run.log_loss, reference.log_loss, rtol=1e-10)
+
+
+def test_gd_on_the_operator_stops_a_diverging_run(monkeypatch):
+    problem, theta = _problem({"name": "conv", "depth": 2}, "regression")
+    _structured(monkeypatch)
+    (run,) = GradientDescent(lr=50.0, steps=200, checkpoints=20).run(problem, theta * 10)
+    assert run.status == "diverged" and "non-finite at step" in run.reason
+    assert np.all(np.isfinite(run.theta_final))
+
+
+def test_a_network_of_a_billion_entries_trains_without_listing_them():
+    data = random_dataset("regression", n=20, d=1000, seed=0)
+    network = networks.conv(1000, depth=3)
+    problem = Problem(network, data.X, data.y, "regression")
+    theta = initialize("random", network, data.X, alpha=0.5, seed=0)
+    (run,) = GradientDescent(lr=1e-4, steps=3, checkpoints=2).run(problem, theta)
+    assert run.status == "completed" and run.log_loss[-1] < run.log_loss[0]
+    assert "_entries" not in vars(network)
