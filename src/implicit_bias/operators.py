@@ -49,6 +49,15 @@ def _concat(parts):
     return np.concatenate(parts, axis=-1)
 
 
+def _constant(array, like):
+    """A NumPy constant (a transform, a basis) in the library and on the device of ``like``."""
+    if _is_torch(like):
+        import torch
+
+        return torch.as_tensor(array, dtype=like.dtype, device=like.device)
+    return array
+
+
 def _product(factors):
     return reduce(lambda a, b: a * b, factors)
 
@@ -140,18 +149,11 @@ class Transform(Operator):
         super().__init__(network)
         self.T = np.asarray(network.settings["matrix"], dtype=np.float64)
 
-    def _matrix(self, like):
-        if _is_torch(like):
-            import torch
-
-            return torch.as_tensor(self.T, dtype=like.dtype, device=like.device)
-        return self.T
-
     def beta_of(self, layers):
-        return _product(layers) @ self._matrix(layers[0])
+        return _product(layers) @ _constant(self.T, layers[0])
 
     def pullback_of(self, u, layers):
-        Tu = u @ self._matrix(u).T
+        Tu = u @ _constant(self.T, u).T
         return [Tu * _product(layers[:l] + layers[l + 1 :]) for l in range(len(layers))]
 
 
@@ -229,24 +231,17 @@ class MatrixSensing(Operator):
         super().__init__(network)
         self.Q = np.asarray(network.settings["basis"], dtype=np.float64)
 
-    def _basis(self, like):
-        if _is_torch(like):
-            import torch
-
-            return torch.as_tensor(self.Q, dtype=like.dtype, device=like.device)
-        return self.Q
-
     def _matrices(self, layers):
         d = self.dim
         return [v.reshape(*v.shape[:-1], d, d).swapaxes(-1, -2) for v in layers]
 
     def beta_of(self, layers):
-        Q = self._basis(layers[0])
+        Q = _constant(self.Q, layers[0])
         chain = reduce(lambda a, b: a @ b, self._matrices(layers))
         return ((Q.T @ chain) * Q.T).sum(-1)  # diag(Q^T W Q)
 
     def pullback_of(self, u, layers):
-        Q = self._basis(u)
+        Q = _constant(self.Q, u)
         Ws = self._matrices(layers)
         A = (Q * u[..., None, :]) @ Q.T
         grads = []

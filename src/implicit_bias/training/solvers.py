@@ -319,14 +319,7 @@ class GradientFlow:
         init = thetas.copy()
         runs, K = thetas.shape[0], self.checkpoints
         stop = -self.target(problem)
-        flow = SimpleNamespace(
-            beta=np.full((runs, K, problem.network.dim), np.nan),
-            log_loss=np.full((runs, K), np.nan),
-            reached=np.full((runs, K), np.nan),
-            theta=np.full((runs, K, problem.network.n_params), np.nan),
-            status=np.zeros(runs, dtype=np.int64),
-            steps=np.zeros(runs, dtype=np.int64),
-        )
+        flow = _flow_records(problem, runs, K)
         levels = np.full((runs, K), np.inf)
         for r in range(runs):
             tau = -problem.log_loss(thetas[r])
@@ -445,15 +438,8 @@ class GradientFlow:
         """The compiled flow of each row of ``thetas`` (in place) through its row of ``levels``: records
         (beta, log_loss, reached, theta), status, steps and where a stiff run stopped (resume)."""
         runs, K = levels.shape
-        flow = SimpleNamespace(
-            beta=np.full((runs, K, problem.network.dim), np.nan),
-            log_loss=np.full((runs, K), np.nan),
-            reached=np.full((runs, K), np.nan),
-            theta=np.full((runs, K, problem.network.n_params), np.nan),
-            status=np.zeros(runs, dtype=np.int64),
-            steps=np.zeros(runs, dtype=np.int64),
-            resume=np.zeros((runs, 2)),
-        )
+        flow = _flow_records(problem, runs, K)
+        flow.resume = np.zeros((runs, 2))
         compiled.kernels().flow_batch(
             thetas,
             problem.kernel_problem,
@@ -500,6 +486,19 @@ class GradientFlow:
                 "(a stationary point, or data this network cannot fit or separate)"
             )
         return "diverged", f"non-finite values after {steps} steps, last recorded at {where}"
+
+
+def _flow_records(problem, runs, K) -> SimpleNamespace:
+    """Empty records of ``runs`` flows at K levels: beta, log_loss, reached, theta, status, steps (the kernel's
+    order)."""
+    return SimpleNamespace(
+        beta=np.full((runs, K, problem.network.dim), np.nan),
+        log_loss=np.full((runs, K), np.nan),
+        reached=np.full((runs, K), np.nan),
+        theta=np.full((runs, K, problem.network.n_params), np.nan),
+        status=np.zeros(runs, dtype=np.int64),
+        steps=np.zeros(runs, dtype=np.int64),
+    )
 
 
 def _velocity(problem: Problem, theta):
