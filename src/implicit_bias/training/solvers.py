@@ -359,8 +359,6 @@ class GradientFlow:
 
     def _structured_advance(self, problem, theta, tau):
         """advance(goal): the low-rank Radau method (``structured``) from (theta, tau) to tau = goal, in place."""
-        from scipy.integrate import solve_ivp
-
         from .structured import LowRankRadau, Velocity
 
         velocity = Velocity(problem)
@@ -371,22 +369,25 @@ class GradientFlow:
         def step(goal, state):
             if goal <= state.tau:
                 return codes.FLOW_CONVERGED, state.tau, 0
-            solution = solve_ivp(
+            # driven step by step (not solve_ivp, which keeps every step's state: GBs at P = 10^6)
+            solver = LowRankRadau(
                 lambda t, th: velocity(th)[0],
-                (state.tau, goal),
+                state.tau,
                 theta,
-                method=LowRankRadau,
+                goal,
                 jac=lambda t, th: velocity.jacobian(th),
                 first_step=proposal[0],
                 rtol=self.stiff_rtol,
                 atol=self.atol,
             )
-            steps = max(solution.t.size - 1, 0)
-            if not solution.success or not np.all(np.isfinite(solution.y[:, -1])):
+            steps = 0
+            while solver.status == "running":
+                solver.step()
+                steps += 1
+            if solver.status != "finished" or not np.all(np.isfinite(solver.y)):
                 return codes.FLOW_STALLED, state.tau, steps
-            if solution.t.size > 1:
-                proposal[0] = solution.t[-1] - solution.t[-2]
-            theta[:] = solution.y[:, -1]
+            proposal[0] = max(solver.h_abs, solver.h_abs_old or 0.0)  # the last step may have been clamped
+            theta[:] = solver.y
             return codes.FLOW_CONVERGED, goal, steps
 
         return _Advance(tau, step)
