@@ -11,8 +11,8 @@ Parameters of one network are kept as a list of vectors ``[v_1, ..., v_L]`` (the
 formulation); ``flatten``/``unflatten`` convert to one flat vector for the solvers.
 
 The entry list is built when first asked for: it has 10^6 entries for a two-layer conv or fc network at
-d = 1000 and 10^9 for three layers. Networks with more than ``ENTRY_LIMIT`` entries compute beta and
-the gradients with their structured operator (``implicit_bias.operators``: elementwise, FFT, matrix
+d = 1000 and 10^9 for three layers. Networks with more than ``ENTRY_LIMIT`` entries or ``PARAM_LIMIT``
+parameters compute beta and the gradients with their structured operator (``implicit_bias.operators``: elementwise, FFT, matrix
 chain) and never list them; smaller ones keep the entry list, the reference those operators are tested
 against.
 """
@@ -30,6 +30,7 @@ import numpy as np
 from . import operators
 
 ENTRY_LIMIT = 20_000  # above this many entries, a network with a structured operator uses it
+PARAM_LIMIT = 200  # and above this many parameters: the entry engine's stiff phase factors a dense P x P Jacobian
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,9 +86,11 @@ class LinearTensorNetwork:
 
     @property
     def structured(self) -> bool:
-        """Whether beta and the gradients are computed by the structured operator instead of the entry list:
-        for networks too large to list (more than ``ENTRY_LIMIT`` entries)."""
-        return self.name in operators.STRUCTURED and self.entry_count > ENTRY_LIMIT
+        """Whether beta and the gradients are computed by the structured operator instead of the entry list, and
+        the solvers train on it: for networks too large to list (more than ``ENTRY_LIMIT`` entries) or with more
+        than ``PARAM_LIMIT`` parameters (the entry engine's stiff phase costs O(P^3) a step)."""
+        large = self.entry_count > ENTRY_LIMIT or self.n_params > PARAM_LIMIT
+        return self.name in operators.STRUCTURED and large
 
     @property
     def depth(self) -> int:

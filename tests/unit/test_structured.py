@@ -21,6 +21,7 @@ def _problem(spec, task, d=6, n=4):
 
 def _structured(monkeypatch):
     monkeypatch.setattr(networks, "ENTRY_LIMIT", 0)  # every network with an operator now uses it
+    monkeypatch.setattr(networks, "PARAM_LIMIT", 0)
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
