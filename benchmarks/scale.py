@@ -104,7 +104,7 @@ def gd_cases(d, n, steps=50):
             peak = tracemalloc.get_traced_memory()[1] / 2**20
             tracemalloc.stop()
             theirs = _best(lambda ref=reference: [ref() for _ in range(steps)]) / steps
-            engine = "operator" if backend == "numba" else "torch"
+            engine = "torch" if backend == "torch" else "operator" if problem.network.structured else "numba"
             yield f"{label}/regression/gd_{engine}", ours, f"{theirs:.3g}", ours / theirs, peak
 
 
