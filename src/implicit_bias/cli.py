@@ -378,6 +378,50 @@ def _report(args):
     )
 
 
+def _add_claims(verbs):
+    p = verbs.add_parser(
+        "claims",
+        help="list the claims the pipeline checks, or write the claim catalog (docs/claims.md)",
+        description=(
+            "Without --markdown: one line per claim (id, where in the paper, statement). With --markdown: the "
+            "claim catalog page, every claim's setting, premise, metric, tolerance, controls and the experiments "
+            "of the given configs that test it."
+        ),
+    )
+    p.add_argument("--markdown", action="store_true", help="write the catalog page instead of the list")
+    p.add_argument(
+        "--config", action="append", default=[], metavar="YAML", help="a config whose experiments to list (repeatable)"
+    )
+    p.add_argument("--output", help="file to write (default: standard output)")
+    p.set_defaults(handler=_claims)
+
+
+def _claims(args):
+    from pathlib import Path
+
+    from .catalog import markdown
+    from .files import atomic_write
+    from .theory.registry import CLAIMS
+
+    if args.markdown:
+        import yaml
+
+        configs = {}
+        for path in args.config:
+            try:
+                configs[path] = yaml.safe_load(Path(path).read_text()) or {}
+            except yaml.YAMLError as error:
+                raise ValueError(f"{path}: not valid YAML ({error})") from None
+        text = markdown(configs)
+    else:
+        text = "".join(f"{claim.id:22} {claim.where}: {claim.statement}\n" for claim in CLAIMS.values())
+    if args.output is None:
+        sys.stdout.write(text)
+        return
+    atomic_write(args.output, lambda path: Path(path).write_text(text))
+    log.info("wrote %s", args.output)
+
+
 def _add_gate(verbs):
     p = verbs.add_parser(
         "gate",
@@ -415,6 +459,7 @@ def parser() -> argparse.ArgumentParser:
     _add_figures(verbs)
     _add_report(verbs)
     _add_gate(verbs)
+    _add_claims(verbs)
     return p
 
 

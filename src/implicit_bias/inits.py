@@ -290,6 +290,17 @@ def _gap_premise(theorem, U, vectors) -> Premise:
     return Premise(theorem, False, lam, f"gap condition fails: min_j (|U_l^T v̄_l|^2 - |U_L^T v̄_L|^2) = {lam:.3g} <= 0")
 
 
+# each premise ``premise`` checks, in words (the claim catalog, docs/claims.md, prints them)
+PREMISES = {
+    "theorem2": "the gap condition of Theorem 2: min_j (|U_lᵀv̄_l|²_j − |U_Lᵀv̄_L|²_j) > 0 for every l < L",
+    "theorem3": "Theorem 3's gap condition on the top singular vectors of M(x) (2 layers, one data point)",
+    "theorem4": "v̄_l = U_l η̄ for l < L and v̄_L = 0, with a real decomposition (full conv: even data and init)",
+    "theorem5": "Theorem 5's gap condition on the top singular vectors of M(x) (2 layers, one data point)",
+    "theorem6": "conditions (1) and (2) of Theorem 6.1 (fc networks with every width d)",
+    "corollary7": "a Theorem 4 init in the sensors' eigenbasis",
+}
+
+
 def premise(theorem: str, network: LinearTensorNetwork, vectors, X) -> Premise:
     """Does the initialisation (directions ``vectors``) meet ``theorem``'s premise on data X?
 

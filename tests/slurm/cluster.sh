@@ -3,7 +3,7 @@
 # Slurm test, from Debian's packages (slurm-wlm munge mariadb-server slurmdbd), run as root.
 #   cluster.sh up DIR     start everything with state, logs and sockets under DIR
 #   cluster.sh down DIR   stop exactly the daemons started there (by their pid files)
-# Facts this relies on are in ../shared/SLURM_NOTES.md: the config must be at /etc/slurm/slurm.conf
+# Facts this relies on are in docs/slurm.md: the config must be at /etc/slurm/slurm.conf
 # (the jobstep plugin drops SLURM_CONF), munge's socket directory needs o+x, and a non-default
 # munge socket is named both as AuthInfo and AccountingStoragePass.
 set -euo pipefail

@@ -425,11 +425,11 @@ def test_a_results_folder_outside_the_workdir_needs_a_flag(tmp_path):
     assert validate_results("results", cwd=workdir) == "results"
     assert validate_results(str(workdir / "out"), cwd=workdir)
     with pytest.raises(ConfigError) as error:
-        validate_results(str(tmp_path / "shared"), cwd=workdir)
-    assert str(error.value).startswith(f"results: '{tmp_path / 'shared'}' is outside the working directory")
+        validate_results(str(tmp_path / "elsewhere"), cwd=workdir)
+    assert str(error.value).startswith(f"results: '{tmp_path / 'elsewhere'}' is outside the working directory")
     with pytest.raises(ConfigError):
-        validate_results("../shared", cwd=workdir)
-    assert validate_results(str(tmp_path / "shared"), cwd=workdir, outside_allowed=True)
+        validate_results("../elsewhere", cwd=workdir)
+    assert validate_results(str(tmp_path / "elsewhere"), cwd=workdir, outside_allowed=True)
 
 
 # --- a researcher's data from a file ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from implicit_bias.sources import PACKAGE, verb_sources
 
 VERBS = ("dataset", "config", "compile", "train", "predict", "check", "summarize", "figures", "report", "gate")
+DOCS_VERBS = ("claims",)  # no rule runs it: it writes docs/claims.md, which no result depends on
 
 
 def relative(paths):
@@ -32,7 +33,7 @@ def test_figures_and_summaries_run_neither_training_nor_theory():
 
 def test_every_module_of_the_package_is_some_verbs_code():
     """A module no verb reaches would be edited without rerunning anything."""
-    reached = set().union(*(relative(verb_sources(v, conditional=True)) for v in VERBS))
+    reached = set().union(*(relative(verb_sources(v, conditional=True)) for v in VERBS + DOCS_VERBS))
     on_disk = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")}
     # the workflow's own helpers, run when it loads: which files exist, not what a job computes
     assert on_disk - reached <= {"sources.py", "experiments.py"}
