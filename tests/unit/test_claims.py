@@ -374,6 +374,29 @@ def test_the_schema_enum_is_the_registry():
     assert theory == [c for c in CLAIM_IDS if CLAIMS[c].theory_only]
 
 
+def test_the_figure_kinds_agree_everywhere_a_figure_is_named():
+    """docs/development.md's walk-through: a kind is in figures.FIGURES, the schema's enum, the workflow's
+    wildcard constraint and figure.rst; every claim's figures are kinds."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from implicit_bias.figures import FIGURES
+    from implicit_bias.theory import CLAIMS
+
+    root = Path(__file__).parents[2]
+    schema = yaml.safe_load((root / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert schema["$defs"]["experiment"]["properties"]["figures"]["items"]["enum"] == list(FIGURES)
+    constraint = re.search(r'kind="([^"]+)"', (root / "workflow" / "rules" / "common.smk").read_text()).group(1)
+    assert constraint.split("|") == list(FIGURES)
+    captions = (root / "workflow" / "report" / "figure.rst").read_text()
+    for kind in FIGURES:
+        assert f'snakemake.wildcards.kind == "{kind}"' in captions, kind
+    for claim in CLAIMS.values():
+        assert set(claim.figures) <= set(FIGURES), claim.id
+
+
 def test_every_theorem_has_a_control_and_every_claim_a_source():
     from implicit_bias.theory import CLAIMS
 
