@@ -11,6 +11,7 @@ import pytest
 from implicit_bias.inits import initialize
 from implicit_bias.networks import conv, diag, fc
 from implicit_bias.training import GradientDescent, GradientFlow, Problem, compiled
+from implicit_bias.training.cache import build_key, file_sha256, kernel_sources
 
 CLASS_X = np.array([[1.0, 0.4, -0.2], [0.3, 1.1, 0.5], [-0.9, -0.3, 0.2], [-0.2, -1.0, -0.6]])
 CLASS_Y = np.array([1.0, 1.0, -1.0, -1.0])
@@ -44,7 +45,9 @@ def test_a_second_build_of_the_same_source_comes_from_the_cache(manifest, build_
     first = json.loads(manifest.read_text())
     assert again == first
     assert (tmp_path / again["module"]).read_bytes() == (manifest.parent / first["module"]).read_bytes()
-    assert [p.name.split(".")[0] for p in build_cache.iterdir()] == [compiled.MODULE]
+    kept = f"{compiled.MODULE}.{build_key()[:16]}.so"
+    assert sorted(p.name for p in build_cache.iterdir()) == [kept, kept + ".sha256"]
+    assert (build_cache / (kept + ".sha256")).read_text() == file_sha256(build_cache / kept) + "\n"
 
 
 def _fields(result):
@@ -107,12 +110,12 @@ print("numba" in sys.modules)
 def test_a_build_from_other_source_is_refused(manifest, tmp_path):
     described = json.loads(manifest.read_text())
     stale = tmp_path / "kernels.json"
-    stale.write_text(json.dumps({**described, "source_sha256": "0" * 64}))
+    stale.write_text(json.dumps({**described, "sources_sha256": "0" * 64}))
     (tmp_path / described["module"]).symlink_to(manifest.parent / described["module"])
     with pytest.raises(ValueError) as error:
         compiled.load(stale)
     assert str(error.value) == (
-        f"the kernels in {stale} were built from another version of kernels.py; "
+        f"the kernels in {stale} were built from another version of their sources (cache.py, codes.py, kernels.py); "
         f"rebuild it with: python -m implicit_bias compile --output {stale}"
     )
 
@@ -142,3 +145,84 @@ def test_without_a_build_the_manifest_says_why_and_training_uses_numba(tmp_path,
     assert [s.split("(")[0] for s in described["signatures"]] == ["flow_batch", "flow_velocity", "gd_batch"]
     assert compiled.use(tmp_path / "kernels.json") is False
     assert compiled.kernels().__name__ == "implicit_bias.training.kernels"
+
+
+def test_the_build_key_covers_every_source_the_kernels_import():
+    """codes.py's constants are compiled in: an edit there must change the key, like one of kernels.py."""
+    assert [p.name for p in kernel_sources()] == ["cache.py", "codes.py", "kernels.py"]
+
+
+def test_an_edit_of_the_constants_changes_the_key_and_a_comment_elsewhere_does_not(tmp_path, monkeypatch):
+    from implicit_bias.training import cache
+
+    copy = tmp_path / "training"
+    copy.mkdir()
+    for path in cache.TRAINING.glob("*.py"):
+        (copy / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(cache, "TRAINING", copy)
+    monkeypatch.setattr(cache, "KERNELS", copy / "kernels.py")
+
+    def key():
+        cache.sources_sha256.cache_clear()
+        cache.build_key.cache_clear()
+        return cache.build_key()
+
+    original = key()
+    assert original == build_key()  # the copy is the same source
+    (copy / "solvers.py").write_text((copy / "solvers.py").read_text() + "# a comment\n")
+    assert key() == original  # solvers.py is not compiled into the kernels
+    codes = (copy / "codes.py").read_text()
+    swapped = codes.replace("CLASSIFICATION = 0\nREGRESSION = 1", "CLASSIFICATION = 1\nREGRESSION = 0")
+    assert swapped != codes
+    (copy / "codes.py").write_text(swapped)
+    assert key() != original
+    cache.sources_sha256.cache_clear()
+    cache.build_key.cache_clear()
+
+
+def test_a_damaged_cached_build_is_built_again_and_said(manifest, build_cache, tmp_path, monkeypatch):
+    kept = build_cache / f"{compiled.MODULE}.{build_key()[:16]}.so"
+    good = kept.read_bytes()
+    kept.write_bytes(good[: len(good) // 2])  # a truncated copy (a full disk, a killed copy)
+    built = []
+
+    def build(directory):
+        built.append(directory)
+        (directory / (compiled.MODULE + ".so")).write_bytes(good)
+        return compiled.MODULE + ".so"
+
+    monkeypatch.setattr(compiled, "_build_module", build)
+    said = []
+    described = compiled.build(tmp_path / "kernels.json", log=said.append)
+    assert built == [tmp_path]
+    assert said == [
+        f"the cached build {kept} does not match its recorded sha256 (damaged or incomplete); building again"
+    ]
+    assert kept.read_bytes() == good and described["module_sha256"] == file_sha256(kept)
+
+
+def test_a_module_that_does_not_match_its_manifest_is_refused(manifest, tmp_path):
+    described = json.loads(manifest.read_text())
+    copy = tmp_path / "kernels.json"
+    copy.write_text(json.dumps(described))
+    module = tmp_path / described["module"]
+    module.write_bytes((manifest.parent / described["module"]).read_bytes()[:1000])
+    with pytest.raises(ValueError) as error:
+        compiled.load(copy)
+    assert str(error.value) == (
+        f"the kernels module {module} does not match the sha256 in {copy}; "
+        f"rebuild it with: python -m implicit_bias compile --output {copy}"
+    )
+
+
+@pytest.mark.parametrize("name", ["/tmp/evil.so", "../evil.so", "sub/implicit_bias_training_kernels.so", 3])
+def test_a_manifest_naming_a_module_elsewhere_is_refused(manifest, tmp_path, name):
+    described = json.loads(manifest.read_text())
+    copy = tmp_path / "kernels.json"
+    copy.write_text(json.dumps({**described, "module": name}))
+    with pytest.raises(ValueError) as error:
+        compiled.load(copy)
+    assert str(error.value) == (
+        f"the kernels manifest {copy} names {name!r}, not a module file beside it; "
+        f"rebuild it with: python -m implicit_bias compile --output {copy}"
+    )

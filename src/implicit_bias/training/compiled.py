@@ -10,28 +10,32 @@ training job given its manifest (``train --kernels``) loads it in about a millis
 imports numba. Built from the same source without fastmath, it computes the same bits
 (tests/unit/test_compiled.py); it runs the runs of a batch one after another (no ``prange``).
 
-A build is kept in numba's cache folder (NUMBA_CACHE_DIR, else beside the source), keyed by the
-source, numba and Python, so that emptying results/ does not build again.
+A build is kept in numba's cache folder (NUMBA_CACHE_DIR, else beside the source), keyed by
+everything it is made from (``cache.build_key``: the kernels' sources, codes.py included, numba,
+llvmlite, numpy, Python, the machine and the compiler), so that emptying results/ does not build
+again; the cached file's sha256 is kept beside it and checked before it is used (a damaged one is
+built again, saying so).
 
-The manifest is a JSON file beside the module: the module's file name, the sha256 of the kernels'
-source it was built from, and the exported signatures. A build from other source is refused.
+The manifest is a JSON file beside the module: the module's file name (a file beside the manifest,
+nothing else), its sha256, the sources' sha256 and the build key it was made from, and the exported
+signatures. A build from other sources, a module that does not match its sha256 or one named anywhere
+else is refused.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
-import platform
 import shutil
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
+from .cache import build_key, cache_directory, file_sha256, kernel_sources, sources_sha256
+
 MODULE = "implicit_bias_training_kernels"
 ENTRY_POINTS = ("flow_batch", "flow_velocity", "gd_batch")
-SOURCE = Path(__file__).with_name("kernels.py")
 
 _active = None  # the module the solvers call: kernels (numba) unless use() loaded a build
 
@@ -58,10 +62,6 @@ def threads() -> int:
     from numba import get_num_threads
 
     return get_num_threads()
-
-
-def source_sha256() -> str:
-    return hashlib.sha256(SOURCE.read_bytes()).hexdigest()
 
 
 def signatures():
@@ -111,9 +111,10 @@ def build(manifest: str | Path, log=print) -> dict:
     Where the build fails (no C compiler, no Python headers), numba's kernels are compiled into its
     cache instead and the manifest names no module: training jobs then use those (and say so)."""
     manifest = Path(manifest)
-    described = {"source_sha256": source_sha256(), "python": sys.implementation.cache_tag}
+    described = {"sources_sha256": sources_sha256(), "build_key": build_key(), "python": sys.implementation.cache_tag}
     try:
         described["module"] = _cached_build(manifest.parent, log)
+        described["module_sha256"] = file_sha256(manifest.parent / described["module"])
         described["signatures"] = {name: str(signature) for name, signature in signatures().items()}
     except Exception as error:  # the build's errors come from distutils, the compiler and numba alike
         from .solvers import compile_kernels
@@ -124,30 +125,32 @@ def build(manifest: str | Path, log=print) -> dict:
     return described
 
 
-def cache_directory() -> Path:
-    """Where builds are kept between runs, like numba's own cache: NUMBA_CACHE_DIR, else beside the source."""
-    return Path(os.environ.get("NUMBA_CACHE_DIR") or SOURCE.parent / "__pycache__")
-
-
 def _cached_build(directory: Path, log) -> str:
-    """A build from this source, numba and Python: copied from the cache, else built (15-20 s) and kept there."""
-    from importlib.metadata import version
-
-    key = f"{source_sha256()} {version('numba')} {sys.implementation.cache_tag} {platform.machine()}"
-    cached = cache_directory() / f"{MODULE}.{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
+    """A build for this key: copied from the cache when its sha256 checks, else built (15-20 s) and kept there."""
+    cached = cache_directory() / f"{MODULE}.{build_key()[:16]}.so"
+    recorded = cached.with_name(cached.name + ".sha256")
     name = MODULE + EXTENSION_SUFFIXES[0]
     if cached.is_file():
-        shutil.copy2(cached, directory / name)
-        return name
+        expected = recorded.read_text().strip() if recorded.is_file() else None
+        if expected == file_sha256(cached):
+            shutil.copy2(cached, directory / name)
+            return name
+        log(f"the cached build {cached} does not match its recorded sha256 (damaged or incomplete); building again")
     name = _build_module(directory)
     try:  # a read-only cache only costs the next run a build
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(f".{os.getpid()}.partial")
-        shutil.copy2(directory / name, partial)
-        os.replace(partial, cached)
+        _replace(cached, lambda partial: shutil.copy2(directory / name, partial))
+        _replace(recorded, lambda partial: partial.write_text(file_sha256(directory / name) + "\n"))
     except OSError as error:
         log(f"could not keep the build in {cached.parent} ({error}); the next run builds again")
     return name
+
+
+def _replace(path: Path, write) -> None:
+    """Write ``path`` whole, then rename it into place: concurrent jobs never read a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    write(partial)
+    os.replace(partial, path)
 
 
 def _build_module(directory: Path) -> str:
@@ -179,8 +182,11 @@ def load(manifest: str | Path):
         described = json.loads(manifest.read_text())
     except (OSError, ValueError) as error:
         raise ValueError(f"cannot read the kernels manifest {manifest}: {error}; {rebuild}") from None
-    if described.get("source_sha256") != source_sha256():
-        raise ValueError(f"the kernels in {manifest} were built from another version of {SOURCE.name}; {rebuild}")
+    if described.get("sources_sha256") != sources_sha256():
+        raise ValueError(
+            f"the kernels in {manifest} were built from another version of their sources "
+            f"({', '.join(p.name for p in kernel_sources())}); {rebuild}"
+        )
     if described.get("python") != sys.implementation.cache_tag:
         raise ValueError(
             f"the kernels in {manifest} were built for {described.get('python')}, "
@@ -188,10 +194,15 @@ def load(manifest: str | Path):
         )
     if described.get("module") is None:  # the build failed where it was made: numba's kernels
         return None
-    path = manifest.parent / described["module"]
+    name = described["module"]
+    if not isinstance(name, str) or Path(name).name != name or not name.startswith(MODULE + "."):
+        raise ValueError(f"the kernels manifest {manifest} names {name!r}, not a module file beside it; {rebuild}")
+    path = manifest.parent / name
     spec = importlib.util.spec_from_file_location(MODULE, path)
     if spec is None or not path.is_file():
         raise ValueError(f"the kernels module {path} named by {manifest} is missing; {rebuild}")
+    if file_sha256(path) != described.get("module_sha256"):
+        raise ValueError(f"the kernels module {path} does not match the sha256 in {manifest}; {rebuild}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

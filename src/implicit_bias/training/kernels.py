@@ -15,8 +15,9 @@ Dormand-Prince 5(4) pair with an FSAL stage and standard step control.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import config, njit, prange
 
+from .cache import numba_cache_directory
 from .codes import (
     CLASSIFICATION,
     FLOW_CONVERGED,
@@ -26,6 +27,10 @@ from .codes import (
     FLOW_STIFF,
     NEAR_TARGET,
 )
+
+# numba keys its cache on this file's timestamp alone, but the build bakes in codes.py's constants and
+# numba's own version too: the cache lives in a folder named by all of them (training.cache.build_key)
+config.CACHE_DIR = str(numba_cache_directory())
 
 
 @njit(cache=True)
