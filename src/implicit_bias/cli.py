@@ -21,6 +21,17 @@ def _json(text: str):
         raise argparse.ArgumentTypeError(f"not valid JSON ({error.msg}): {text!r}") from None
 
 
+def _seed(text: str) -> int:
+    """--seed: an integer in [0, 2^63), what numpy's generators and the run files' int64 attributes hold."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= seed < 2**63:
+        raise argparse.ArgumentTypeError(f"a seed must be in [0, 2^63), got {seed}")
+    return seed
+
+
 def _init(text: str):
     """--init: a scheme name, or a JSON object of given directions."""
     return _json(text) if text.lstrip().startswith("{") else text
@@ -225,7 +236,7 @@ def _run_arguments(p):
         '{"vectors": [[...], ...]} or {"file": "v.npz"} (arrays v_1..v_L)',
     )
     p.add_argument("--alpha", required=True, type=float, help="initial scale alpha > 0")
-    p.add_argument("--seed", required=True, type=int, help="seed of the initial directions")
+    p.add_argument("--seed", required=True, type=_seed, help="seed of the initial directions, 0 <= seed < 2^63")
     p.add_argument(
         "--solver",
         required=True,

@@ -132,6 +132,26 @@ SCHEMA_CASES = [
         "experiments.exp.solver.rtol: 1.0 is greater than or equal to the maximum of 1",
     ),
     (
+        "residual_rtol >= 1 (an untrained run would read as converged)",
+        edited(REGRESSION, ["solver"], {"name": "flow", "residual_rtol": 1.0}),
+        "experiments.exp.solver.residual_rtol: 1.0 is greater than or equal to the maximum of 1",
+    ),
+    (
+        "residual_rtol below float64's resolution",
+        edited(REGRESSION, ["solver"], {"name": "flow", "residual_rtol": 1e-300}),
+        "experiments.exp.solver.residual_rtol: 1e-300 is less than the minimum of 1e-15",
+    ),
+    (
+        "checkpoints beyond memory",
+        edited(REGRESSION, ["solver"], {"name": "gd", "checkpoints": 100_000_000}),
+        "experiments.exp.solver.checkpoints: 100000000 is greater than the maximum of 10000000",
+    ),
+    (
+        "seed >= 2^63",
+        edited(REGRESSION, ["seeds"], [2**63]),
+        "experiments.exp.seeds.0: 9223372036854775808 is greater than the maximum of 9223372036854775807",
+    ),
+    (
         "unknown solver",
         edited(REGRESSION, ["solver"], {"name": "adam"}),
         "experiments.exp.solver.name: 'adam' is not one of ['gd', 'flow']",

@@ -248,6 +248,18 @@ def test_log_spaced_checkpoints_include_both_ends():
     assert 80 < steps.size <= 101
 
 
+def test_records_that_would_not_fit_in_memory_are_refused_before_training():
+    problem = Problem(fc(2, depth=2), PAPER_X, PAPER_Y, "regression")  # d = 2, P = 6: 80 bytes a checkpoint
+    with pytest.raises(ValueError) as error:
+        GradientFlow(checkpoints=10**7).run(problem, np.full((8, 6), 0.1))
+    assert str(error.value) == (
+        "flow.checkpoints = 10000000 for 8 run(s) with d = 2 and 6 parameters would record 5.96 GiB (at most 4 GiB); "
+        "lower flow.checkpoints"
+    )
+    with pytest.raises(ValueError, match=r"^gd.checkpoints = \d+ for 64 run\(s\) with d = 2 and 6 parameters would"):
+        GradientDescent(lr=1e-3, steps=10**7, checkpoints=10**7).run(problem, np.full((64, 6), 0.1))
+
+
 @pytest.mark.parametrize(
     "spec,message",
     [
@@ -257,7 +269,10 @@ def test_log_spaced_checkpoints_include_both_ends():
         ({"name": "gd", "steps": 0}, "gd.steps must be an integer >= 1, got 0"),
         ({"name": "gd", "steps": 10.5}, "gd.steps must be an integer >= 1, got 10.5"),
         ({"name": "gd", "device": "cuda"}, "gd.device 'cuda' needs backend 'torch'"),
-        ({"name": "flow", "rtol": 2.0}, "flow.rtol must be < 1, got 2.0"),
+        ({"name": "flow", "rtol": 2.0}, "flow.rtol must be in [1e-15, 1), got 2.0"),
+        ({"name": "flow", "residual_rtol": 1.0}, "flow.residual_rtol must be in [1e-15, 1), got 1.0"),
+        ({"name": "flow", "residual_rtol": 1e-300}, "flow.residual_rtol must be in [1e-15, 1), got 1e-300"),
+        ({"name": "gd", "checkpoints": 10**8}, "gd.checkpoints must be at most 10000000, got 100000000"),
         ({"name": "flow", "max_steps": 0}, "flow.max_steps must be an integer >= 1, got 0"),
         (
             {"name": "flow", "log_loss_target": 5.0},

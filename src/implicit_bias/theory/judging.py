@@ -33,6 +33,9 @@ KKT = 1e-2  # L >= 3 stationarity residual (relative norm of the projected Lagra
 SINGULAR_RESIDUAL = 2e-3  # Theorem 1: ||v/|v| - g/|g| || (2e-3 ~ 0.1 deg)
 # limits of regression flows: rtol 1e-10, final residual 1e-12, independent integrators agree to ~1e-8
 FLOW_RELATIVE = 1e-6
+# a flow's end point resolves its limit to FLOW_RELATIVE only when it was integrated and stopped this
+# close (relative residual at the end, and the integrator's rtol): 100x below the tolerance
+RESOLVED = 1e-8
 
 TAIL_DECADES = 2.0  # the tail: the last two decades of tau (at least TAIL_POINTS checkpoints)
 TAIL_POINTS = 8
@@ -290,11 +293,21 @@ def training_could_decide(rows: list[Check]) -> bool:
 
 
 def judge_limit(
-    claim, run, metric: str, error: float, *, tolerance: float, why: str, controls: dict | None = None
+    claim,
+    run,
+    metric: str,
+    error: float,
+    *,
+    tolerance: float,
+    why: str,
+    controls: dict | None = None,
+    unresolved: str | None = None,
 ) -> list[Check]:
     """Rows for a limit point: ``error`` of the prediction, ``controls[name]`` the errors of the
     wrong predictions; each is within ``tolerance`` or not. ``run`` is a RunView or, for a row
-    about a group of runs, its location (a dict of experiment, architecture, depth, alpha, seed)."""
+    about a group of runs, its location (a dict of experiment, architecture, depth, alpha, seed).
+    ``unresolved``: why the run's end point cannot be judged at this tolerance (the claim row is then
+    inconclusive, whatever its value)."""
     place = run if isinstance(run, dict) else where(run)
     passed = bool(np.isfinite(error) and error <= tolerance)
     row = Check(
@@ -302,8 +315,8 @@ def judge_limit(
         metric=metric,
         value=float(error),
         tolerance=float(tolerance),
-        status="pass" if passed else "fail",
-        reason=why,
+        status="inconclusive" if unresolved else "pass" if passed else "fail",
+        reason=f"{unresolved}; {why}" if unresolved else why,
         **place,
     )
     rows = [
@@ -324,10 +337,35 @@ def judge_limit(
 
 
 def regression_tolerance(run: RunView) -> tuple[float, str]:
+    """The tolerance of a regression run's limit point and why, with the settings it was trained with."""
     if run.solver.get("name") == "gd":
         lr = float(run.solver["lr"])
         return 10 * lr, f"GD with lr = {lr:g} stops O(lr) away from the flow's limit; tolerance 10 lr"
-    return FLOW_RELATIVE, "the flow's limit point is accurate to ~1e-8 (rtol 1e-10, residual 1e-12)"
+    rtol, residual = float(run.solver.get("rtol", np.nan)), final_residual(run)
+    return FLOW_RELATIVE, (
+        f"the flow's limit point is accurate to ~1e-8 when integrated at rtol <= {RESOLVED:g} and stopped at a "
+        f"relative residual <= {RESOLVED:g} (this run: rtol {rtol:g}, residual {residual:.2g})"
+    )
+
+
+def final_residual(run: RunView) -> float:
+    """||X beta - y|| / ||y|| at the run's last checkpoint."""
+    beta = run.beta[run.final]
+    return float(np.linalg.norm(run.X @ beta - run.y) / np.linalg.norm(run.y))
+
+
+def unresolved_limit(run: RunView) -> str | None:
+    """Why a regression flow's end point does not resolve its limit to FLOW_RELATIVE, or None (GD: None,
+    its tolerance is its own)."""
+    if run.solver.get("name") == "gd":
+        return None
+    rtol, residual = float(run.solver.get("rtol", np.nan)), final_residual(run)
+    if residual <= RESOLVED and rtol <= RESOLVED:
+        return None
+    return (
+        f"the run ended at a relative residual of {residual:.2g} with rtol {rtol:g}: its end point does not resolve "
+        f"the limit to {FLOW_RELATIVE:g} (train with residual_rtol and rtol <= {RESOLVED:g}; defaults 1e-12 and 1e-10)"
+    )
 
 
 def relative_error(a, b) -> float:

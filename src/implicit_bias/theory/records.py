@@ -169,7 +169,7 @@ def where(run: RunView) -> dict:
 
 
 def unmeasured(claim, status: str, reason: str, metric: str = "-", **place) -> Check:
-    """A row without a measured value: not-applicable, or a fail whose reason says what went wrong."""
+    """A row without a measured value: not-applicable, inconclusive or a fail, whose reason says why."""
     return Check(claim, metric=metric, value=np.nan, tolerance=np.nan, status=status, reason=reason, **place)
 
 
@@ -178,11 +178,13 @@ def not_applicable(claim, run, reason) -> Check:
 
 
 def gate(claim, run, prediction) -> list[Check] | None:
-    """Rows for a prediction that does not apply or a run that did not succeed, else None."""
+    """Rows for a prediction that does not apply (not-applicable), failed (fail) or a run that did not
+    finish (inconclusive), else None."""
     if not prediction.applicable:
         return [not_applicable(claim, run, prediction.reason)]
     if prediction.error:
         return [unmeasured(claim, "fail", f"the prediction failed: {prediction.error}", "prediction", **where(run))]
-    if not run.ok:
-        return [unmeasured(claim, "fail", f"the run {run.status}: {run.reason}", "run status", **where(run))]
+    if not run.ok:  # a solver that stopped short (stalled, diverged, out of steps) is no evidence either way
+        reason = f"the run {run.status}: {run.reason}; a run that did not finish training cannot test the claim"
+        return [unmeasured(claim, "inconclusive", reason, "run status", **where(run))]
     return None

@@ -17,6 +17,10 @@ import numpy as np
 from . import codes, compiled, specialised
 from .problem import Problem, RunResult
 
+FINEST_RTOL = 1e-15  # relative tolerances below float64's resolution cannot be met
+MAX_CHECKPOINTS = 10_000_000  # a bound on the setting; what fits in memory is checked per run (_check_records)
+MAX_RECORD_BYTES = 4 * 2**30  # beta and Theta at every checkpoint of every run of a batch
+
 
 def _require(condition: bool, message: str):
     if not condition:
@@ -27,6 +31,21 @@ def _positive_int(value, name, minimum=1):
     _require(
         isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum,
         f"{name} must be an integer >= {minimum}, got {value!r}",
+    )
+
+
+def _checkpoints(value, what: str) -> None:
+    _positive_int(value, what, minimum=2)
+    _require(value <= MAX_CHECKPOINTS, f"{what} must be at most {MAX_CHECKPOINTS}, got {value}")
+
+
+def _check_records(what: str, runs: int, K: int, problem: Problem) -> None:
+    """Refuse, before allocating, records that would not fit: K checkpoints of beta (d) and Theta (P)."""
+    size = 8 * runs * K * (problem.network.dim + problem.network.n_params + 2)
+    _require(
+        size <= MAX_RECORD_BYTES,
+        f"{what} = {K} for {runs} run(s) with d = {problem.network.dim} and {problem.network.n_params} parameters "
+        f"would record {size / 2**30:.3g} GiB (at most {MAX_RECORD_BYTES / 2**30:g} GiB); lower {what}",
     )
 
 
@@ -87,7 +106,7 @@ class GradientDescent:
     def __post_init__(self):
         _positive_float(self.lr, "gd.lr")
         _positive_int(self.steps, "gd.steps")
-        _positive_int(self.checkpoints, "gd.checkpoints", minimum=2)
+        _checkpoints(self.checkpoints, "gd.checkpoints")
         if self.loss_target is not None:
             _positive_float(self.loss_target, "gd.loss_target")
         _require(self.backend in ("numba", "torch"), f"gd.backend must be 'numba' or 'torch', got {self.backend!r}")
@@ -104,6 +123,7 @@ class GradientDescent:
         init = thetas.copy()
         steps = log_spaced_steps(self.steps, self.checkpoints)
         runs, K, d = thetas.shape[0], steps.size, problem.network.dim
+        _check_records("gd.checkpoints", runs, K, problem)
         beta = np.full((runs, K, d), np.nan)
         loss = np.full((runs, K), np.nan)
         log_loss = np.full((runs, K), np.nan)
@@ -197,9 +217,11 @@ class GradientFlow:
             )
         for name in ("residual_rtol", "rtol", "atol", "stiff_rtol"):
             _positive_float(getattr(self, name), f"flow.{name}")
-        _require(self.rtol < 1, f"flow.rtol must be < 1, got {self.rtol}")
+        for name in ("residual_rtol", "rtol", "stiff_rtol"):  # relative: float64 resolves no finer, 1 is no accuracy
+            value = getattr(self, name)
+            _require(FINEST_RTOL <= value < 1, f"flow.{name} must be in [{FINEST_RTOL:g}, 1), got {value!r}")
         _positive_int(self.max_steps, "flow.max_steps")
-        _positive_int(self.checkpoints, "flow.checkpoints", minimum=2)
+        _checkpoints(self.checkpoints, "flow.checkpoints")
         _positive_int(self.stiff_steps, "flow.stiff_steps")
 
     def settings(self) -> dict:
@@ -247,6 +269,7 @@ class GradientFlow:
 
     def run(self, problem: Problem, thetas0) -> list[RunResult]:
         thetas = _initial_parameters(problem, thetas0)
+        _check_records("flow.checkpoints", thetas.shape[0], self.checkpoints, problem)
         why = [self._invalid_start(problem, theta) for theta in thetas]
         valid = [r for r, w in enumerate(why) if not w]
         integrated = iter(self._integrate(problem, thetas[valid]) if valid else [])

@@ -21,6 +21,7 @@ from ..judging import (
     regression_tolerance,
     relative_error,
     tail_indices,
+    unresolved_limit,
     with_controls,
 )
 from ..records import Check, Prediction, gate, unmeasured, where
@@ -138,6 +139,7 @@ def check_figure1(run, prediction):
         relative_error(beta, prediction.beta),
         tolerance=tolerance,
         why=why,
+        unresolved=unresolved_limit(run),
         controls=controls,
     )
 

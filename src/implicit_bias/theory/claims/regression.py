@@ -12,7 +12,7 @@ import numpy as np
 from ...decompositions import is_even, orthogonal_decomposition
 from ...inits import premise
 from .. import regression
-from ..judging import judge_limit, regression_tolerance, relative_error
+from ..judging import judge_limit, regression_tolerance, relative_error, unresolved_limit
 from ..records import Prediction, RunView, gate, not_applicable, unmeasured
 
 SWEEP_RELATIVE = 1e-3  # an alpha -> 0 (or inf) limit extrapolated from a sweep: within 0.1 %
@@ -72,6 +72,7 @@ def limit_rows(claim, run, prediction):
         relative_error(run.beta[run.final], prediction.beta),
         tolerance=tolerance,
         why=why,
+        unresolved=unresolved_limit(run),
         controls=controls,
     )
 
@@ -132,6 +133,7 @@ def check_corollary7(run, prediction):
         relative_error(product, matrix(prediction.info["rho"])),
         tolerance=tolerance,
         why=why,
+        unresolved=unresolved_limit(run),
         controls=controls,
     )
 
@@ -248,6 +250,7 @@ def check_theorem5(run, prediction):
         error(*prediction.theta, prediction.beta),
         tolerance=tolerance,
         why=why,
+        unresolved=unresolved_limit(run),
         controls=controls,
     )
 
