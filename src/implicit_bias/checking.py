@@ -12,7 +12,7 @@ from .datasets import Dataset
 from .files import atomic_write
 from .labels import run_key
 from .netcdf import Record
-from .predictions import read_predictions, read_predictions_file
+from .predictions import read_predictions, read_predictions_file, require_same_dataset
 from .runs import network_for
 from .theory import CLAIMS, COLUMNS, FLOAT_COLUMNS, RunView, check_runs
 
@@ -53,6 +53,13 @@ def check_files(claims, *, dataset=None, runs=(), predictions=None, depths=None)
             raise ValueError(f"{predictions or 'no predictions file'} has no predictions for the run {path} {key}")
         view = read_run(run_file, data)
         prediction_file = predicted_runs[key]
+        trained_on = str(run_file.attrs.get("dataset_sha256", ""))
+        if data is not None and trained_on != data.content_sha256:
+            raise ValueError(
+                f"{path} was trained on the dataset with sha256 {trained_on[:16] or '(none recorded)'}, but "
+                f"{dataset} has sha256 {data.content_sha256[:16]}: retrain, or check it against its own dataset"
+            )
+        require_same_dataset(prediction_file, trained_on, predictions, path)
         if not np.array_equal(prediction_file["theta_init"], view.theta_init):
             raise ValueError(f"{path}: the run and its predictions start from different initialisations")
         own = read_predictions(prediction_file)

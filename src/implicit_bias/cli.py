@@ -151,6 +151,7 @@ def _train(args):
     from .datasets import Dataset
     from .runs import train_run
 
+    dataset = Dataset.read(args.dataset)
     decide = None
     if args.claims:  # only then does training run claim code (see sources.py)
         from .deciding import decider
@@ -159,7 +160,11 @@ def _train(args):
             from .predictions import run_predictions
 
             predicted, init = run_predictions(
-                args.predictions, architecture=args.architecture, alpha=args.alpha, seed=args.seed
+                args.predictions,
+                architecture=args.architecture,
+                alpha=args.alpha,
+                seed=args.seed,
+                dataset_sha256=dataset.content_sha256,
             )
             decide = decider(args.claims, predicted, init)
         else:
@@ -169,7 +174,6 @@ def _train(args):
 
         built = compiled.use(args.kernels)
         log.info("kernels: %s", "ahead-of-time build" if built else "numba's (the manifest names no build)")
-    dataset = Dataset.read(args.dataset)
     log.info(
         "training %s alpha=%g seed=%d init=%s solver=%s on %s",
         args.architecture,

@@ -42,6 +42,19 @@ class Dataset:
         object.__setattr__(self, "X", X)
         object.__setattr__(self, "y", y)
 
+    @property
+    def content_sha256(self) -> str:
+        """sha256 of what training and the predictions see: task, X, y and basis (not the file's bytes, which
+        carry provenance). Run and predictions files record it, so that one made for other data is refused."""
+        import hashlib
+
+        digest = hashlib.sha256(self.task.encode())
+        for array in (self.X, self.y, self.basis):
+            if array is not None:
+                array = np.ascontiguousarray(array, dtype=np.float64)
+                digest.update(str(array.shape).encode() + array.tobytes())
+        return digest.hexdigest()
+
     def record(self) -> Record:
         """The dataset file's content: X (sample, feature), y (sample)[, basis (feature, eigenvector)]."""
         variables = {

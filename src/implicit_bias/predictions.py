@@ -32,9 +32,10 @@ def planned_run(
     )
 
 
-def predictions_record(claims, run: RunView, label: str) -> Record:
-    """Every claim's prediction for one planned run (of the architecture labelled ``label``): one group
-    of the predictions file (written with netCDF4 alone, so that reading it needs no xarray)."""
+def predictions_record(claims, run: RunView, label: str, dataset_sha256: str = "") -> Record:
+    """Every claim's prediction for one planned run (of the architecture labelled ``label``, on the dataset
+    whose ``content_sha256`` is given): one group of the predictions file (written with netCDF4 alone, so
+    that reading it needs no xarray)."""
     network = run.network
     predictions = [predict(claim, run) for claim in claims]
     K = len(predictions)
@@ -89,6 +90,7 @@ def predictions_record(claims, run: RunView, label: str) -> Record:
         "alpha": run.alpha,
         "seed": run.seed,
         "init": run.init,
+        "dataset_sha256": dataset_sha256,
     }
     return Record(data, attrs)
 
@@ -137,7 +139,7 @@ def predict_experiment(dataset: Dataset, spec: dict, experiment: str, solver: di
                     solver=solver,
                     experiment=experiment,
                 )
-                ds = predictions_record(claims, run, label)
+                ds = predictions_record(claims, run, label, dataset.content_sha256)
                 out[run_name(label, alpha_label(alpha), seed)] = ds
                 if log:
                     applies = [c for c, a in zip(claims, ds["applicable"]) if a]
@@ -162,13 +164,26 @@ def read_predictions_file(path) -> dict[tuple, Record]:
     return {run_key(group.attrs): group for group in read_records(path).values()}
 
 
-def run_predictions(path, *, architecture: dict, alpha: float, seed: int) -> tuple[dict[str, Prediction], np.ndarray]:
+def require_same_dataset(group: Record, dataset_sha256: str, predictions, run) -> None:
+    """Refuse predictions made for other data than the run's, naming both (sha256 of the content)."""
+    made_for = str(group.attrs.get("dataset_sha256", ""))
+    if made_for != dataset_sha256:
+        raise ValueError(
+            f"{predictions} was made for the dataset with sha256 {made_for[:16] or '(none recorded)'}, but {run} "
+            f"is on the dataset with sha256 {dataset_sha256[:16] or '(none recorded)'}: rerun predict for this data"
+        )
+
+
+def run_predictions(
+    path, *, architecture: dict, alpha: float, seed: int, dataset_sha256: str
+) -> tuple[dict[str, Prediction], np.ndarray]:
     """One run's predictions (claim -> Prediction) from its experiment's predictions file, and the
-    initialisation they were made for."""
+    initialisation they were made for; predictions made for another dataset are refused."""
     label = architecture_label(architecture)
     key = (label, float(alpha), int(seed))
     name = run_name(label, alpha_label(alpha), seed)  # the group predict_experiment named; its attributes decide
     group = read_records(path, [name]).get(name)
     if group is None or run_key(group.attrs) != key:
         raise ValueError(f"{path} has no predictions for the run {key}")
+    require_same_dataset(group, dataset_sha256, path, f"the run {key}")
     return read_predictions(group), group["theta_init"]

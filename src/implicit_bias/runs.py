@@ -77,6 +77,7 @@ def train_run(
         "task": dataset.task,
         "dataset": dataset.name,
         "data_sha256": dataset.source_sha256,
+        "dataset_sha256": dataset.content_sha256,
         "architecture": network.name,
         "architecture_settings": json.dumps({k: v for k, v in architecture.items() if k != "basis_tensors"}),
         "architecture_label": architecture_label(architecture),

@@ -413,3 +413,52 @@ def test_figure_code_leaves_out_scipy_and_leaves_it_importable():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["False", "0.5", "1.0"]
+
+
+def test_predictions_made_for_other_data_are_refused_by_check_and_by_deciding_training(tmp_path, capsys):
+    """Only architecture, alpha, seed and theta(0) were compared: predictions for other data were accepted and
+    the report refuted a true claim at 90 degrees. Both files now record the data's sha256."""
+    X = [[1.0, 0.5], [-0.5, -1.0], [0.8, 1.2]]
+    ours, other = tmp_path / "ours.nc", tmp_path / "other.nc"
+    for path, y in ((ours, [1, -1, 1]), (other, [1, -1, -1])):
+        data = json.dumps({"task": "classification", "X": X, "y": y})
+        assert main(["-q", "dataset", "--inline", data, "--output", str(path)]) == 0
+    solver = {"name": "flow", "log_loss_target": -1e1, "log_loss_cap": -1e3}
+    spec = {
+        "claims": ["corollary2"],
+        "architectures": [{"name": "diag", "depth": 2}],
+        "alphas": [1.0],
+        "seeds": [0],
+        "init": "theorem2",
+        "solver": solver,
+    }
+    for data, out in ((ours, "ours_predictions.nc"), (other, "other_predictions.nc")):
+        predict = ["-q", "predict", "--dataset", str(data), "--experiment", "e", "--spec", json.dumps(spec)]
+        assert main([*predict, "--output", str(tmp_path / out)]) == 0
+    train = ["-q", "train", "--dataset", str(ours), "--architecture", '{"name": "diag", "depth": 2}']
+    train += ["--init", "theorem2", "--alpha", "1", "--seed", "0", "--solver", json.dumps(solver)]
+    run = tmp_path / "run.nc"
+    assert main([*train, "--output", str(run)]) == 0
+    sha = {path: Dataset.read(path).content_sha256[:16] for path in (ours, other)}
+    wrong = tmp_path / "other_predictions.nc"
+    capsys.readouterr()
+    assert (
+        main([*train, "--claims", "corollary2", "--predictions", str(wrong), "--output", str(tmp_path / "r2.nc")]) == 2
+    )
+    assert capsys.readouterr().err == (
+        f"error: {wrong} was made for the dataset with sha256 {sha[other]}, but the run ('diag_L2', 1.0, 0) is on "
+        f"the dataset with sha256 {sha[ours]}: rerun predict for this data\n"
+    )
+    assert not (tmp_path / "r2.nc").exists()
+    check = ["-q", "check", "--runs", str(run), "--claims", "corollary2", "--output", str(tmp_path / "c.csv")]
+    assert main([*check, "--dataset", str(ours), "--predictions", str(wrong)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {wrong} was made for the dataset with sha256 {sha[other]}, but {run} is on the dataset with "
+        f"sha256 {sha[ours]}: rerun predict for this data\n"
+    )
+    assert main([*check, "--dataset", str(other), "--predictions", str(wrong)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {run} was trained on the dataset with sha256 {sha[ours]}, but {other} has sha256 {sha[other]}: "
+        "retrain, or check it against its own dataset\n"
+    )
+    assert main([*check, "--dataset", str(ours), "--predictions", str(tmp_path / "ours_predictions.nc")]) == 0
