@@ -55,12 +55,14 @@ def _add_dataset(verbs):
 
 
 def _dataset(args):
-    from .datasets import GENERATORS, Dataset, make_dataset
+    from .datasets import GENERATORS, Dataset
 
     if args.paper:
         dataset = GENERATORS[args.paper]()
-    elif args.spec:
-        dataset = make_dataset(args.experiment, args.spec)
+    elif args.spec:  # checked as when the workflow loaded: a data file may have changed since
+        from .experiments import validate_data
+
+        dataset = validate_data(args.experiment, args.spec)
     else:
         spec = args.inline
         dataset = Dataset(spec.get("X"), spec.get("y"), spec.get("task"), spec.get("name", "inline"))

@@ -6,6 +6,7 @@ matrix sensing also ``basis`` (the sensors' common eigenbasis; X then holds eige
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,7 +147,12 @@ def make_dataset(name: str, spec: dict) -> Dataset:
 
 def read_data_file(path, task: str, name: str = "file") -> Dataset:
     """A researcher's data from a file: ``.csv`` (a header x1..xd, y; one row per point), ``.npz``
-    (arrays X and y) or ``.nc`` (a dataset file as ``dataset`` writes it). Its SHA-256 is kept.
+    (arrays X and y) or ``.nc`` (a dataset file as ``dataset`` writes it: X (sample, feature), y (sample),
+    optionally basis (feature, eigenvector), attribute task). Its SHA-256 is kept.
+
+    Files are read as their format defines: NetCDF with its fill values as missing data (refused),
+    dimensions by name, its task honoured (a file for the other task is refused) and its basis kept;
+    real numbers only (complex, text or object arrays are refused); CSV numbers in decimal notation only.
 
     Raises DataError (key ``data.file``) naming the file, and the line or data point of a bad value.
     """
@@ -158,17 +164,17 @@ def read_data_file(path, task: str, name: str = "file") -> Dataset:
         raise DataError("data.file", f"{path}: no such file")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     suffix = path.suffix.lower()
+    basis = None
     if suffix == ".csv":
         X, y = _read_csv(path)
     elif suffix == ".npz":
-        with np.load(path) as arrays:
-            missing = [a for a in ("X", "y") if a not in arrays]
-            if missing:
-                raise DataError("data.file", f"{path}: no array {' or '.join(missing)} (expected X and y)")
-            X, y = np.asarray(arrays["X"], dtype=float), np.asarray(arrays["y"], dtype=float)
+        X, y = _read_npz(path)
     elif suffix == ".nc":
-        stored = Dataset.read(path)
-        X, y = stored.X, stored.y
+        stored, X, y, basis = _read_nc(path)
+        if stored != task:
+            raise DataError(
+                "data.file", f"{path}: holds {stored} data (its attribute task), but the experiment is {task}"
+            )
     else:
         raise DataError("data.file", f"{path}: expected a .csv, .npz or .nc file")
     if X.ndim != 2 or y.shape != (X.shape[0],):
@@ -178,14 +184,90 @@ def read_data_file(path, task: str, name: str = "file") -> Dataset:
         raise DataError(
             "data.file", f"{path}: data point {int(bad[0]) + 1} has a value that is not finite (NaN or inf)"
         )
-    return Dataset(X, y, task, name, source_sha256=digest)
+    return Dataset(X, y, task, name, basis, source_sha256=digest)
+
+
+def _real(path, name: str, values) -> np.ndarray:
+    """A stored array as float64, refusing what is not real numbers (complex would be cast silently)."""
+    values = np.asarray(values)
+    if values.dtype.kind not in "biuf":
+        kind = "complex" if values.dtype.kind == "c" else f"{values.dtype} (not numbers)"
+        raise DataError("data.file", f"{path}: {name} holds {kind} values; expected real numbers")
+    return values.astype(np.float64)
+
+
+def _read_npz(path):
+    import zipfile
+
+    try:
+        arrays = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError("data.file", f"{path}: not a readable .npz archive ({error})") from None
+    if not isinstance(arrays, np.lib.npyio.NpzFile):
+        raise DataError("data.file", f"{path}: one array (a .npy file), not an .npz archive of X and y (np.savez)")
+    with arrays:
+        missing = [a for a in ("X", "y") if a not in arrays.files]
+        if missing:
+            raise DataError("data.file", f"{path}: no array {' or '.join(missing)} (expected X and y)")
+        try:
+            X, y = arrays["X"], arrays["y"]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # a truncated member, an object array
+            raise DataError("data.file", f"{path}: cannot read X and y ({error})") from None
+        return _real(path, "X", X), _real(path, "y", y)
+
+
+NC_DIMENSIONS = {"X": ("sample", "feature"), "y": ("sample",), "basis": ("feature", "eigenvector")}
+
+
+def _read_nc(path):
+    """(task, X, y, basis or None) of a dataset NetCDF file, with masking on: fill values are missing data."""
+    import netCDF4
+
+    try:
+        nc = netCDF4.Dataset(path)
+    except OSError as error:
+        raise DataError("data.file", f"{path}: not a readable NetCDF file ({error})") from None
+    with nc:
+        if "task" not in nc.ncattrs():
+            raise DataError("data.file", f"{path}: no attribute task (classification or regression)")
+        arrays = {}
+        for name, dims in NC_DIMENSIONS.items():
+            if name not in nc.variables:
+                if name == "basis":
+                    continue
+                raise DataError(
+                    "data.file", f"{path}: no variable {name} (expected X (sample, feature) and y (sample))"
+                )
+            variable = nc.variables[name]
+            if variable.dimensions != dims:
+                raise DataError(
+                    "data.file", f"{path}: {name} has dimensions {variable.dimensions}; expected {dims} (by name)"
+                )
+            if variable.dtype == str or variable.dtype.kind not in "biuf":
+                raise DataError("data.file", f"{path}: {name} holds {variable.dtype} values; expected real numbers")
+            variable.set_auto_mask(True)
+            values = variable[...]
+            if np.ma.is_masked(values):
+                where = tuple(int(i) for i in np.argwhere(np.ma.getmaskarray(values))[0])
+                raise DataError(
+                    "data.file", f"{path}: {name} has missing values (its fill value) at index {where}; expected data"
+                )
+            arrays[name] = _real(path, name, np.ma.getdata(values))
+        return str(nc.getncattr("task")), arrays["X"], arrays["y"], arrays.get("basis")
+
+
+# a number in decimal notation (float() would also take "1_0" as 10); nan and inf are refused later as not finite
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.IGNORECASE)
 
 
 def _read_csv(path):
     import csv
 
-    with open(path, newline="") as handle:
-        rows = list(csv.reader(handle))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # a byte-order mark is not part of x1
+            rows = list(csv.reader(handle))
+    except UnicodeDecodeError as error:
+        raise DataError("data.file", f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8") from None
     if not rows:
         raise DataError("data.file", f"{path}: empty file")
     header = [h.strip() for h in rows[0]]
@@ -196,11 +278,91 @@ def _read_csv(path):
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != d + 1:
             raise DataError("data.file", f"{path}: line {number} has {len(row)} values, the header {d + 1}")
-        try:
-            values.append([float(v) for v in row])
-        except ValueError:
-            raise DataError("data.file", f"{path}: line {number} has a value that is not a number: {row}") from None
+        if not all(NUMBER.fullmatch(v.strip()) for v in row):
+            raise DataError("data.file", f"{path}: line {number} has a value that is not a number: {row}")
+        values.append([float(v) for v in row])
     if not values:
         raise DataError("data.file", f"{path}: no data rows")
     table = np.array(values)
     return table[:, :d], table[:, d]
+
+
+# --- what training and the theorems need of an experiment's data ---------------------------------------
+DATA_SCALE = (1e-100, 1e100)  # magnitudes float64 training can square, exponentiate and sum safely
+
+
+def _fail(key, message):
+    raise DataError(key, message)
+
+
+def validate_data(name: str, spec: dict) -> Dataset:
+    """An experiment's data (its ``task`` and ``data`` keys): made or read, then checked for what training
+    and the theorems need. Config validation and the dataset job both run it, so that a file changed after
+    the workflow loaded is checked too. Returns the dataset; raises DataError naming the config key."""
+    import math
+
+    key = f"experiments.{name}"
+    if spec.get("task") not in TASKS:
+        _fail(f"{key}.task", f"expected one of {TASKS}, got {spec.get('task')!r}")
+    data = spec.get("data", {})
+    if "X" in data:
+        X, y = data["X"], data.get("y")
+        if not isinstance(X, list) or not X or not all(isinstance(r, list) for r in X):
+            _fail(f"{key}.data.X", "expected a non-empty list of rows (lists of numbers)")
+        if len({len(r) for r in X}) != 1:
+            _fail(f"{key}.data.X", f"rows have different lengths {sorted({len(r) for r in X})} (ragged)")
+        if not isinstance(y, list) or len(y) != len(X):
+            _fail(f"{key}.data.y", f"expected one value per row of X ({len(X)}), got {y!r}")
+        values = [v for r in X for v in r] + list(y)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+            _fail(f"{key}.data", "X and y must be finite numbers (no NaN, inf or text)")
+    try:
+        dataset = make_dataset(name, spec)
+    except DataError as error:
+        _fail(f"{key}.{error.key}", error.message)
+    except (ValueError, KeyError, TypeError) as error:
+        _fail(f"{key}.data", str(error))
+    _require_usable_values(key, dataset)
+    if dataset.task == "classification":
+        if not np.all(np.abs(dataset.y) == 1):
+            _fail(f"{key}.data.y", "classification labels must be +1 or -1")
+        _require_separable(key, dataset)
+    return dataset
+
+
+def _require_usable_values(key, dataset):
+    """Magnitudes training can handle, and no all-zero point (no network can use or fit it)."""
+    low, high = DATA_SCALE
+    values = np.abs(np.concatenate([dataset.X.ravel(), dataset.y]))
+    nonzero = values[values > 0]
+    if nonzero.size and (nonzero.max() > high or nonzero.min() < low):
+        _fail(
+            f"{key}.data",
+            f"values range from {nonzero.min():.3g} to {nonzero.max():.3g} in magnitude; training "
+            f"needs them within {low:g}..{high:g} (rescale X and y)",
+        )
+    zero_rows = np.nonzero(~np.any(dataset.X != 0, axis=1))[0]
+    if zero_rows.size:
+        _fail(
+            f"{key}.data.X",
+            f"row {int(zero_rows[0])} is all zeros: f(0) = 0 for every network, so no training "
+            "can use or fit that point",
+        )
+
+
+def _require_separable(key, dataset):
+    """Linearly separable data: a z with y_i x_i^T z >= 1 exists (an LP feasibility problem)."""
+    from scipy.optimize import linprog
+
+    X, y = dataset.X, dataset.y
+    result = linprog(
+        np.zeros(X.shape[1]), A_ub=-(y[:, None] * X), b_ub=-np.ones(len(y)), bounds=[(None, None)] * X.shape[1]
+    )
+    if result.status == 2:
+        _fail(f"{key}.data", "classification data are not linearly separable (every theorem assumes they are)")
+    if result.status != 0:
+        _fail(
+            f"{key}.data",
+            f"the separability test (a linear program) failed numerically: {result.message} "
+            "(rescale the data to magnitudes near 1)",
+        )

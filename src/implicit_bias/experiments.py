@@ -13,16 +13,15 @@ import re
 
 import numpy as np
 
-from .datasets import DataError, Dataset, make_dataset
+from .datasets import DataError, Dataset, validate_data
 from .inits import INITS, given_directions
 from .labels import alpha_label, architecture_label
 from .networks import ARCHITECTURES, build_network
 from .theory import CLAIMS
-from .training import TASKS, make_solver
+from .training import make_solver
 
 # folders the workflow writes beside the experiments' under results/: no experiment may take their names
 RESERVED_NAMES = ("theory", "figures", "report", "logs", "benchmarks")
-DATA_SCALE = (1e-100, 1e100)  # magnitudes float64 training can square, exponentiate and sum safely
 DEVICE = r"^(cpu|mps|cuda(:[0-9]+)?)$"
 
 
@@ -115,32 +114,11 @@ def validate_experiment(name: str, spec: dict) -> Dataset:
             f"the name {name!r} is the workflow's own folder under results/; choose another "
             f"(reserved: {', '.join(RESERVED_NAMES)})",
         )
-    if spec.get("task") not in TASKS:
-        _fail(f"{key}.task", f"expected one of {TASKS}, got {spec.get('task')!r}")
-    data = spec.get("data", {})
-    if "X" in data:
-        X, y = data["X"], data.get("y")
-        if not isinstance(X, list) or not X or not all(isinstance(r, list) for r in X):
-            _fail(f"{key}.data.X", "expected a non-empty list of rows (lists of numbers)")
-        if len({len(r) for r in X}) != 1:
-            _fail(f"{key}.data.X", f"rows have different lengths {sorted({len(r) for r in X})} (ragged)")
-        if not isinstance(y, list) or len(y) != len(X):
-            _fail(f"{key}.data.y", f"expected one value per row of X ({len(X)}), got {y!r}")
-        values = [v for r in X for v in r] + list(y)
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
-            _fail(f"{key}.data", "X and y must be finite numbers (no NaN, inf or text)")
     try:
-        dataset = make_dataset(name, spec)
+        dataset = validate_data(name, spec)
     except DataError as error:
-        _fail(f"{key}.{error.key}", error.message)
-    except (ValueError, KeyError, TypeError) as error:
-        _fail(f"{key}.data", str(error))
+        _fail(error.key, error.message)
     n, d = dataset.X.shape
-    _require_usable_values(key, dataset)
-    if dataset.task == "classification":
-        if not np.all(np.abs(dataset.y) == 1):
-            _fail(f"{key}.data.y", "classification labels must be +1 or -1")
-        _require_separable(key, dataset)
     networks = {}
     for i, arch in enumerate(spec.get("architectures", [])):
         akey = f"{key}.architectures[{i}]"
@@ -192,44 +170,6 @@ def validate_experiment(name: str, spec: dict) -> Dataset:
         )
     _validate_claims(key, spec, dataset)
     return dataset
-
-
-def _require_usable_values(key, dataset):
-    """Magnitudes training can handle, and no all-zero point (no network can use or fit it)."""
-    low, high = DATA_SCALE
-    values = np.abs(np.concatenate([dataset.X.ravel(), dataset.y]))
-    nonzero = values[values > 0]
-    if nonzero.size and (nonzero.max() > high or nonzero.min() < low):
-        _fail(
-            f"{key}.data",
-            f"values range from {nonzero.min():.3g} to {nonzero.max():.3g} in magnitude; training "
-            f"needs them within {low:g}..{high:g} (rescale X and y)",
-        )
-    zero_rows = np.nonzero(~np.any(dataset.X != 0, axis=1))[0]
-    if zero_rows.size:
-        _fail(
-            f"{key}.data.X",
-            f"row {int(zero_rows[0])} is all zeros: f(0) = 0 for every network, so no training "
-            "can use or fit that point",
-        )
-
-
-def _require_separable(key, dataset):
-    """Linearly separable data: a z with y_i x_i^T z >= 1 exists (an LP feasibility problem)."""
-    from scipy.optimize import linprog
-
-    X, y = dataset.X, dataset.y
-    result = linprog(
-        np.zeros(X.shape[1]), A_ub=-(y[:, None] * X), b_ub=-np.ones(len(y)), bounds=[(None, None)] * X.shape[1]
-    )
-    if result.status == 2:
-        _fail(f"{key}.data", "classification data are not linearly separable (every theorem assumes they are)")
-    if result.status != 0:
-        _fail(
-            f"{key}.data",
-            f"the separability test (a linear program) failed numerically: {result.message} "
-            "(rescale the data to magnitudes near 1)",
-        )
 
 
 def _validate_claims(key, spec, dataset):

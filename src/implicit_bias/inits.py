@@ -239,11 +239,15 @@ def read_init_file(path) -> tuple[list[np.ndarray], str]:
     try:
         data = path.read_bytes()
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-            named = {name: np.asarray(arrays[name], dtype=np.float64) for name in arrays.files}
+            named = {name: arrays[name] for name in arrays.files}
     except FileNotFoundError:
         raise ValueError(f"{path}: no such init file") from None
     except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path}: not a readable .npz file ({error})") from None
+    for name, values in named.items():  # np.asarray(complex, float64) would drop the imaginary part, warning only
+        if values.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: {name} holds {values.dtype} values; expected real numbers")
+    named = {name: values.astype(np.float64) for name, values in named.items()}
     layers = sorted(named, key=lambda name: int(name[2:]) if name.startswith("v_") and name[2:].isdigit() else -1)
     expected = [f"v_{l}" for l in range(1, len(named) + 1)]
     if layers != expected:

@@ -6,6 +6,7 @@ schema cannot see (shapes, values, separability, rank, which claims the networks
 """
 
 import copy
+import json
 import math
 from pathlib import Path
 
@@ -528,3 +529,140 @@ def test_a_bad_init_file_is_refused_naming_the_file(tmp_path, arrays, message):
     with pytest.raises(ConfigError) as error:
         validate_experiment("exp", edited(WOODWORTH, ["init"], {"file": str(path)}))
     assert str(error.value).startswith("experiments.exp.init: ") and message in str(error.value)
+
+
+# --- files are read the way their format defines --------------------------------------------------------
+def _nc(path, *, X=None, dims=("sample", "feature"), task="regression", fill=None, basis=None):
+    import netCDF4
+
+    X = np.array([[0.3, -1.2, 0.5], [1.0, 2.0, -0.7]]) if X is None else X
+    with netCDF4.Dataset(path, "w") as nc:
+        if task is not None:
+            nc.task = task
+        for name, size in zip(dims, X.shape):
+            nc.createDimension(name, size)
+        if "sample" not in dims:
+            nc.createDimension("sample", X.shape[1])
+        if "feature" not in nc.dimensions:
+            nc.createDimension("feature", X.shape[0])
+        variable = nc.createVariable("X", "f8", dims, fill_value=fill)
+        variable[...] = X
+        nc.createVariable("y", "f8", ("sample",))[...] = np.arange(1.0, nc.dimensions["sample"].size + 1)
+        if basis is not None:
+            nc.createDimension("eigenvector", basis.shape[1])
+            nc.createVariable("basis", "f8", ("feature", "eigenvector"))[...] = basis
+    return path
+
+
+def _unwritten(path):
+    import netCDF4
+
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.task = "regression"
+        nc.createDimension("sample", 2)
+        nc.createDimension("feature", 3)
+        nc.createVariable("X", "f8", ("sample", "feature"))[0, :] = [1.0, 2.0, 3.0]  # row 1 left unwritten
+        nc.createVariable("y", "f8", ("sample",))[...] = [1.0, 2.0]
+    return path
+
+
+def _npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def _bytes(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+BAD_FILES = [
+    (
+        "a fill value in X",
+        lambda t: _nc(t / "f.nc", X=np.array([[0.3, -9999.0, 0.5], [1.0, 2.0, -0.7]]), fill=-9999.0),
+        "X has missing values (its fill value) at index (0, 1); expected data",
+    ),
+    ("an unwritten row (netCDF's default fill)", lambda t: _unwritten(t / "u.nc"), "X has missing values (its fill"),
+    (
+        "X stored (feature, sample)",
+        lambda t: _nc(t / "t.nc", X=np.ones((3, 3)), dims=("feature", "sample")),
+        "X has dimensions ('feature', 'sample'); expected ('sample', 'feature') (by name)",
+    ),
+    ("no task", lambda t: _nc(t / "n.nc", task=None), "no attribute task (classification or regression)"),
+    (
+        "classification data for a regression experiment",
+        lambda t: _nc(t / "c.nc", task="classification"),
+        "holds classification data (its attribute task), but the experiment is regression",
+    ),
+    (
+        "complex X in an npz",
+        lambda t: _npz(t / "c.npz", X=np.ones((1, 5)) * (1 + 1j), y=np.ones(1)),
+        "X holds complex values; expected real numbers",
+    ),
+    ("an empty npz", lambda t: _bytes(t / "e.npz", b""), "not a readable .npz archive"),
+    (
+        "a .npy renamed .npz",
+        lambda t: _bytes(t / "a.npz", (np.save(t / "a.npy", np.ones(3)), (t / "a.npy").read_bytes())[1]),
+        "one array (a .npy file), not an .npz archive of X and y (np.savez)",
+    ),
+    (
+        "an object array in an npz",
+        lambda t: _npz(t / "o.npz", X=np.array([[1, "a"]], dtype=object), y=np.ones(1)),
+        "cannot read X and y (Object arrays cannot be loaded when allow_pickle=False)",
+    ),
+    ("1_0 in a CSV", lambda t: _bytes(t / "u.csv", b"x1,x2,y\n1_0,2,3\n"), "line 2 has a value that is not a number"),
+    ("Latin-1 CSV", lambda t: _bytes(t / "l.csv", "x1,x2,y\n1,2,3 \xe9\n".encode("latin-1")), "not UTF-8 text"),
+]
+
+
+@pytest.mark.parametrize("name,make,message", BAD_FILES, ids=[c[0] for c in BAD_FILES])
+def test_a_data_file_is_read_as_its_format_defines_or_refused(tmp_path, name, make, message):
+    path = make(tmp_path)
+    with pytest.raises(ConfigError) as error:
+        validate_experiment("exp", {**REGRESSION, "data": {"file": str(path)}})
+    assert str(error.value).startswith(f"experiments.exp.data.file: {path}: {message}"), str(error.value)
+
+
+def test_a_csv_with_a_byte_order_mark_and_a_sensing_netcdf_with_its_basis_are_read(tmp_path):
+    from implicit_bias.datasets import random_dataset, read_data_file
+
+    path = _bytes(tmp_path / "b.csv", "\ufeffx1,x2,y\n1,2,3\n".encode())
+    np.testing.assert_array_equal(read_data_file(path, "regression").X, [[1.0, 2.0]])
+    sensing = random_dataset("sensing", n=2, d=3, seed=1)
+    sensing.write(tmp_path / "s.nc")  # as the dataset verb writes it
+    read = read_data_file(tmp_path / "s.nc", "regression")
+    np.testing.assert_array_equal(read.basis, sensing.basis)  # the basis was dropped: matrix sensing used Q = I
+    np.testing.assert_array_equal(read.X, sensing.X)
+
+
+def test_a_complex_init_file_is_refused(tmp_path):
+    path = tmp_path / "v.npz"
+    np.savez(path, v_1=np.ones(5), v_2=np.ones(5) * 1j, v_3=np.zeros(5))
+    with pytest.raises(ConfigError) as error:
+        validate_experiment("exp", edited(WOODWORTH, ["init"], {"file": str(path)}))
+    assert str(error.value).startswith(
+        f"experiments.exp.init: {path}: v_2 holds complex128 values; expected real numbers"
+    )
+
+
+def test_the_dataset_job_checks_the_data_again(tmp_path, capsys):
+    """Data replaced after the workflow loaded: the job refuses them as config validation would have."""
+    from implicit_bias.cli import main
+
+    path = tmp_path / "c.csv"
+    path.write_text("x1,x2,y\n1.0,2.0,1\n0.0,-3.0,-1\n")
+    spec = {"task": "classification", "data": {"file": str(path)}}
+    assert (
+        main(["-q", "dataset", "--spec", json.dumps(spec), "--experiment", "exp", "--output", str(tmp_path / "d.nc")])
+        == 0
+    )
+    path.write_text("x1,x2,y\n1.0,2.0,1\n1.0,2.0,-1\n")  # the same point with both labels
+    capsys.readouterr()
+    assert (
+        main(["-q", "dataset", "--spec", json.dumps(spec), "--experiment", "exp", "--output", str(tmp_path / "e.nc")])
+        == 2
+    )
+    assert capsys.readouterr().err == (
+        "error: experiments.exp.data: classification data are not linearly separable (every theorem assumes they are)\n"
+    )
+    assert not (tmp_path / "e.nc").exists()
