@@ -181,7 +181,11 @@ def test_a_data_file_is_an_input_of_its_dataset(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     done = snakemake(tmp_path, "results/from_file/dataset.nc")
     assert done.returncode == 0, done.stderr[-2000:]
+    stamp = data.stat().st_mtime_ns
     data.write_text("x1,x2,x3,x4,x5,y\n0.3,-1.2,0.5,2.0,-0.7,0.9\n")
+    counts = job_counts(snakemake(tmp_path, "-n", "results/from_file/dataset.nc").stdout)
+    assert counts.get("dataset") == 1, counts
+    os.utime(data, ns=(stamp, stamp))  # new content, the old modification time (cp -p, rsync -t)
     counts = job_counts(snakemake(tmp_path, "-n", "results/from_file/dataset.nc").stdout)
     assert counts.get("dataset") == 1, counts
 
@@ -208,7 +212,9 @@ def test_an_init_file_is_an_input_of_training_and_predictions(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     predictions = xr.open_dataset(tmp_path / targets[1], group="diag_L3_a0.5_s0")
     assert predictions["applicable"].values.tolist() == [1]  # Theorem 4's premise holds for these vectors
+    stamp = (tmp_path / "v.npz").stat().st_mtime_ns
     np.savez(tmp_path / "v.npz", v_1=np.ones(5), v_2=2 * np.ones(5), v_3=np.zeros(5))
+    os.utime(tmp_path / "v.npz", ns=(stamp, stamp))  # new content, the old modification time
     counts = job_counts(snakemake(tmp_path, "-n", *targets).stdout)
     assert counts.get("train") == 1 and counts.get("predict") == 1, counts
 

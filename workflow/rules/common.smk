@@ -5,6 +5,7 @@ each experiment against its data (implicit_bias.experiments.validate_experiment)
 workflow loads: a bad config stops before any job, with a message naming the key.
 """
 
+import hashlib
 import json
 import os
 import shlex
@@ -123,6 +124,13 @@ def data_files(experiment):
     depends on it."""
     data = EXPERIMENTS[experiment]["data"]
     return [data["file"]] if "file" in data else []
+
+
+def file_digests(paths):
+    """The sha256 of each file, a param of the rules that read them: a content change reruns them even when
+    the file's modification time was kept (cp -p, rsync -t), which Snakemake's mtime check cannot see.
+    """
+    return {path: hashlib.sha256(open(path, "rb").read()).hexdigest() for path in paths}
 
 
 def init_files(experiment):

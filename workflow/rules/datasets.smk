@@ -21,6 +21,7 @@ rule dataset:
         runtime=10,
         mem_mb=2000,
     params:
+        data_sha256=lambda w: file_digests(data_files(w.experiment)),
         spec=lambda w: as_json(
             {
                 "task": EXPERIMENTS[w.experiment]["task"],

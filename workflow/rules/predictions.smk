@@ -23,6 +23,7 @@ rule predict:
         runtime=10,
         mem_mb=2000,
     params:
+        init_sha256=lambda w: file_digests(init_files(w.experiment)),
         spec=lambda w: as_json(EXPERIMENTS[w.experiment]),
     shell:
         "python -m implicit_bias predict"

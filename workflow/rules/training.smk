@@ -49,6 +49,7 @@ rule train:
         runtime=30,
         mem_mb=2000,
     params:
+        init_sha256=lambda w: file_digests(init_files(w.experiment)),
         architecture=lambda w: as_json(run_config(w)["architecture"]),
         init=lambda w: init_argument(w.experiment),
         alpha=lambda w: repr(run_config(w)["alpha"]),  # exactly as configured; the file label may round
