@@ -316,6 +316,9 @@ def validate_data(name: str, spec: dict) -> Dataset:
         values = [v for r in X for v in r] + list(y)
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
             _fail(f"{key}.data", "X and y must be finite numbers (no NaN, inf or text)")
+    cache = _validated_cache(data["file"], spec["task"]) if "file" in data else None
+    if cache is not None and (kept := _read_validated(cache, spec["task"], name)) is not None:
+        return kept
     try:
         dataset = make_dataset(name, spec)
     except DataError as error:
@@ -327,7 +330,53 @@ def validate_data(name: str, spec: dict) -> Dataset:
         if not np.all(np.abs(dataset.y) == 1):
             _fail(f"{key}.data.y", "classification labels must be +1 or -1")
         _require_separable(key, dataset)
+    if cache is not None:
+        _keep_validated(cache, dataset)
     return dataset
+
+
+LARGE_FILE = 2**20  # data files above 1 MiB are parsed and validated once per content, then read from a cache
+
+
+def _validated_cache(path, task: str):
+    """Where a large data file's validated arrays are kept: the user's cache folder, keyed by the file's
+    content, the task and this module's source (a change of the rules validates again). None for small files."""
+    import hashlib
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size <= LARGE_FILE:
+        return None
+    digest = hashlib.sha256(path.read_bytes() + task.encode() + Path(__file__).read_bytes()).hexdigest()
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "implicit_bias" / "validated_data"
+    return root / f"{digest[:32]}.npz"
+
+
+def _read_validated(cache, task: str, name: str):
+    """The dataset a previous validation kept, or None (absent or unreadable: validate again)."""
+    try:
+        with np.load(cache, allow_pickle=False) as kept:
+            basis = kept["basis"] if "basis" in kept.files else None
+            return Dataset(kept["X"], kept["y"], task, name, basis, source_sha256=str(kept["source_sha256"]))
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+
+
+def _keep_validated(cache, dataset: Dataset) -> None:
+    """Keep a validated dataset (written whole, then renamed); a cache that cannot be written costs only time."""
+    import os
+
+    arrays = {"X": dataset.X, "y": dataset.y, "source_sha256": np.array(dataset.source_sha256)}
+    if dataset.basis is not None:
+        arrays["basis"] = dataset.basis
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f"{cache.stem}.{os.getpid()}.partial.npz")
+        np.savez(partial, **arrays)
+        os.replace(partial, cache)
+    except OSError:
+        pass
 
 
 def _require_usable_values(key, dataset):

@@ -666,3 +666,30 @@ def test_the_dataset_job_checks_the_data_again(tmp_path, capsys):
         "error: experiments.exp.data: classification data are not linearly separable (every theorem assumes they are)\n"
     )
     assert not (tmp_path / "e.nc").exists()
+
+
+def test_a_large_data_file_is_parsed_and_validated_once_per_content(tmp_path, monkeypatch):
+    """A 41 MB CSV was parsed again at every invocation (-n included): above LARGE_FILE the validated arrays
+    are kept in the user's cache, keyed by the file's sha256."""
+    from implicit_bias import datasets
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((3000, 20)), rng.standard_normal(3000)
+    path = tmp_path / "big.csv"
+    header = ",".join([f"x{j}" for j in range(1, 21)] + ["y"])
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",", fmt="%.17g", header=header, comments="")
+    assert path.stat().st_size > datasets.LARGE_FILE
+    spec = {"task": "regression", "data": {"file": str(path)}}
+    first = datasets.validate_data("big", spec)
+    parsed = []
+    monkeypatch.setattr(datasets, "_read_csv", lambda p: parsed.append(p) or (X, y))
+    again = datasets.validate_data("big", spec)
+    assert parsed == []  # from the cache
+    np.testing.assert_array_equal(again.X, first.X)
+    np.testing.assert_array_equal(again.y, y)
+    assert again.source_sha256 == first.source_sha256
+    with open(path, "a") as handle:  # new content: parsed and validated again
+        handle.write(",".join(["1"] * 21) + "\n")
+    datasets.validate_data("big", spec)
+    assert parsed == [path]
