@@ -442,3 +442,18 @@ def test_remark4_predicts_its_two_ends_as_interpolants_that_the_limit_moves_betw
     distance = lambda run, end: np.linalg.norm(run.beta[-1] - predict("remark4", run).info["references"][end])  # noqa: E731
     assert distance(small, l1) < distance(small, l2)
     assert distance(large, l2) < distance(large, l1)
+
+
+def test_a_wrong_decomposition_is_refuted_not_a_crash(monkeypatch):
+    """S = I in place of the DCT for a transform network (a deliberate error of decompositions.py): the
+    prediction lacks the alternative the check's own S names; the check crashed with a KeyError."""
+    from implicit_bias.decompositions import OrthogonalDecomposition
+    from implicit_bias.theory.claims import classification
+
+    net = transform(5, depth=2, kind="dct")
+    runs = views(separable(3, 3, 5), net, "theorem2", [0.5], [0, 1], solver=DECIDING, decide=["remark3"])
+    identity = OrthogonalDecomposition(np.eye(5), (np.eye(5),) * 2)
+    monkeypatch.setattr(classification, "orthogonal_decomposition", lambda network, **_: identity)
+    rows = check_runs(["remark3"], runs)
+    gaps = [r for r in rows if r.role == "claim" and r.metric.startswith("optimality gap")]
+    assert len(gaps) == 2 and {r.status for r in gaps} == {"fail"}, [(r.status, r.value, r.reason) for r in gaps]
