@@ -21,6 +21,30 @@ def _json(text: str):
         raise argparse.ArgumentTypeError(f"not valid JSON ({error.msg}): {text!r}") from None
 
 
+def _one_of(what: str, choices, text: str) -> str:
+    """``text`` if it is one of ``choices``, else an argparse error with the closest match and the list."""
+    import difflib
+
+    if text in choices:
+        return text
+    close = difflib.get_close_matches(text, choices, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise argparse.ArgumentTypeError(f"unknown {what} {text!r}; {hint}choose from {', '.join(choices)}")
+
+
+def _claim_id(text: str) -> str:
+    """--claims: a claim id of the registry (imported only when the verb is given claims)."""
+    from .theory.registry import CLAIM_IDS
+
+    return _one_of("claim", CLAIM_IDS, text)
+
+
+def _figure_kind(text: str) -> str:
+    from .figures import FIGURES
+
+    return _one_of("figure", FIGURES, text)
+
+
 def _seed(text: str) -> int:
     """--seed: an integer in [0, 2^63), what numpy's generators and the run files' int64 attributes hold."""
     try:
@@ -273,7 +297,13 @@ def _add_check(verbs):
     p.add_argument("--dataset", help="dataset .nc file (not needed for theory-only claims alone)")
     p.add_argument("--runs", nargs="*", default=[], help="run .nc files")
     p.add_argument("--predictions", help="the experiment's predictions .nc file (from predict)")
-    p.add_argument("--claims", required=True, nargs="+", help="claim ids")
+    p.add_argument(
+        "--claims",
+        required=True,
+        nargs="+",
+        type=_claim_id,
+        help="claim ids (python -m implicit_bias claims lists them)",
+    )
     p.add_argument(
         "--depths", nargs="*", type=int, help="depths for theory-only claims (default: the runs' depths, or 2..6)"
     )
@@ -332,7 +362,12 @@ def _add_figures(verbs):
     )
     p.add_argument("--summary", required=True)
     p.add_argument("--name", required=True, help="experiment name (in the figure's title)")
-    p.add_argument("--kind", required=True, help="which figure")
+    p.add_argument(
+        "--kind",
+        required=True,
+        type=_figure_kind,
+        help="which figure: trajectories, alpha_sweep, direction_error, agreement or tail_fits",
+    )
     p.add_argument("--tails", help="the experiment's tails file from check (for tail_fits)")
     p.add_argument("--png", help="path of the PNG file to write")
     p.add_argument("--pdf", help="path of the PDF file to write")
@@ -460,11 +495,14 @@ def _gate(args):
 
 
 def parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     p = argparse.ArgumentParser(
         prog="python -m implicit_bias",
         description="Reproduce and verify the implicit-bias theorems of Yun, Krishnan & Mobahi (ICLR 2021).",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     _add_dataset(verbs)
     _add_config(verbs)

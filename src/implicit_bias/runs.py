@@ -55,7 +55,12 @@ def train_run(
     problem = Problem(network, dataset.X, dataset.y, dataset.task)
     solver_obj = make_solver(solver)
     (result,) = solver_obj.run(problem, theta0[None, :])
-    stop_reason = "reached the solver's target" if result.ok else result.reason
+    if not result.ok:
+        stop_reason = result.reason
+    elif solver_obj.name == "gd":
+        stop_reason = f"ran its {solver_obj.steps} steps (the paper's protocol: a fixed number of steps)"
+    else:
+        stop_reason = f"reached the flow's target log L = {solver_obj.target(problem):.4g}"
     if (
         decide is not None
         and getattr(solver_obj, "log_loss_cap", None) is not None

@@ -462,3 +462,25 @@ def test_predictions_made_for_other_data_are_refused_by_check_and_by_deciding_tr
         "retrain, or check it against its own dataset\n"
     )
     assert main([*check, "--dataset", str(ours), "--predictions", str(tmp_path / "ours_predictions.nc")]) == 0
+
+
+def test_version_and_a_mistyped_choice_get_one_line_with_the_fix(capsys):
+    import implicit_bias
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"python -m implicit_bias {implicit_bias.__version__}\n"
+    with pytest.raises(SystemExit) as done:
+        main(["check", "--claims", "theorem99", "--output", "x.csv"])
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert done.value.code == 2
+    assert err.startswith(
+        "python -m implicit_bias check: error: argument --claims: unknown claim 'theorem99'; did you mean 'theorem6'? "
+        "choose from lemma5_1, theorem1,"
+    )
+    with pytest.raises(SystemExit):
+        main(["figures", "--summary", "s.nc", "--name", "n", "--kind", "tail_fit"])
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "python -m implicit_bias figures: error: argument --kind: unknown figure 'tail_fit'; did you mean "
+        "'tail_fits'? choose from trajectories, alpha_sweep, direction_error, agreement, tail_fits"
+    )

@@ -58,3 +58,16 @@ def test_the_code_is_lint_clean_and_formatted():
     assert check.returncode == 0, check.stdout[-3000:]
     formatted = subprocess.run([ruff, "format", "--check", *paths], cwd=ROOT, capture_output=True, text=True)
     assert formatted.returncode == 0, formatted.stdout[-3000:]
+
+
+def test_the_citation_and_the_licence_match_the_package():
+    import implicit_bias
+
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["version"] == implicit_bias.__version__
+    licence = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]["text"]
+    assert citation["license"] == licence == "MIT"
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
+    paper = citation["preferred-citation"]
+    assert paper["title"] == "A unifying view on implicit bias in training linear neural networks"
+    assert [a["family-names"] for a in paper["authors"]] == ["Yun", "Krishnan", "Mobahi"] and paper["year"] == 2021
