@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .files import atomic_write, write_csv
-from .report_html import write_html
+from .report_html import shown_value, write_html
 from .theory.records import CLAIM_STATUSES, COLUMNS
 from .theory.registry import CLAIMS, OBSERVATION
 
@@ -33,9 +33,11 @@ def collect(check_paths) -> pd.DataFrame:
     for column in ("role", "alternative"):  # tables written before controls existed
         if column not in table:
             table[column] = "claim" if column == "role" else ""
-    if "rate" not in table:
-        table["rate"] = np.nan
-    table["alternative"] = table["alternative"].fillna("")
+    for column in ("rate", "limit", "limit_uncertainty", "value_at_end", "log_loss_at_end", "decades_extrapolated"):
+        if column not in table:  # tables written before the evidence columns existed
+            table[column] = np.nan
+    for column in ("alternative", "evidence"):
+        table[column] = table[column].fillna("") if column in table else ""
     return table[COLUMNS]
 
 
@@ -65,6 +67,13 @@ def _ratio(rows):
     return rows["value"].abs() / rows["tolerance"].where(rows["tolerance"] > 0, np.nan)
 
 
+def _extrapolated(row) -> str:
+    """For a pass only its fit reached: the value at the end and how far the fit was carried."""
+    if row.get("evidence") != "extrapolated":
+        return ""
+    return f"; extrapolated: {row['value_at_end']:.3g} at the end, {row['decades_extrapolated']:.2g} decades of τ short"
+
+
 def verdicts(table: pd.DataFrame) -> pd.DataFrame:
     """One row per claim: its verdict, its worst check (largest value / tolerance) and its nearest
     control (the smallest value / tolerance among the wrong predictions)."""
@@ -78,12 +87,12 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
         if len(judged):
             ratio = _ratio(judged)
             w = judged.loc[ratio.fillna(np.inf).idxmax()]
-            worst = f"{w['metric']}: {w['value']:.3g} (tolerance {w['tolerance']:.3g}) — {_place(w)}"
+            worst = f"{w['metric']}: {shown_value(w)} (tolerance {w['tolerance']:.3g}{_extrapolated(w)}) — {_place(w)}"
         if len(controls):
             ratio = _ratio(controls)
             c = controls.loc[ratio.fillna(np.inf).idxmin()]
             nearest = (
-                f"{c['alternative']}: {c['value']:.3g} vs tolerance {c['tolerance']:.3g} "
+                f"{c['alternative']}: {shown_value(c)} vs tolerance {c['tolerance']:.3g} "
                 f"({ratio[c.name]:.3g}×, {c['status']}) — {_place(c)}"
             )
         spec = CLAIMS[claim_id]
@@ -94,6 +103,8 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
                 "where": spec.where,
                 "what": spec.statement,
                 **{s: int(counts.get(s, 0)) for s in CLAIM_STATUSES},
+                "reached": int((checks["evidence"] == "reached").sum()),
+                "extrapolated": int((checks["evidence"] == "extrapolated").sum()),
                 "rejected": int((controls["status"] == "rejected").sum()),
                 "not-rejected": int((controls["status"] == "not-rejected").sum()),
                 "worst": worst,
@@ -113,6 +124,9 @@ def headline(summary: pd.DataFrame) -> str:
     )
     if counts.get("not-applicable", 0):
         text += f"; {int(counts['not-applicable'])} not applicable to any run"
+    if len(summary) and "reached" in summary:
+        reached, extrapolated = int(summary["reached"].sum()), int(summary["extrapolated"].sum())
+        text += f" (passing checks: {reached} reached at the end of their run, {extrapolated} extrapolated)"
     return text
 
 
@@ -235,14 +249,14 @@ def write_report(
         for _, r in chosen.iterrows():
             lines.append(
                 f"| {r['claim']} | {r['alternative']} | {r['experiment']} | {r['architecture']} | {r['alpha']:g} | "
-                f"{r['seed']} | {r['metric']} | {r['value']:.3g} | {r['tolerance']:.3g} | {r['reason']} |"
+                f"{r['seed']} | {r['metric']} | {shown_value(r)} | {r['tolerance']:.3g} | {r['reason']} |"
             )
     if len(unfinished):
         lines += [
             "",
             "## Runs that did not finish",
             "",
-            "Their checks fail with the run's reason; a claim that no run served is missing above.",
+            "Their checks are inconclusive, with the run's reason; a claim that no run served is missing above.",
             "",
             "| experiment | architecture | α | seed | status | reason |",
             "| --- | --- | --- | --- | --- | --- |",

@@ -51,7 +51,7 @@ figcaption{color:#57606a;font-size:.85em} table{border-collapse:collapse;font-si
 td,th{border:1px solid #d0d7de;padding:3px 6px;vertical-align:top;text-align:left} th{background:#f6f8fa}
 tr.fail td{background:#ffebe9} tr.inconclusive td,tr.not-rejected td{background:#fff8c5}
 summary{cursor:pointer;color:#0969da;margin:.4em 0} pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:12px}
-nav{display:flex;flex-wrap:wrap;gap:.3em .9em}
+.tally>span{display:inline-block;margin:0 1.2em .3em 0} .scroll{overflow-x:auto;max-width:100%} table.claims td:nth-child(2){white-space:nowrap}
 """
 
 
@@ -62,13 +62,24 @@ def _figures_for(claim_id: str, table: pd.DataFrame, figures: dict) -> list[tupl
     return [(f"{e}_{k}", figures[f"{e}_{k}"]) for e in experiments for k in kinds if f"{e}_{k}" in figures]
 
 
+def shown_value(row) -> str:
+    """A row's value as the report prints it: a fitted limit below 0 of a quantity that cannot be negative
+    is shown as the bound the fit gives ("< 3e-5"), never as a negative measurement."""
+    limit, uncertainty = row.get("limit", np.nan), row.get("limit_uncertainty", np.nan)
+    if pd.notna(limit) and limit < 0:
+        bound = limit + 2 * uncertainty if pd.notna(uncertainty) else 0.0
+        return f"< {bound:.2g}" if bound > 0 else "0"
+    return "" if pd.isna(row["value"]) else f"{row['value']:.3g}"
+
+
 def _checks_table(rows: pd.DataFrame) -> str:
     ordered = rows.assign(_order=rows["status"].map(ORDER).fillna(9)).sort_values(
         ["_order", "experiment", "alpha", "seed"]
     )
     head = (
         "<tr><th>status</th><th>role</th><th>experiment</th><th>architecture</th><th>L</th><th>α</th><th>seed</th>"
-        "<th>metric</th><th>value</th><th>tolerance</th><th>rate</th><th>reason</th></tr>"
+        "<th>metric</th><th>value</th><th>tolerance</th><th>at the end</th><th>evidence</th><th>rate</th>"
+        "<th>reason</th></tr>"
     )
     body = []
     for _, r in ordered.iterrows():
@@ -82,8 +93,10 @@ def _checks_table(rows: pd.DataFrame) -> str:
             "" if pd.isna(r["alpha"]) else f"{r['alpha']:g}",
             "" if r["seed"] < 0 else int(r["seed"]),
             r["metric"],
-            f"{r['value']:.3g}",
+            shown_value(r),
             "" if pd.isna(r["tolerance"]) else f"{r['tolerance']:.3g}",
+            "" if pd.isna(r["value_at_end"]) else f"{r['value_at_end']:.3g}",
+            r["evidence"],
             "" if pd.isna(r["rate"]) else f"{r['rate']:.3g}",
             r["reason"],
         ]
@@ -93,6 +106,28 @@ def _checks_table(rows: pd.DataFrame) -> str:
             + "</tr>"
         )
     return f"<table>{head}{''.join(body)}</table>"
+
+
+def _claims_table(summary: pd.DataFrame) -> str:
+    """The page's first table: one row per claim, linking to its section."""
+    head = (
+        "<tr><th>claim</th><th>verdict</th><th>where in the paper</th><th>passes reached / extrapolated</th>"
+        "<th>worst check (tolerance)</th><th>nearest control</th></tr>"
+    )
+    body = []
+    for _, r in summary.iterrows():
+        label, colour = BADGES[r["verdict"]]
+        passes = f"{r['reached']} / {r['extrapolated']}" if r["reached"] + r["extrapolated"] else "—"
+        cells = [
+            f'<a href="#{html.escape(r["claim"])}">{html.escape(r["claim"])}</a>',
+            f'<span class="badge" style="background:{colour}">{label}</span>',
+            html.escape(r["where"]),
+            passes,
+            html.escape(r["worst"] or "—"),
+            html.escape(r["nearest control"] or "—"),
+        ]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f'<div class="scroll"><table class="claims" id="claims">{head}{"".join(body)}</table></div>'
 
 
 def _section(row, table: pd.DataFrame, figures: dict, folder: Path) -> str:
@@ -126,7 +161,7 @@ def _section(row, table: pd.DataFrame, figures: dict, folder: Path) -> str:
         f'<div class="where">{html.escape(spec.where)}</div><p>{html.escape(spec.statement)}</p>'
         f'<dl class="facts">{dl}</dl>{shown}'
         f"<details{' open' if first else ''}><summary>{len(checks)} checks and {len(controls)} controls</summary>"
-        f"{_checks_table(own)}</details></section>"
+        f'<div class="scroll">{_checks_table(own)}</div></details></section>'
     )
 
 
@@ -172,7 +207,6 @@ def write_html(
         f'<b data-count="{s}">{int(counts.get(s, 0))}</b></span>'
         for s in ("pass", "fail", "inconclusive", "observation")
     )
-    nav = "".join(f'<a href="#{c}">{c}</a>' for c in summary["claim"])
     sections = "".join(_section(row, table, figures, path.parent) for _, row in summary.iterrows())
     config = Path(config_path).read_text() if config_path and Path(config_path).exists() else "(not available)"
     links = "".join(
@@ -183,12 +217,12 @@ def write_html(
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Verification report</title>"
         f"<style>{STYLE}</style></head><body>"
         f"<h1>Verification report: Yun, Krishnan &amp; Mobahi (ICLR 2021)</h1>"
-        f'<p class="headline" id="headline"><b>{html.escape(headline)}.</b></p><p>{tally}</p>'
+        f'<p class="headline" id="headline"><b>{html.escape(headline)}.</b></p><p class="tally">{tally}</p>'
         f"<p>A claim is <b>verified</b> when every applicable check passes and every control — a plausible wrong "
         f"prediction measured the same way — is rejected; <b>refuted</b> when a check fails on a run that met the "
         f"premise and was trained far enough to judge; <b>inconclusive</b> when a run cannot decide yet or a control "
         f"could not be told from the prediction; an <b>observation</b> is what the paper saw or left open.</p>"
-        f"<nav>{nav}</nav>{sections}"
+        f"{_claims_table(summary)}{sections}"
         f"<h2>Data</h2><p>Every check and control is a row of the first file; each experiment's runs and "
         f"predictions are stacked in its summary.</p><ul>{links}</ul>"
         f"<h2>Configuration</h2><pre>{html.escape(config)}</pre>"

@@ -36,6 +36,10 @@ def test_the_report_page_reads_as_a_researcher_would_read_it(finished, browser):
     claims = pd.read_csv(results / "report" / "claims.csv")
     sections = page.evaluate("Array.from(document.querySelectorAll('section.claim')).map(s => s.id)")
     assert sorted(sections) == sorted(set(claims["claim"]))
+    # the page opens with the claim table: a row per claim, linking to its section, with reached / extrapolated
+    first = page.evaluate("document.querySelector('table').id")
+    links = page.evaluate("Array.from(document.querySelectorAll('#claims a')).map(a => a.getAttribute('href'))")
+    assert first == "claims" and sorted(links) == sorted(f"#{c}" for c in set(claims["claim"]))
     # the headline's counts are claims.csv's verdicts
     expected = verdicts(collect([results / "report" / "claims.csv"]))["verdict"].value_counts()
     for status in ("pass", "fail", "inconclusive", "observation"):

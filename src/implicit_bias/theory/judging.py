@@ -151,7 +151,8 @@ class Trace:
 
 
 def with_controls(row: Check, controls: list[Check]) -> list[Check]:
-    """A passing claim row becomes inconclusive when a control was not rejected."""
+    """A passing claim row becomes inconclusive when a control was not rejected; a pass is labelled
+    reached (its value at the end of the run meets the tolerance) or extrapolated (only its fitted limit does)."""
     kept = [c for c in controls if c.status == "not-rejected"]
     if row.status == "pass" and kept:
         row.status = "inconclusive"
@@ -159,7 +160,32 @@ def with_controls(row: Check, controls: list[Check]) -> list[Check]:
             f"the control(s) {', '.join(c.alternative for c in kept)} were not rejected: on this "
             f"instance the check cannot tell the prediction from them; " + row.reason
         )
+    if row.status == "pass":
+        end = row.value_at_end if np.isfinite(row.value_at_end) else row.value
+        row.evidence = "reached" if end <= row.tolerance else "extrapolated"
     return [row, *controls]
+
+
+def decades_to_tolerance(tail: Tail, tolerance: float) -> float:
+    """How many decades of x past the end of the run the fitted curve needs to come down to the
+    tolerance: 0 when the value at the end meets it already, inf when the fit never does."""
+    if tail.end <= tolerance:
+        return 0.0
+    gap = tolerance - tail.limit
+    if not (gap > 0 and tail.coefficient > 0 and tail.rate > 0):
+        return float("inf")
+    return max(float(np.log10(tail.coefficient / gap) / tail.rate), 0.0)
+
+
+def _tail_evidence(tail: Tail, tolerance: float, tau_axis: bool) -> dict:
+    """The evidence columns of a tail-judged row."""
+    return dict(
+        limit=tail.limit,
+        limit_uncertainty=tail.uncertainty,
+        value_at_end=tail.end,
+        log_loss_at_end=-tail.tau_end if tau_axis else np.nan,
+        decades_extrapolated=decades_to_tolerance(tail, tolerance),
+    )
 
 
 def judge_series(
@@ -174,9 +200,11 @@ def judge_series(
     controls: dict | None = None,
     why: str = "",
     needs: str = "",
+    tau_axis: bool = True,
 ) -> list[Check]:
-    """Rows for a quantity that must vanish as x -> inf (x = tau, or 1/alpha for a sweep): ``values``
-    for the prediction and ``controls[name]`` for each wrong prediction, all at the points ``x``.
+    """Rows for a quantity that must vanish as x -> inf (x = tau, or 1/alpha for a sweep: ``tau_axis``
+    False): ``values`` for the prediction and ``controls[name]`` for each wrong prediction, all at the
+    points ``x``.
 
     The claim passes when the tail's extrapolated limit is within ``tolerance`` of zero by SIGMAS
     uncertainties; it fails when the limit is beyond FAIL_MARGIN times the tolerance by as much (a
@@ -198,12 +226,13 @@ def judge_series(
     row = Check(
         claim,
         metric=metric,
-        value=own.limit,
+        value=max(own.limit, 0.0) if np.isfinite(own.limit) else own.limit,
         tolerance=tolerance,
         status=status,
         reason=described,
         rate=own.rate,
         trace=Trace(x, np.asarray(values, dtype=float), own),
+        **_tail_evidence(own, tolerance, tau_axis),
         **place,
     )
     rows = []
@@ -214,7 +243,7 @@ def judge_series(
             Check(
                 claim,
                 metric=metric,
-                value=other.limit,
+                value=max(other.limit, 0.0) if np.isfinite(other.limit) else other.limit,
                 tolerance=tolerance,
                 status="rejected" if rejected else "not-rejected",
                 reason=other.describe(unit),
@@ -222,6 +251,7 @@ def judge_series(
                 alternative=name,
                 rate=other.rate,
                 trace=Trace(x, np.asarray(series, dtype=float), other),
+                **_tail_evidence(other, tolerance, tau_axis),
                 **place,
             )
         )
@@ -310,6 +340,7 @@ def judge_limit(
     inconclusive, whatever its value)."""
     place = run if isinstance(run, dict) else where(run)
     passed = bool(np.isfinite(error) and error <= tolerance)
+    end = {} if isinstance(run, dict) else {"log_loss_at_end": float(run.log_loss[run.final])}
     row = Check(
         claim,
         metric=metric,
@@ -317,6 +348,10 @@ def judge_limit(
         tolerance=float(tolerance),
         status="inconclusive" if unresolved else "pass" if passed else "fail",
         reason=f"{unresolved}; {why}" if unresolved else why,
+        limit=float(error),
+        value_at_end=float(error),
+        decades_extrapolated=0.0,
+        **end,
         **place,
     )
     rows = [
@@ -329,6 +364,9 @@ def judge_limit(
             reason=f"{e / tolerance:.3g} times the tolerance" if np.isfinite(e) else "not computable",
             role="control",
             alternative=name,
+            limit=float(e),
+            value_at_end=float(e),
+            **end,
             **place,
         )
         for name, e in (controls or {}).items()

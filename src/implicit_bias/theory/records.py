@@ -147,6 +147,14 @@ class Check:
     role: str = "claim"
     alternative: str = ""
     rate: float = np.nan  # fitted p of value ~ a + c tau^-p (classification tails)
+    # the evidence behind the value (docs/results.md): for a tail the fitted limit a (value is a, never below
+    # 0: every judged quantity is non-negative) and its uncertainty; for a limit point the value itself
+    limit: float = np.nan
+    limit_uncertainty: float = np.nan
+    value_at_end: float = np.nan  # measured at the run's last checkpoint (a sweep: its last alpha)
+    log_loss_at_end: float = np.nan
+    decades_extrapolated: float = np.nan  # decades of tau past the end to where the fit meets the tolerance
+    evidence: str = ""  # a pass: "reached" (the end value meets the tolerance) or "extrapolated" (only the fit does)
     trace: object = field(default=None, repr=False, compare=False)  # the judged series (judging.Trace), not a column
 
     def row(self) -> dict:

@@ -403,6 +403,9 @@ def _theory_rows(metric, measured, tolerance, reason, base, controls) -> list[Ch
         tolerance=tolerance,
         status="pass" if passed else "fail",
         reason=reason,
+        limit=float(measured),
+        value_at_end=float(measured),
+        decades_extrapolated=0.0,
         **base,
     )
     return with_controls(

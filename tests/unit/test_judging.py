@@ -1,0 +1,70 @@
+"""How a measured quantity becomes a verdict, and the evidence each row carries (claims.csv's columns)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from implicit_bias.report import headline, verdicts
+from implicit_bias.report_html import shown_value
+from implicit_bias.theory.judging import Tail, decades_to_tolerance, judge_limit, judge_series
+
+PLACE = dict(experiment="e", architecture="diag", depth=2, alpha=1.0, seed=0)
+TAU = np.geomspace(1e3, 1e5, 20)  # the last two decades of a run
+
+
+def tail(limit, coefficient, rate, end):
+    return Tail(limit, 0.0, rate, coefficient, False, end, 1e3, 1e5)
+
+
+def test_decades_to_the_tolerance_solve_the_fitted_curve():
+    # a + c (tau / tau_end)^-p = tol: 0 + 1e-2 r^-1/2 = 1e-3 at r = 100, two decades past the end
+    assert decades_to_tolerance(tail(0.0, 1e-2, 0.5, 1e-2), 1e-3) == pytest.approx(2.0)
+    assert decades_to_tolerance(tail(5e-4, 1e-2, 1.0, 1.05e-2), 1e-3) == pytest.approx(np.log10(1e-2 / 5e-4))
+    assert decades_to_tolerance(tail(0.0, 1e-4, 0.5, 1e-4), 1e-3) == 0.0  # met at the end already
+    assert decades_to_tolerance(tail(2e-3, 1e-2, 0.5, 1.2e-2), 1e-3) == np.inf  # the limit is above it
+
+
+def test_a_pass_says_whether_it_was_reached_or_extrapolated():
+    tolerance = 2e-3
+    slow = 2e-2 * (TAU / TAU[-1]) ** -0.5  # 0.02 at the end, vanishing like tau^-1/2
+    fast = 1e-4 * (TAU / TAU[-1]) ** -1.0  # already 1e-4 at the end
+    (extrapolated,) = judge_series("c", PLACE, "m", TAU, slow, tolerance=tolerance)
+    (reached,) = judge_series("c", PLACE, "m", TAU, fast, tolerance=tolerance)
+    assert extrapolated.status == reached.status == "pass"
+    assert (extrapolated.evidence, reached.evidence) == ("extrapolated", "reached")
+    assert extrapolated.value_at_end == pytest.approx(2e-2) and reached.value_at_end == pytest.approx(1e-4)
+    # the curve itself meets 2e-3 two decades on (0.02 r^-1/2); the fit, with its own small offset, near there
+    assert 1.5 < extrapolated.decades_extrapolated < 3.5
+    assert reached.decades_extrapolated == 0.0
+    assert extrapolated.log_loss_at_end == -TAU[-1]
+    (swept,) = judge_series("c", PLACE, "m", TAU, fast, tolerance=tolerance, tau_axis=False)
+    assert np.isnan(swept.log_loss_at_end)  # x is 1/alpha there, not tau
+
+
+def test_a_fitted_limit_below_zero_is_never_the_value_shown():
+    values = 2e-3 * (TAU / TAU[-1]) ** -1.0 - 1e-3  # 1e-3 at the end, heading below 0: the fit's limit is negative
+    (row,) = judge_series("c", PLACE, "m", TAU, values, tolerance=1e-2)
+    assert row.limit < 0 and row.value == 0.0
+    shown = shown_value(pd.Series(row.row()))
+    assert shown.startswith("< ") or shown == "0"
+    assert not shown.startswith("-")
+
+
+def test_a_limit_point_is_reached_by_its_own_value():
+    rows = judge_limit("c", PLACE, "relative error", 3e-9, tolerance=1e-6, why="w", controls={"other": 0.5})
+    assert rows[0].evidence == "reached" and rows[0].value_at_end == rows[0].limit == 3e-9
+    assert rows[0].decades_extrapolated == 0.0 and rows[1].evidence == ""  # a control has no evidence label
+
+
+def test_the_headline_counts_reached_and_extrapolated_passes():
+    rows = [
+        *judge_series("theorem1", PLACE, "m", TAU, 2e-2 * (TAU / TAU[-1]) ** -0.5, tolerance=2e-3),
+        *judge_series("theorem1", {**PLACE, "seed": 1}, "m", TAU, 1e-4 * (TAU / TAU[-1]) ** -1.0, tolerance=2e-3),
+    ]
+    table = pd.DataFrame([r.row() for r in rows])
+    summary = verdicts(table)
+    assert summary.loc[0, "reached"] == 1 and summary.loc[0, "extrapolated"] == 1
+    assert headline(summary) == (
+        "1 of 1 claims verified, 0 refuted, 0 inconclusive; 0 observations "
+        "(passing checks: 1 reached at the end of their run, 1 extrapolated)"
+    )
