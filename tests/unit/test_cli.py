@@ -129,6 +129,14 @@ def test_a_diverging_run_is_written_with_its_status(tmp_path):
         (["--init", "xavier"], "error: unknown init scheme 'xavier'"),
         (["--solver", '{"name": "gd", "lr": 0}'], "error: gd.lr must be a positive finite number, got 0"),
         (["--alpha", "-1"], "error: alpha must be a positive finite number, got -1.0"),
+        (
+            ["--seed", str(2**63)],
+            "python -m implicit_bias train: error: argument --seed: a seed must be in [0, 2^63), got 9223372036854775808",
+        ),
+        (
+            ["--solver", '{"name": "flow", "residual_rtol": 1.0}'],
+            "error: flow.residual_rtol must be in [1e-15, 1), got 1.0",
+        ),
     ],
 )
 def test_bad_train_arguments_fail_with_a_clear_message_and_no_file(tmp_path, dataset_file, args, message):
