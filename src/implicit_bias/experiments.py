@@ -33,6 +33,27 @@ def _fail(key, message):
     raise ConfigError(f"{key}: {message}")
 
 
+def schema_problems(config: dict, schema: dict) -> list[str]:
+    """What the JSON schema refuses in ``config``, one line each: the key, what is wrong, and for an unknown
+    key the closest known one (Snakemake's own validation prints the whole schema before the line that matters)."""
+    import difflib
+
+    import jsonschema
+
+    problems = []
+    for error in sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.path)):
+        key = ".".join(map(str, error.absolute_path)) or "(top level)"
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = list((error.schema.get("properties") or {}).keys())
+            for unknown in sorted(set(error.instance) - set(known)):
+                close = difflib.get_close_matches(str(unknown), known, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                problems.append(f"{key}: unknown key {unknown!r}; {hint}known keys: {', '.join(known)}")
+            continue
+        problems.append(f"{key}: {error.message}")
+    return problems
+
+
 def validate_results(path: str, *, cwd=None, outside_allowed: bool = False) -> str:
     """The results folder: not empty, not the filesystem's root, no wildcard braces, and inside the
     working directory unless ``outside_allowed`` (two workdirs sharing one results folder are not

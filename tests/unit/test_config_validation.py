@@ -693,3 +693,16 @@ def test_a_large_data_file_is_parsed_and_validated_once_per_content(tmp_path, mo
         handle.write(",".join(["1"] * 21) + "\n")
     datasets.validate_data("big", spec)
     assert parsed == [path]
+
+
+def test_schema_problems_are_one_line_each_with_the_closest_key():
+    from implicit_bias.experiments import schema_problems
+
+    config = {"experiments": {"exp": {**REGRESSION, "alphs": [1.0], "solver": {"name": "flow", "rtoll": 1e-9}}}}
+    assert schema_problems(config, SCHEMA) == [
+        "experiments.exp: unknown key 'alphs'; did you mean 'alphas'? known keys: task, data, architectures, alphas, "
+        "seeds, init, solver, claims, figures",
+        "experiments.exp.solver: unknown key 'rtoll'; did you mean 'rtol'? known keys: "
+        + ", ".join(SCHEMA["$defs"]["experiment"]["properties"]["solver"]["properties"]),
+    ]
+    assert schema_problems({"experiments": {"exp": REGRESSION}}, SCHEMA) == []
