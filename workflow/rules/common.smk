@@ -27,10 +27,14 @@ from implicit_bias.labels import run_name
 from implicit_bias.sources import put_package_on_pythonpath, verb_sources
 
 # the schema's problems first, one line each (snakemake's validate prints the whole schema), then its defaults
-_problems = schema_problems(config, yaml.safe_load(open(workflow.source_path("../schemas/config.schema.yaml"))))
+_problems = schema_problems(
+    config, yaml.safe_load(open(workflow.source_path("../schemas/config.schema.yaml")))
+)
 if _problems:
     raise WorkflowError(
-        "invalid config: " + "\n".join(_problems) + "\n(every key is documented in workflow/schemas/config.schema.yaml)"
+        "invalid config: "
+        + "\n".join(_problems)
+        + "\n(every key is documented in workflow/schemas/config.schema.yaml)"
     )
 validate(config, "../schemas/config.schema.yaml")
 
