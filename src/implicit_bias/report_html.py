@@ -1,4 +1,5 @@
-"""report.html: one page a researcher reads, opened from a file (figures beside it, no server, no network).
+"""report.html: one page a researcher reads, opened from a file: figures embedded (so it works wherever it is
+opened, the Snakemake report's archive included), no server, no network.
 
 A headline of claims verified, refuted, inconclusive and observed; one section per claim with the
 paper's statement, a coloured verdict badge, the worst check, the nearest control and by how much it
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .captions import caption
 from .files import atomic_write
 from .provenance import provenance
 from .theory.registry import CLAIMS
@@ -51,6 +53,8 @@ figcaption{color:#57606a;font-size:.85em} table{border-collapse:collapse;font-si
 td,th{border:1px solid #d0d7de;padding:3px 6px;vertical-align:top;text-align:left} th{background:#f6f8fa}
 tr.fail td{background:#ffebe9} tr.inconclusive td,tr.not-rejected td{background:#fff8c5}
 summary{cursor:pointer;color:#0969da;margin:.4em 0} pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:12px}
+figure img{cursor:zoom-in} figure img.big{position:fixed;inset:2vh 2vw;width:96vw;height:96vh;object-fit:contain;
+background:#fff;z-index:10;cursor:zoom-out;box-shadow:0 0 0 100vmax rgba(0,0,0,.5)} .also{font-size:.9em} .id{color:#57606a;font-weight:400;font-size:.8em;font-family:monospace}
 .tally>span{display:inline-block;margin:0 1.2em .3em 0} .scroll{overflow-x:auto;max-width:100%} table.claims td:nth-child(2){white-space:nowrap}
 """
 
@@ -108,6 +112,14 @@ def _checks_table(rows: pd.DataFrame) -> str:
     return f"<table>{head}{''.join(body)}</table>"
 
 
+def paper_name(claim_id: str) -> str:
+    """The claim as the paper names it (Theorem 1, Lemma 5.1, Figure 3), from where it stands."""
+    import re
+
+    found = re.search(r"(Theorem|Corollary|Lemma|Remark|Figure) [0-9.]*[0-9]", CLAIMS[claim_id].where)
+    return found.group(0) if found else claim_id
+
+
 def _claims_table(summary: pd.DataFrame) -> str:
     """The page's first table: one row per claim, linking to its section."""
     head = (
@@ -119,7 +131,8 @@ def _claims_table(summary: pd.DataFrame) -> str:
         label, colour = BADGES[r["verdict"]]
         passes = f"{r['reached']} / {r['extrapolated']}" if r["reached"] + r["extrapolated"] else "—"
         cells = [
-            f'<a href="#{html.escape(r["claim"])}">{html.escape(r["claim"])}</a>',
+            f'<a href="#{html.escape(r["claim"])}">{html.escape(paper_name(r["claim"]))}</a> '
+            f'<span class="id">{html.escape(r["claim"])}</span>',
             f'<span class="badge" style="background:{colour}">{label}</span>',
             html.escape(r["where"]),
             passes,
@@ -130,7 +143,24 @@ def _claims_table(summary: pd.DataFrame) -> str:
     return f'<div class="scroll"><table class="claims" id="claims">{head}{"".join(body)}</table></div>'
 
 
-def _section(row, table: pd.DataFrame, figures: dict, folder: Path) -> str:
+def _figure(name: str, path: Path, drawn: set) -> str:
+    """A figure embedded in the page (it works wherever the page is opened, the Snakemake report's archive
+    included), once: a later section that shows it too links to it. Clicking it enlarges it."""
+    import base64
+
+    text = caption(name)
+    if name in drawn:
+        return f'<p class="also">Also: <a href="#fig-{html.escape(name)}">{html.escape(name)}</a> (above)</p>'
+    drawn.add(name)
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return (
+        f'<figure id="fig-{html.escape(name)}"><img src="data:image/png;base64,{data}" alt="{html.escape(text)}" '
+        f'title="click to enlarge" onclick="this.classList.toggle(\'big\')">'
+        f"<figcaption><b>{html.escape(name)}</b>. {html.escape(text.split(': ', 1)[-1])}</figcaption></figure>"
+    )
+
+
+def _section(row, table: pd.DataFrame, figures: dict, drawn: set) -> str:
     claim_id = row["claim"]
     spec = CLAIMS[claim_id]
     label, colour = BADGES[row["verdict"]]
@@ -149,14 +179,11 @@ def _section(row, table: pd.DataFrame, figures: dict, folder: Path) -> str:
         ),
     ]
     dl = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in facts)
-    shown = "".join(
-        f'<figure><img src="{html.escape(os.path.relpath(path, folder))}" alt="{html.escape(name)}">'
-        f"<figcaption>{html.escape(name)}</figcaption></figure>"
-        for name, path in _figures_for(claim_id, table, figures)
-    )
+    shown = "".join(_figure(name, path, drawn) for name, path in _figures_for(claim_id, table, figures))
     first = "fail" in set(checks["status"]) or "inconclusive" in set(checks["status"])
     return (
-        f'<section class="claim" id="{claim_id}"><h2>{html.escape(claim_id)} '
+        f'<section class="claim" id="{claim_id}"><h2>{html.escape(paper_name(claim_id))} '
+        f'<span class="id">{html.escape(claim_id)}</span> '
         f'<span class="badge" style="background:{colour}">{label}</span></h2>'
         f'<div class="where">{html.escape(spec.where)}</div><p>{html.escape(spec.statement)}</p>'
         f'<dl class="facts">{dl}</dl>{shown}'
@@ -207,7 +234,8 @@ def write_html(
         f'<b data-count="{s}">{int(counts.get(s, 0))}</b></span>'
         for s in ("pass", "fail", "inconclusive", "observation")
     )
-    sections = "".join(_section(row, table, figures, path.parent) for _, row in summary.iterrows())
+    drawn = set()
+    sections = "".join(_section(row, table, figures, drawn) for _, row in summary.iterrows())
     config = Path(config_path).read_text() if config_path and Path(config_path).exists() else "(not available)"
     links = "".join(
         f'<li><a href="{html.escape(os.path.relpath(p, path.parent))}">{html.escape(str(p))}</a></li>'

@@ -414,6 +414,14 @@ def test_the_figure_kinds_agree_everywhere_a_figure_is_named():
     captions = (root / "workflow" / "report" / "figure.rst").read_text()
     for kind in FIGURES:
         assert f'snakemake.wildcards.kind == "{kind}"' in captions, kind
+    # one caption per kind, the same text in figure.rst (the Snakemake report) and captions.py (report.html)
+    from implicit_bias.captions import CAPTIONS
+
+    parts = re.split(r'\{% (?:if|elif) snakemake\.wildcards\.kind == "(\w+)" %\}\n', captions)
+    in_rst = {
+        parts[i]: " ".join(parts[i + 1].split("{%")[0].split()).replace("\\|", "|") for i in range(1, len(parts), 2)
+    }
+    assert in_rst == CAPTIONS and set(CAPTIONS) == set(FIGURES)
     for claim in CLAIMS.values():
         assert set(claim.figures) <= set(FIGURES), claim.id
 

@@ -1,0 +1,41 @@
+"""Figure captions: one source for report.html and the Snakemake report (workflow/report/figure.rst holds
+the same text, tested equal).
+"""
+
+CAPTIONS = {
+    "trajectories": (
+        "Figures 1 and 3 as the paper draws them: rows alpha, columns fc, diag, conv. Each seed's path of beta "
+        "(classification: beta / |beta| on the unit circle, joined along it) from its start marker to its end; "
+        "the cross is the limit the claim predicts for that seed (regression: Theorem 5's point on the grey line "
+        "of global minima; classification: the network's max-margin direction). Claims: figure1, figure3, "
+        "figure3_loss_gap."
+    ),
+    "alpha_sweep": (
+        "The relative distance of each trained limit to reference solutions, against alpha (log-log). Remark 4: "
+        "the weighted l1 solution (approached as alpha -> 0) and the weighted l2 one (alpha -> infinity); Theorem "
+        "6.2: the min-l2 interpolant (approached as alpha -> 0). Claims: remark4, theorem6."
+    ),
+    "direction_error": (
+        "Classification: the angle between beta and its predicted direction against tau = -log L (log-log), one "
+        "line per seed; the dashed line marks where the paper's GD stopped (L = 1e-5). Claims: the corollaries of "
+        "Sections 4 and 6."
+    ),
+    "agreement": (
+        "Trained against predicted coefficients of beta, one panel per claim (unit directions for "
+        "classification): on the diagonal when the claim holds."
+    ),
+    "tail_fits": (
+        "Each quantity a classification check judged, against tau = -log L over the run's last two decades, with "
+        "its fit a + c tau^-p (dashed; the legend gives the rate p) and the tolerance (dotted); grey lines are "
+        "the controls, which must stay above it. The limit a of the fit is what the check judges."
+    ),
+}
+
+
+def caption(name: str) -> str:
+    """The caption of a figure file named ``<experiment>_<kind>``."""
+    for kind, text in CAPTIONS.items():
+        if name.endswith("_" + kind):
+            experiment = name[: -len(kind) - 1]
+            return f"{experiment}: {text}"
+    return name
