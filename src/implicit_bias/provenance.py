@@ -9,12 +9,17 @@ from pathlib import Path
 
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str:
-    """The commit of the source tree this package runs from, or 'unknown' outside a git checkout."""
+    """The commit of the source tree this package runs from, with ``-dirty`` appended when tracked files differ
+    from it (the results then came from uncommitted code), or 'unknown' outside a git checkout."""
     if os.environ.get("IMPLICIT_BIAS_GIT_COMMIT"):
         return os.environ["IMPLICIT_BIAS_GIT_COMMIT"]
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+            ["git", "describe", "--always", "--dirty", "--abbrev=40", "--match=NONE"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -1,6 +1,7 @@
 """The command line and the run files it writes."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -492,3 +493,23 @@ def test_version_and_a_mistyped_choice_get_one_line_with_the_fix(capsys):
         "python -m implicit_bias figures: error: argument --kind: unknown figure 'tail_fit'; did you mean "
         "'tail_fits'? choose from trajectories, alpha_sweep, direction_error, agreement, tail_fits"
     )
+
+
+def test_provenance_names_the_commit_and_says_when_the_code_differs_from_it(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import implicit_bias
+
+    source = Path(implicit_bias.__file__).parent
+    shutil.copytree(source, tmp_path / "src" / "implicit_bias", ignore=shutil.ignore_patterns("__pycache__"))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    for command in (["init", "-q"], ["add", "."], ["commit", "-qm", "c"]):
+        subprocess.run(git + command, check=True, capture_output=True)
+    head = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    ask = [sys.executable, "-c", "from implicit_bias.provenance import git_commit; print(git_commit())"]
+    env = {k: v for k, v in os.environ.items() if k != "IMPLICIT_BIAS_GIT_COMMIT"}
+    env["PYTHONPATH"] = str(tmp_path / "src")
+    assert subprocess.run(ask, capture_output=True, text=True, env=env).stdout.strip() == head
+    (tmp_path / "src" / "implicit_bias" / "labels.py").write_text("# edited\n", encoding="utf-8")
+    assert subprocess.run(ask, capture_output=True, text=True, env=env).stdout.strip() == head + "-dirty"
