@@ -96,6 +96,8 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
                 f"({ratio[c.name]:.3g}×, {c['status']}) — {_place(c)}"
             )
         spec = CLAIMS[claim_id]
+        if spec.kind == OBSERVATION:
+            worst = observed(checks)
         rows.append(
             {
                 "claim": claim_id,
@@ -112,6 +114,17 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def observed(checks: pd.DataFrame) -> str:
+    """An observation's numbers in a sentence: each measured quantity's range per experiment."""
+    rows = checks[checks["status"] == "observation"]
+    parts = [
+        f"{metric} in {experiment}: {group['value'].min():.3g} to {group['value'].max():.3g} over {len(group)} "
+        f"{'runs' if group['seed'].min() >= 0 else 'groups'}"
+        for (experiment, metric), group in rows.groupby(["experiment", "metric"], sort=False)
+    ]
+    return "; ".join(parts)
 
 
 def headline(summary: pd.DataFrame) -> str:

@@ -169,7 +169,7 @@ def _section(row, table: pd.DataFrame, figures: dict, drawn: set) -> str:
     counts = ", ".join(f"{int(n)} {s}" for s, n in checks["status"].value_counts().items())
     facts = [
         ("Checks", counts or "none"),
-        ("Worst check", row["worst"] or "—"),
+        ("Observed" if spec.kind == "observation" else "Worst check", row["worst"] or "—"),
         ("Nearest control", row["nearest control"] or ("none (an observation)" if spec.kind == "observation" else "—")),
         (
             "Controls",

@@ -68,3 +68,21 @@ def test_the_headline_counts_reached_and_extrapolated_passes():
         "1 of 1 claims verified, 0 refuted, 0 inconclusive; 0 observations "
         "(passing checks: 1 reached at the end of their run, 1 extrapolated)"
     )
+
+
+def test_an_observation_states_its_numbers():
+    from implicit_bias.report import observed
+
+    rows = pd.DataFrame(
+        {
+            "experiment": ["figure3"] * 3 + ["figure3_flow"],
+            "metric": ["spread (deg)"] * 4,
+            "value": [15.4, 85.7, 40.0, 0.05],
+            "seed": [-1, -1, -1, -1],
+            "status": ["observation"] * 4,
+        }
+    )
+    assert (
+        observed(rows)
+        == "spread (deg) in figure3: 15.4 to 85.7 over 3 groups; spread (deg) in figure3_flow: 0.05 to 0.05 over 1 groups"
+    )
