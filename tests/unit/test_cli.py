@@ -177,6 +177,18 @@ def test_an_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def corollary2_experiment(solver) -> dict:
+    """An experiment's config entry: one diag L = 2 run at alpha 1 from a Theorem 2 init, checked for Corollary 2."""
+    return {
+        "claims": ["corollary2"],
+        "architectures": [{"name": "diag", "depth": 2}],
+        "alphas": [1.0],
+        "seeds": [0],
+        "init": "theorem2",
+        "solver": solver,
+    }
+
+
 def test_a_capped_classification_run_continues_and_its_tails_are_drawn(tmp_path):
     """train with log_loss_cap continues past its target while a check is inconclusive and says why it
     stopped; check writes the series behind its tail verdicts, and figures draws them."""
@@ -227,14 +239,7 @@ def test_a_capped_classification_run_continues_and_its_tails_are_drawn(tmp_path)
     trained = xr.open_dataset(run)
     assert trained["log_loss"].values[-1] < -1e1  # continued past its target
     assert trained.attrs["stop_reason"].startswith("nothing left that training could decide at log L")
-    spec = {
-        "claims": ["corollary2"],
-        "architectures": [{"name": "diag", "depth": 2}],
-        "alphas": [1.0],
-        "seeds": [0],
-        "init": "theorem2",
-        "solver": solver,
-    }
+    spec = corollary2_experiment(solver)
     predict = ["-q", "predict", "--dataset", str(data), "--experiment", "adhoc", "--spec", json.dumps(spec)]
     assert main([*predict, "--output", str(predictions)]) == 0
     checks, tails = tmp_path / "checks.csv", tmp_path / "tails.nc"
@@ -433,14 +438,7 @@ def test_predictions_made_for_other_data_are_refused_by_check_and_by_deciding_tr
         data = json.dumps({"task": "classification", "X": X, "y": y})
         assert main(["-q", "dataset", "--inline", data, "--output", str(path)]) == 0
     solver = {"name": "flow", "log_loss_target": -1e1, "log_loss_cap": -1e3}
-    spec = {
-        "claims": ["corollary2"],
-        "architectures": [{"name": "diag", "depth": 2}],
-        "alphas": [1.0],
-        "seeds": [0],
-        "init": "theorem2",
-        "solver": solver,
-    }
+    spec = corollary2_experiment(solver)
     for data, out in ((ours, "ours_predictions.nc"), (other, "other_predictions.nc")):
         predict = ["-q", "predict", "--dataset", str(data), "--experiment", "e", "--spec", json.dumps(spec)]
         assert main([*predict, "--output", str(tmp_path / out)]) == 0
