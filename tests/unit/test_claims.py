@@ -465,3 +465,16 @@ def test_a_wrong_decomposition_is_refuted_not_a_crash(monkeypatch):
     rows = check_runs(["remark3"], runs)
     gaps = [r for r in rows if r.role == "claim" and r.metric.startswith("optimality gap")]
     assert len(gaps) == 2 and {r.status for r in gaps} == {"fail"}, [(r.status, r.value, r.reason) for r in gaps]
+
+
+def test_corollary6_as_displayed_is_a_rejected_control_and_misses_the_trained_limit():
+    """The display drops d^{-(L-1)/2} from F z: on even data the trained limit is Theorem 4's with
+    S = d^{(L-1)/2} Re F, and the displayed minimiser is percent away from it."""
+    from implicit_bias.theory.claims.regression import AS_DISPLAYED
+
+    for net in (conv(5, depth=2), conv(5, depth=3)):
+        (run,) = views(even_data(5, 2, 5), net, "theorem4", [0.5], [0])
+        rows = check("corollary6", run, predict("corollary6", run))
+        assert rows[0].status == "pass"
+        (displayed,) = [r for r in rows if r.alternative == AS_DISPLAYED]
+        assert displayed.status == "rejected" and displayed.value > 1e-3, displayed.value

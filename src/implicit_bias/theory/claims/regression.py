@@ -85,8 +85,21 @@ def predict_corollary5(run):
     return theorem4_prediction("corollary5", run)
 
 
+AS_DISPLAYED = "Corollary 6 as displayed (Q of F z, without d^-(L-1)/2)"
+
+
 def predict_corollary6(run):
-    return theorem4_prediction("corollary6", run)
+    """Theorem 4 with S = d^{(L-1)/2} Re F. The corollary as the paper displays it, Q_{L,alpha,F w}(F z), drops
+    that factor (rho = S^-T z = d^{-(L-1)/2} F z for even z): it is a control, which training rejects."""
+    prediction = theorem4_prediction("corollary6", run)
+    if not prediction.applicable or prediction.error:
+        return prediction
+    S, L = _decomposition(run).S, run.network.depth
+    scale = run.network.dim ** ((L - 1) / 2)
+    eta = np.asarray(prediction.info["eta"])
+    displayed = regression.theorem4_rho(run.X, run.y, S / scale, eta, alpha=run.alpha, L=L)
+    prediction.alternatives[AS_DISPLAYED] = displayed / scale  # in the true S's coordinates: S^T rho = beta
+    return prediction
 
 
 def predict_corollary7(run):
