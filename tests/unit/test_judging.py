@@ -86,3 +86,20 @@ def test_an_observation_states_its_numbers():
         observed(rows)
         == "spread (deg) in figure3: 15.4 to 85.7 over 3 groups; spread (deg) in figure3_flow: 0.05 to 0.05 over 1 groups"
     )
+
+
+def test_a_rising_or_non_monotone_tail_cannot_refute_and_training_continues():
+    """Theorem 1 was refuted on a run whose residual was 0.119 and rising: its fit extrapolated the rise."""
+    from implicit_bias.theory.judging import training_could_decide
+
+    rising = 1.0 - 0.5 * (TAU / TAU[-1]) ** -0.2  # growing towards 1
+    (row,) = judge_series("c", PLACE, "m", TAU, rising, tolerance=1e-3)
+    assert row.status == "inconclusive" and "the tail is still rising or not monotone" in row.reason
+    assert training_could_decide([row])
+    bumpy = 0.5 + 0.1 * (TAU / TAU[-1]) ** -0.5
+    bumpy[-5] += 0.05  # a bump late in the tail
+    (row,) = judge_series("c", PLACE, "m", TAU, bumpy, tolerance=1e-3)
+    assert row.status == "inconclusive" and training_could_decide([row])
+    settled = 0.5 + 0.1 * (TAU / TAU[-1]) ** -0.5  # decreasing to 0.5, far beyond the tolerance
+    (row,) = judge_series("c", PLACE, "m", TAU, settled, tolerance=1e-3)
+    assert row.status == "fail" and not training_could_decide([row])

@@ -44,6 +44,7 @@ SIGMAS = 2.0  # a limit is decided when it is this many uncertainties from the t
 # slower second mode (e.g. Theorem 1's residual on a full conv, ~tau^-0.06 under a tau^-0.7 one)
 # looks like a small constant offset over two decades, and must not read as a counterexample.
 FAIL_MARGIN = 10.0
+SETTLED_JITTER = 1e-6  # a settled tail does not increase between checkpoints by more than this (relative)
 # candidate p: slower rates cannot be told from a constant; fast ones let a quantity that drops to
 # its floor within the tail (e.g. a KKT residual once the support has settled) be fitted too
 _RATES = np.geomspace(0.02, 20.0, 200)
@@ -149,6 +150,16 @@ class Trace:
     values: np.ndarray
     tail: Tail
 
+    @property
+    def settled(self) -> bool:
+        """Whether the tail has settled: not rising towards its limit, and not increasing anywhere along it
+        (beyond rounding). A rising or non-monotone tail is a transient (the direction of X^T r still moving,
+        cf. Remark 1), not a limit: it can never refute."""
+        values = self.values[np.isfinite(self.values)]
+        if self.tail.rising or values.size < 2:
+            return not self.tail.rising
+        return bool(np.max(np.diff(values)) <= SETTLED_JITTER * np.max(np.abs(values)))
+
 
 def with_controls(row: Check, controls: list[Check]) -> list[Check]:
     """A passing claim row becomes inconclusive when a control was not rejected; a pass is labelled
@@ -213,16 +224,19 @@ def judge_series(
     is beyond the tolerance by SIGMAS uncertainties.
     """
     own = fit_tail(x, values)
+    x = np.asarray(x, dtype=float)
+    trace = Trace(x, np.asarray(values, dtype=float), own)
     low, high = own.limit - SIGMAS * own.uncertainty, own.limit + SIGMAS * own.uncertainty
     described = own.describe(unit) + (f"; {why}" if why else "")
     if high <= tolerance:
         status = "pass"
-    elif low > FAIL_MARGIN * tolerance:
+    elif low > FAIL_MARGIN * tolerance and trace.settled:
         status = "fail"
     else:
         status = "inconclusive"
+        if low > FAIL_MARGIN * tolerance:
+            described += "; the tail is still rising or not monotone (a transient, not a limit): it cannot refute"
         described += f"; {needs}" if np.isfinite(own.uncertainty) else "; too few points in the tail to fit"
-    x = np.asarray(x, dtype=float)
     row = Check(
         claim,
         metric=metric,
@@ -231,7 +245,7 @@ def judge_series(
         status=status,
         reason=described,
         rate=own.rate,
-        trace=Trace(x, np.asarray(values, dtype=float), own),
+        trace=trace,
         **_tail_evidence(own, tolerance, tau_axis),
         **place,
     )
@@ -317,7 +331,8 @@ def training_could_decide(rows: list[Check]) -> bool:
             if other.role != "control":
                 break
             controls.append(other)
-        if _straddles(row) or any(_straddles(c) for c in controls):
+        unsettled = row.trace is not None and not row.trace.settled
+        if unsettled or _straddles(row) or any(_straddles(c) for c in controls):
             return True
     return False
 
