@@ -45,6 +45,7 @@ SIGMAS = 2.0  # a limit is decided when it is this many uncertainties from the t
 # looks like a small constant offset over two decades, and must not read as a counterexample.
 FAIL_MARGIN = 10.0
 SETTLED_JITTER = 1e-6  # a settled tail does not increase between checkpoints by more than this (relative)
+SETTLED_NEAR = 0.1  # or it ends this close to its fitted limit (relative)
 # candidate p: slower rates cannot be told from a constant; fast ones let a quantity that drops to
 # its floor within the tail (e.g. a KKT residual once the support has settled) be fitted too
 _RATES = np.geomspace(0.02, 20.0, 200)
@@ -152,12 +153,16 @@ class Trace:
 
     @property
     def settled(self) -> bool:
-        """Whether the tail has settled: not rising towards its limit, and not increasing anywhere along it
-        (beyond rounding). A rising or non-monotone tail is a transient (the direction of X^T r still moving,
-        cf. Remark 1), not a limit: it can never refute."""
+        """Whether the tail has settled: it has come close to its fitted limit (within SETTLED_NEAR of it at the
+        end of the run), or it decreases monotonically (beyond rounding). A tail that is still rising, or goes up
+        and down, far from its limit is a transient (the direction of X^T r still moving, cf. Remark 1), not a
+        limit: it cannot refute."""
+        tail = self.tail
+        if abs(tail.end - tail.limit) <= SETTLED_NEAR * abs(tail.limit):
+            return True
         values = self.values[np.isfinite(self.values)]
-        if self.tail.rising or values.size < 2:
-            return not self.tail.rising
+        if tail.rising or values.size < 2:
+            return False
         return bool(np.max(np.diff(values)) <= SETTLED_JITTER * np.max(np.abs(values)))
 
 
