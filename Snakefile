@@ -8,7 +8,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# config.yaml unless another config with its own experiments is given (--configfile config/<name>.yaml):
+# Snakemake would merge the two, running both sets of experiments
+if "experiments" not in config:
+
+    configfile: "config.yaml"
 
 
 report: "workflow/report/workflow.rst"

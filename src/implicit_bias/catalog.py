@@ -37,7 +37,8 @@ def experiments_by_claim(configs: Mapping[str, dict]) -> dict[str, list[tuple[st
     """claim id -> (config, experiment) of every configured experiment (or theory section) that checks it."""
     tested: dict[str, list[tuple[str, str]]] = {claim_id: [] for claim_id in CLAIMS}
     for name, config in configs.items():
-        for claim_id in (config.get("theory") or {}).get("claims", []):
+        theory_only = [c for c, claim in CLAIMS.items() if claim.theory_only]  # the schema's default
+        for claim_id in (config.get("theory") or {}).get("claims", theory_only):
             tested.setdefault(claim_id, []).append((name, "theory"))
         for experiment, spec in (config.get("experiments") or {}).items():
             for claim_id in spec.get("claims", []):

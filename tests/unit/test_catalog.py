@@ -67,9 +67,10 @@ def test_experiments_by_claim_reads_theory_and_experiments():
         "b.yaml": {"experiments": {"e2": {"claims": ["theorem4"]}, "e3": {}}},
     }
     tested = catalog.experiments_by_claim(configs)
-    assert tested["lemma5_1"] == [("a.yaml", "theory")]
+    assert tested["lemma5_1"] == [("a.yaml", "theory"), ("b.yaml", "theory")]  # b: the schema's default
     assert tested["theorem4"] == [("a.yaml", "e1"), ("b.yaml", "e2")]
     assert tested["theorem1"] == []
+    assert catalog.experiments_by_claim({"c.yaml": {"experiments": {}}})["lemma5_1"] == [("c.yaml", "theory")]
     assert catalog._tested_by(tested["theorem4"]) == "`a.yaml`: e1; `b.yaml`: e2"
 
 
