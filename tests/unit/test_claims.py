@@ -18,6 +18,7 @@ from implicit_bias.training import GradientDescent, GradientFlow, Problem
 # vectors the flow is stiff (their weights balance on a scale of O(1) in log L) and explicit steps
 # grow with |log L|: -1e5 there; a single support vector lets the flow go to -1e100 in milliseconds.
 DEEP = GradientFlow(log_loss_target=-1e5)
+SWEEP = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0]  # Theorem 6.2: alphas a decade apart in pairs
 DECIDING = GradientFlow(log_loss_target=-1e5, log_loss_cap=-1e8)  # with views(..., decide=claims)
 FARTHEST = GradientFlow(log_loss_target=-1e100)
 
@@ -170,7 +171,7 @@ def test_theorem5_closed_form_limits(net):
 
 
 def test_theorem6_convergence_and_bias_towards_min_norm():
-    runs = views(underdetermined(8, 2, 3), fc(3, depth=3), "theorem6", [0.003, 0.03, 0.3, 1.0], [0])
+    runs = views(underdetermined(8, 2, 3), fc(3, depth=3), "theorem6", SWEEP, [0])
     rows = check_runs(["theorem6"], runs)
     (bias,) = [r for r in rows if "6.2" in r.metric and r.role == "claim"]
     assert 0.8 < bias.rate < 1.2  # ||beta_alpha - beta_l2|| ~ alpha

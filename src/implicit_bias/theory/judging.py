@@ -68,12 +68,12 @@ class Tail:
         """The fitted a + c (tau / tau_end)^-p."""
         return self.limit + self.coefficient * (np.asarray(tau, dtype=float) / self.tau_end) ** -self.rate
 
-    def describe(self, unit: str = "") -> str:
+    def describe(self, unit: str = "", axis: str = "tau") -> str:
         unit = f" {unit}" if unit else ""
         return (
-            f"tail fit over tau = {self.tau_start:.3g}..{self.tau_end:.3g}: limit {self.limit:.3g} "
+            f"tail fit over {axis} = {self.tau_start:.3g}..{self.tau_end:.3g}: limit {self.limit:.3g} "
             f"± {self.uncertainty:.2g}{unit}, approached {'from below' if self.rising else 'from above'} like "
-            f"tau^-{self.rate:.3g}; {self.end:.3g}{unit} at the end"
+            f"{axis}^-{self.rate:.3g}; {self.end:.3g}{unit} at the end"
         )
 
 
@@ -232,7 +232,8 @@ def judge_series(
     x = np.asarray(x, dtype=float)
     trace = Trace(x, np.asarray(values, dtype=float), own)
     low, high = own.limit - SIGMAS * own.uncertainty, own.limit + SIGMAS * own.uncertainty
-    described = own.describe(unit) + (f"; {why}" if why else "")
+    axis = "tau" if tau_axis else "1/alpha"
+    described = own.describe(unit, axis) + (f"; {why}" if why else "")
     if high <= tolerance:
         status = "pass"
     elif low > FAIL_MARGIN * tolerance and trace.settled:
@@ -265,7 +266,7 @@ def judge_series(
                 value=max(other.limit, 0.0) if np.isfinite(other.limit) else other.limit,
                 tolerance=tolerance,
                 status="rejected" if rejected else "not-rejected",
-                reason=other.describe(unit),
+                reason=other.describe(unit, axis),
                 role="control",
                 alternative=name,
                 rate=other.rate,
