@@ -389,3 +389,35 @@ def test_extending_a_flow_follows_the_same_path():
     assert extended.status == "converged" and extended.log_loss[-1] == pytest.approx(-1e5, rel=1e-9)
     np.testing.assert_allclose(extended.beta[-1], direct.beta[-1], rtol=1e-8)
     assert np.all(np.diff(extended.progress) > 0) and extended.progress[short.progress.size - 1] == short.progress[-1]
+
+
+@pytest.mark.parametrize("runs", [1, 3])
+def test_gd_driven_in_segments_for_progress_lines_computes_the_same_bits(runs):
+    """A long GD run logs where it is; it is then run checkpoint segment by segment, which must change nothing."""
+    from implicit_bias.training.solvers import Progress
+
+    problem = Problem(conv(2, depth=3), CLASS_X, CLASS_Y, "classification")
+    thetas = np.stack([initialize("random", problem.network, CLASS_X, alpha=0.5, seed=s) for s in range(runs)])
+    solver = GradientDescent(lr=0.05, steps=3000, checkpoints=60)
+    lines = []
+    whole = solver.run(problem, thetas)
+    segmented = solver.run(problem, thetas, progress=Progress(lines.append, "GD", every=0.0))
+    for a, b in zip(whole, segmented):
+        assert (a.status, a.reason) == (b.status, b.reason)
+        for x, y in zip(
+            (a.beta, a.loss, a.log_loss, a.theta, a.theta_final), (b.beta, b.loss, b.log_loss, b.theta, b.theta_final)
+        ):
+            np.testing.assert_array_equal(x, y)
+    assert lines and lines[0].startswith("GD: step ") and " of 3000 (" in lines[0] and "s left" in lines[-1]
+
+
+def test_a_diverging_gd_run_in_segments_diverges_at_the_same_step():
+    from implicit_bias.training.solvers import Progress
+
+    problem = Problem(fc(2, depth=2), PAPER_X, PAPER_Y, "regression")
+    theta = np.full((1, 6), 1.0)
+    (whole,) = GradientDescent(lr=10.0, steps=1000).run(problem, theta)
+    (segmented,) = GradientDescent(lr=10.0, steps=1000).run(problem, theta, progress=Progress(print, "GD", every=1e9))
+    assert whole.status == segmented.status == "diverged" and whole.reason == segmented.reason
+    np.testing.assert_array_equal(whole.theta_final, segmented.theta_final)
+    np.testing.assert_array_equal(whole.log_loss, segmented.log_loss)

@@ -74,6 +74,42 @@ def _blocks(runs: int, max_block: int = 32) -> np.ndarray:
     return np.linspace(0, runs, count + 1).round().astype(np.int64)
 
 
+PROGRESS_SECONDS = 5.0  # a long run says where it is about this often
+SEGMENTS = 20  # and is driven in this many segments of its checkpoints (one when nobody listens)
+
+
+class Progress:
+    """Rate-limited progress lines of a long run: the step, log L, elapsed and estimated time left."""
+
+    def __init__(self, log, what: str, every: float = PROGRESS_SECONDS):
+        import time
+
+        self.log, self.what, self.every, self.clock = log, what, every, time.perf_counter
+        self.start = self.last = self.clock()
+
+    def step(self, done: int, total: int, log_loss: float) -> None:
+        now = self.clock()
+        if now - self.last < self.every or done >= total:
+            return
+        self.last = now
+        elapsed = now - self.start
+        left = elapsed * (total - done) / max(done, 1)
+        self.log(
+            f"{self.what}: step {done} of {total} ({100 * done / total:.0f} %), log L = {log_loss:.6g}, "
+            f"{elapsed:.0f} s so far, about {left:.0f} s left"
+        )
+
+
+def _segments(steps: np.ndarray, progress) -> list[tuple[int, int]]:
+    """Checkpoint ranges [lo, hi) to run one after another; consecutive ranges share a checkpoint (the end of
+    one is the start of the next). One range when no progress is wanted."""
+    if progress is None or steps.size < 3:
+        return [(0, steps.size)]
+    cuts = np.unique(np.searchsorted(steps, np.linspace(0, steps[-1], SEGMENTS + 1)[1:-1]))
+    bounds = [0, *[int(c) for c in cuts if 0 < c < steps.size - 1], steps.size - 1]
+    return [(a, b + 1) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
 def log_spaced_steps(steps: int, count: int) -> np.ndarray:
     """Checkpoint steps: 0, then about ``count - 1`` log-spaced steps up to ``steps`` (unique)."""
     grid = np.geomspace(1, steps, max(count - 1, 1)) if steps >= 1 else np.array([])
@@ -118,7 +154,10 @@ class GradientDescent:
     def settings(self) -> dict:
         return {"name": self.name, **asdict(self)}
 
-    def run(self, problem: Problem, thetas0) -> list[RunResult]:
+    def run(self, problem: Problem, thetas0, progress=None) -> list[RunResult]:
+        """Train every row of ``thetas0``. ``progress`` (a logging function, optional) gets a line about every
+        PROGRESS_SECONDS of a long run: the step, log L and the time left (the run is then driven in segments
+        of its checkpoints; GD is memoryless, so the bits are those of one call)."""
         thetas = _initial_parameters(problem, thetas0)
         init = thetas.copy()
         steps = log_spaced_steps(self.steps, self.checkpoints)
@@ -136,13 +175,24 @@ class GradientDescent:
             gd_batch_operator(problem, thetas, self.lr, steps, beta, loss, log_loss, theta_rec, failed_at, device)
         else:
             thetas_t = np.ascontiguousarray(thetas.T)
-            records = (beta, loss, log_loss, theta_rec, failed_at)
-            if runs > 1 and not compiled.ahead_of_time() and specialised.fits(problem):
-                specialised.gd_batch(problem, thetas_t, float(self.lr), steps, _blocks(runs), *records)
-            else:
-                compiled.kernels().gd_batch(
-                    thetas_t, problem.kernel_problem, float(self.lr), steps, _blocks(runs), *records
-                )
+            for lo, hi in _segments(steps, progress):
+                records = (beta[:, lo:hi], loss[:, lo:hi], log_loss[:, lo:hi], theta_rec[:, lo:hi])
+                records = tuple(np.ascontiguousarray(r) for r in records)
+                failed = np.full(runs, -1, dtype=np.int64)
+                here = steps[lo:hi] - steps[lo]  # the segment starts at its first checkpoint, recorded again
+                if runs > 1 and not compiled.ahead_of_time() and specialised.fits(problem):
+                    specialised.gd_batch(problem, thetas_t, float(self.lr), here, _blocks(runs), *records, failed)
+                else:
+                    compiled.kernels().gd_batch(
+                        thetas_t, problem.kernel_problem, float(self.lr), here, _blocks(runs), *records, failed
+                    )
+                beta[:, lo:hi], loss[:, lo:hi], log_loss[:, lo:hi], theta_rec[:, lo:hi] = records
+                newly = (failed >= 0) & (failed_at < 0)
+                failed_at[newly] = failed[newly] + steps[lo]
+                if np.all(failed_at >= 0):  # every run diverged: nothing later is a result
+                    break
+                if progress is not None:
+                    progress.step(int(steps[hi - 1]), int(steps[-1]), float(np.nanmax(log_loss[:, hi - 1])))
             thetas = thetas_t.T
         for r in np.nonzero(failed_at >= 0)[0]:  # nothing recorded from the failing step on is a result
             late = steps >= failed_at[r]
