@@ -139,7 +139,7 @@ def _compile(args):
 
     start = time.perf_counter()
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    described = compiled.build(args.output, log=log.warning)
+    described = compiled.build(args.output, log=log.warning, say=log.info)
     what = described["module"] or "numba's cache (no ahead-of-time build)"
     log.info("kernels ready in %.1f s: %s; wrote %s", time.perf_counter() - start, what, args.output)
 

@@ -41,7 +41,9 @@ def test_a_second_build_of_the_same_source_comes_from_the_cache(manifest, build_
         raise AssertionError("built again")
 
     monkeypatch.setattr(compiled, "_build_module", must_not_build)
-    again = compiled.build(tmp_path / "kernels.json", log=pytest.fail)
+    said = []
+    again = compiled.build(tmp_path / "kernels.json", log=pytest.fail, say=said.append)
+    assert said == [f"kept build for this key found: {build_cache / f'{compiled.MODULE}.{build_key()[:16]}.so'}"]
     first = json.loads(manifest.read_text())
     assert again == first
     assert (tmp_path / again["module"]).read_bytes() == (manifest.parent / first["module"]).read_bytes()
@@ -192,9 +194,10 @@ def test_a_damaged_cached_build_is_built_again_and_said(manifest, build_cache, t
         return compiled.MODULE + ".so"
 
     monkeypatch.setattr(compiled, "_build_module", build)
-    said = []
-    described = compiled.build(tmp_path / "kernels.json", log=said.append)
+    said, progress = [], []
+    described = compiled.build(tmp_path / "kernels.json", log=said.append, say=progress.append)
     assert built == [tmp_path]
+    assert progress[0].startswith(f"no kept build for key {build_key()[:16]} in {build_cache}: building the kernels")
     assert said == [
         f"the cached build {kept} does not match its recorded sha256 (damaged or incomplete); building again"
     ]

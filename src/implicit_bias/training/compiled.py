@@ -105,7 +105,7 @@ def signatures():
     }
 
 
-def build(manifest: str | Path, log=print) -> dict:
+def build(manifest: str | Path, log=print, say=None) -> dict:
     """Build the kernels ahead of time into a module beside ``manifest`` and write the manifest.
 
     Where the build fails (no C compiler, no Python headers), numba's kernels are compiled into its
@@ -113,7 +113,7 @@ def build(manifest: str | Path, log=print) -> dict:
     manifest = Path(manifest)
     described = {"sources_sha256": sources_sha256(), "build_key": build_key(), "python": sys.implementation.cache_tag}
     try:
-        described["module"] = _cached_build(manifest.parent, log)
+        described["module"] = _cached_build(manifest.parent, log, say or (lambda message: None))
         described["module_sha256"] = file_sha256(manifest.parent / described["module"])
         described["signatures"] = {name: str(signature) for name, signature in signatures().items()}
     except Exception as error:  # the build's errors come from distutils, the compiler and numba alike
@@ -125,7 +125,7 @@ def build(manifest: str | Path, log=print) -> dict:
     return described
 
 
-def _cached_build(directory: Path, log) -> str:
+def _cached_build(directory: Path, log, say) -> str:
     """A build for this key: copied from the cache when its sha256 checks, else built (15-20 s) and kept there."""
     cached = cache_directory() / f"{MODULE}.{build_key()[:16]}.so"
     recorded = cached.with_name(cached.name + ".sha256")
@@ -134,8 +134,10 @@ def _cached_build(directory: Path, log) -> str:
         expected = recorded.read_text().strip() if recorded.is_file() else None
         if expected == file_sha256(cached):
             shutil.copy2(cached, directory / name)
+            say(f"kept build for this key found: {cached}")
             return name
         log(f"the cached build {cached} does not match its recorded sha256 (damaged or incomplete); building again")
+    say(f"no kept build for key {build_key()[:16]} in {cached.parent}: building the kernels (15-20 s, once per key)")
     name = _build_module(directory)
     try:  # a read-only cache only costs the next run a build
         _replace(cached, lambda partial: shutil.copy2(directory / name, partial))
