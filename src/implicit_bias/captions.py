@@ -29,6 +29,12 @@ CAPTIONS = {
         "its fit a + c tau^-p (dashed; the legend gives the rate p) and the tolerance (dotted); grey lines are "
         "the controls, which must stay above it. The limit a of the fit is what the check judges."
     ),
+    "forest": (
+        "A forest plot of the tail verdicts: per judged row its fitted limit with the 2-sigma band, as a multiple of "
+        "the tolerance (log scale), and the value at the end of the run (x); dotted: the tolerance, dashed: 10 times "
+        "it, where a refutation starts. Colour: the status; filled: reached at the end of the run, hollow: "
+        "extrapolated or not passing."
+    ),
 }
 
 

@@ -358,7 +358,7 @@ def _add_figures(verbs):
     p = verbs.add_parser(
         "figures",
         help="draw one of an experiment's figures (PNG, PDF) from its summary",
-        description="Figures: trajectories, alpha_sweep, direction_error, agreement, tail_fits.",
+        description="Figures: trajectories, alpha_sweep, direction_error, agreement, tail_fits, forest.",
     )
     p.add_argument("--summary", required=True)
     p.add_argument("--name", required=True, help="experiment name (in the figure's title)")
@@ -366,7 +366,7 @@ def _add_figures(verbs):
         "--kind",
         required=True,
         type=_figure_kind,
-        help="which figure: trajectories, alpha_sweep, direction_error, agreement or tail_fits",
+        help="which figure: trajectories, alpha_sweep, direction_error, agreement, tail_fits or forest",
     )
     p.add_argument("--tails", help="the experiment's tails file from check (for tail_fits)")
     p.add_argument("--png", help="path of the PNG file to write")

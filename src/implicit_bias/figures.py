@@ -47,7 +47,7 @@ sns = _import_seaborn()
 from .files import atomic_write  # noqa: E402
 from .geometry import angle_degrees, unit  # noqa: E402
 
-FIGURES = ("trajectories", "alpha_sweep", "direction_error", "agreement", "tail_fits")
+FIGURES = ("trajectories", "alpha_sweep", "direction_error", "agreement", "tail_fits", "forest")
 FLOOR = 1e-12  # values drawn on a log axis are clipped here (a quantity at its numerical floor)
 
 
@@ -381,6 +381,63 @@ def tail_fits(summary, name: str, tails=None):
     return fig
 
 
+STATUS_COLOURS = {"pass": 2, "inconclusive": 1, "fail": 3}  # indices into seaborn's colour-blind palette
+
+
+def forest(summary, name: str, tails=None):
+    """A forest plot of the tail verdicts: per judged row its fitted limit with the 2-sigma band, as a multiple
+    of the tolerance (log scale), the value at the end of the run (x), and the tolerance (1) and the refutation
+    margin (10). Filled: reached (the end value meets the tolerance); hollow: extrapolated or not passing."""
+    if tails is None or tails.sizes.get("series", 0) == 0:
+        return None
+    claim_rows = [i for i in range(tails.sizes["series"]) if str(tails["role"].values[i]) == "claim"]
+    if not claim_rows:
+        return None
+    floor = 1e-4
+
+    def ratio(v, i):
+        return np.clip(v / float(tails["tolerance"].values[i]), floor, 1e4)
+
+    def label(i):
+        alpha, seed = float(tails["alpha"].values[i]), int(tails["seed"].values[i])
+        where = "all runs" if np.isnan(alpha) else f"alpha {alpha:g}, seed {seed}"
+        return f"{tails['claim'].values[i]}: {tails['architecture'].values[i]} L = {int(tails['depth'].values[i])}, {where}"
+
+    claim_rows.sort(key=lambda i: (str(tails["claim"].values[i]), label(i)))
+    palette = sns.color_palette("colorblind")
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.22 * len(claim_rows)))
+    for y, i in enumerate(claim_rows):
+        limit, sigma = float(tails["fit_limit"].values[i]), float(tails["fit_uncertainty"].values[i])
+        values = tails["value"].values[i]
+        end = float(values[np.isfinite(values)][-1]) if np.isfinite(values).any() else np.nan
+        status = str(tails["status"].values[i])
+        colour = palette[STATUS_COLOURS.get(status, 7)]
+        low, high = ratio(limit - 2 * sigma, i), ratio(limit + 2 * sigma, i)
+        ax.plot([low, high], [y, y], color=colour, lw=1.5)
+        reached = status == "pass" and end <= float(tails["tolerance"].values[i])
+        ax.plot(ratio(limit, i), y, "o", color=colour, mfc=colour if reached else "white", ms=5)
+        if np.isfinite(end):
+            ax.plot(ratio(end, i), y, "x", color="0.35", ms=4)
+    ax.axvline(1.0, color="0.2", ls=":", lw=1)
+    ax.axvline(10.0, color="0.2", ls="--", lw=0.8)
+    ax.set_yticks(range(len(claim_rows)), [label(i) for i in claim_rows], fontsize=6)
+    ax.set_ylim(len(claim_rows) - 0.5, -0.5)
+    ax.set(
+        xscale="log", xlim=(floor / 2, 2e4), xlabel="fitted limit / tolerance (2-sigma band); x: the value at the end"
+    )
+    handles = [
+        plt.Line2D([], [], color=palette[c], marker="o", ls="-", label=status) for status, c in STATUS_COLOURS.items()
+    ]
+    handles += [
+        plt.Line2D([], [], color="0.4", marker="o", mfc="white", ls="", label="extrapolated"),
+        plt.Line2D([], [], color="0.35", marker="x", ls="", label="value at the end"),
+    ]
+    ax.legend(handles=handles, fontsize=6, loc="lower right", frameon=True)
+    ax.set_title(f"{name}: the tail verdicts (dotted: tolerance; dashed: 10x, where a refutation starts)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def draw(summary, name: str, kind: str, tails=None):
     """The ``kind`` figure of an experiment's summary (and the checks' ``tails``); a figure saying so
     when the data do not support it, rather than a missing file."""
@@ -388,7 +445,7 @@ def draw(summary, name: str, kind: str, tails=None):
         raise ValueError(f"unknown figure {kind!r}; expected one of {FIGURES}")
     sns.set_theme(style="whitegrid", context="paper")
     drawer = globals()[kind]
-    fig = drawer(summary, name, tails) if kind == "tail_fits" else drawer(summary, name)
+    fig = drawer(summary, name, tails) if kind in ("tail_fits", "forest") else drawer(summary, name)
     if fig is None:
         fig, ax = plt.subplots(figsize=(5, 1.5))
         ax.axis("off")

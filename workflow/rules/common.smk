@@ -93,7 +93,7 @@ def figure_kinds(experiment):
     if spec["task"] == "classification":
         kinds.append("direction_error")
         if spec["solver"]["name"] == "flow":
-            kinds.append("tail_fits")
+            kinds += ["tail_fits", "forest"]
     if {"remark4", "theorem6"} & set(spec["claims"]):
         kinds.append("alpha_sweep")
     return kinds
@@ -192,4 +192,4 @@ wildcard_constraints:
     architecture="[A-Za-z0-9_-]+?",
     alpha="[0-9][0-9.e+-]*",
     seed="[0-9]+",
-    kind="trajectories|alpha_sweep|direction_error|agreement|tail_fits",
+    kind="trajectories|alpha_sweep|direction_error|agreement|tail_fits|forest",

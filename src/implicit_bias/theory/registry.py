@@ -125,7 +125,7 @@ _LIMIT_TOLERANCE = (
     "GD: 10·lr (a fixed step shifts the limit by O(lr))"
 )
 _NONE = "none: an observation, reported with its numbers and never passed or failed"
-_DIRECTION_FIGURES = ("direction_error", "tail_fits", "agreement")
+_DIRECTION_FIGURES = ("direction_error", "tail_fits", "forest", "agreement")
 _LIMIT_FIGURES = ("agreement",)
 _CLASSIFICATION = Scope(task="classification")
 
@@ -151,7 +151,7 @@ _DECLARED = (
         metric="singular-vector residual of eq. (8), ‖v_l/‖v_l‖ − g_l/‖g_l‖‖, judged on its limit as τ → ∞",
         tolerance=f"{SINGULAR_RESIDUAL:g} (≈ {ANGLE_DEGREES:g}° between v_l and the singular vector)",
         controls=("u frozen at the initialisation (the lazy regime)",),
-        figures=("tail_fits",),
+        figures=("tail_fits", "forest"),
         predict=c4.predict_theorem1,
         check=c4.check_theorem1,
     ),
@@ -220,7 +220,7 @@ _DECLARED = (
         tolerance=_DIRECTION,
         premise="theorem3",
         controls=("the second singular vectors", "the initial directions"),
-        figures=("tail_fits",),
+        figures=("tail_fits", "forest"),
         predict=c4.predict_theorem3,
         check=c4.check_theorem3,
     ),
@@ -408,7 +408,7 @@ _DECLARED = (
         "across initialisations (deg), both judged on their limits as τ → ∞",
         tolerance=f"{ANGLE_DEGREES:g}° per run, {2 * ANGLE_DEGREES:g}° for the spread (each run within {ANGLE_DEGREES:g}° of one direction)",
         controls=("the other networks' max-margin directions",),
-        figures=("trajectories", "direction_error", "tail_fits"),
+        figures=("trajectories", "direction_error", "tail_fits", "forest"),
         predict=c6.predict_figure3_loss_gap,
         check=c6.check_figure3_loss_gap,
         check_group=c6.check_group_figure3_loss_gap,
