@@ -39,9 +39,5 @@ CAPTIONS = {
 
 
 def caption(name: str) -> str:
-    """The caption of a figure file named ``<experiment>_<kind>``."""
-    for kind, text in CAPTIONS.items():
-        if name.endswith("_" + kind):
-            experiment = name[: -len(kind) - 1]
-            return f"{experiment}: {text}"
-    return name
+    """The caption of a figure file named ``<experiment>_<kind>`` (empty for an unknown kind)."""
+    return next((text for kind, text in CAPTIONS.items() if name.endswith("_" + kind)), "")

@@ -365,16 +365,18 @@ def _read_validated(cache, task: str, name: str):
 
 def _keep_validated(cache, dataset: Dataset) -> None:
     """Keep a validated dataset (written whole, then renamed); a cache that cannot be written costs only time."""
-    import os
+    from .files import atomic_write
 
     arrays = {"X": dataset.X, "y": dataset.y, "source_sha256": np.array(dataset.source_sha256)}
     if dataset.basis is not None:
         arrays["basis"] = dataset.basis
+
+    def write(path):
+        with open(path, "wb") as handle:  # a handle: np.savez would add .npz to the temporary name
+            np.savez(handle, **arrays)
+
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_name(f"{cache.stem}.{os.getpid()}.partial.npz")
-        np.savez(partial, **arrays)
-        os.replace(partial, cache)
+        atomic_write(cache, write)
     except OSError:
         pass
 

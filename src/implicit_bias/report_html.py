@@ -154,9 +154,9 @@ def _figure(name: str, path: Path, drawn: set) -> str:
     drawn.add(name)
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return (
-        f'<figure id="fig-{html.escape(name)}"><img src="data:image/png;base64,{data}" alt="{html.escape(text)}" '
+        f'<figure id="fig-{html.escape(name)}"><img src="data:image/png;base64,{data}" alt="{html.escape(text or name)}" '
         f'title="click to enlarge" onclick="this.classList.toggle(\'big\')">'
-        f"<figcaption><b>{html.escape(name)}</b>. {html.escape(text.split(': ', 1)[-1])}</figcaption></figure>"
+        f"<figcaption><b>{html.escape(name)}</b>. {html.escape(text)}</figcaption></figure>"
     )
 
 

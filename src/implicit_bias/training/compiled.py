@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
+from ..files import atomic_write
 from .cache import build_key, cache_directory, file_sha256, kernel_sources, sources_sha256
 
 MODULE = "implicit_bias_training_kernels"
@@ -140,19 +140,11 @@ def _cached_build(directory: Path, log, say) -> str:
     say(f"no kept build for key {build_key()[:16]} in {cached.parent}: building the kernels (15-20 s, once per key)")
     name = _build_module(directory)
     try:  # a read-only cache only costs the next run a build
-        _replace(cached, lambda partial: shutil.copy2(directory / name, partial))
-        _replace(recorded, lambda partial: partial.write_text(file_sha256(directory / name) + "\n"))
+        atomic_write(cached, lambda partial: shutil.copy2(directory / name, partial))
+        atomic_write(recorded, lambda partial: Path(partial).write_text(file_sha256(directory / name) + "\n"))
     except OSError as error:
         log(f"could not keep the build in {cached.parent} ({error}); the next run builds again")
     return name
-
-
-def _replace(path: Path, write) -> None:
-    """Write ``path`` whole, then rename it into place: concurrent jobs never read a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    write(partial)
-    os.replace(partial, path)
 
 
 def _build_module(directory: Path) -> str:
