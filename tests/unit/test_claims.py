@@ -479,3 +479,18 @@ def test_corollary6_as_displayed_is_a_rejected_control_and_misses_the_trained_li
         assert rows[0].status == "pass"
         (displayed,) = [r for r in rows if r.alternative == AS_DISPLAYED]
         assert displayed.status == "rejected" and displayed.value > 1e-3, displayed.value
+
+
+def test_a_remark4_sweep_still_approaching_where_alpha_runs_out_is_inconclusive_a_settled_miss_fails():
+    """At d = 1000 Q's minimiser approaches the l1 end like exp(-c log 1/alpha) with a tiny c: still 0.0057 at
+    alpha = 1e-100, where float64 ends. Such a sweep cannot refute Remark 4; one flat above the tolerance can."""
+    from implicit_bias.theory.claims.regression import SWEEP_RELATIVE, _still_approaching
+
+    alphas = np.logspace(-1, -100, 199)
+    slow = 1 / np.log(1 / alphas)  # 4.3e-3 at the end, 2 % closer than ten decades before
+    reason = _still_approaching("weighted l1", alphas, slow)
+    assert reason.startswith("Q's minimiser is still approaching the weighted l1 solution where float64's range")
+    assert "0.00434 at 1e-100" in reason
+    assert _still_approaching("weighted l1", alphas, np.full(alphas.shape, 10 * SWEEP_RELATIVE)) is None  # fail
+    assert _still_approaching("weighted l1", alphas, slow / 100) is None  # within tolerance: pass
+    assert _still_approaching("weighted l1", alphas[:1], slow[:1]) is None  # one point: nothing to compare

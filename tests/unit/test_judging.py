@@ -103,3 +103,25 @@ def test_a_rising_or_non_monotone_tail_cannot_refute_and_training_continues():
     settled = 0.5 + 0.1 * (TAU / TAU[-1]) ** -0.5  # decreasing to 0.5, far beyond the tolerance
     (row,) = judge_series("c", PLACE, "m", TAU, settled, tolerance=1e-3)
     assert row.status == "fail" and not training_could_decide([row])
+
+
+def test_a_logarithmic_approach_cannot_refute_and_training_continues():
+    """At d = 1000 diagonal and conv networks approach their l1 max-margin direction slower than any power of
+    tau: a + c tau^-p then fits a positive limit with a small uncertainty (0.0115 +- 0.0006 at 11x the tolerance
+    on sparse data), which read as a refutation of a true corollary. A tail that a + c (log tau)^-q fits with a
+    limit inside the refutation margin is inconclusive, and training goes on; a wrong limit stays refuted."""
+    from implicit_bias.theory.judging import FAIL_MARGIN, fit_tail, training_could_decide
+
+    tau = np.geomspace(1e4, 1e8, 40)
+    slow = 3 / np.log(tau) ** 1.5  # vanishes, but only like (log tau)^-1.5: 0.038 at tau = 1e8
+    assert fit_tail(tau, slow).limit - 2 * fit_tail(tau, slow).uncertainty > FAIL_MARGIN * 1e-3  # power fit: > 10x
+    assert abs(fit_tail(tau, slow, logarithmic=True).limit) < 1e-3  # the logarithmic fit finds the limit ~0
+    (row,) = judge_series("c", PLACE, "m", tau, slow, tolerance=1e-3, needs="continue")
+    assert row.status == "inconclusive"
+    assert "a logarithmic approach a + c (log tau)^-q fits the tail too" in row.reason and row.reason.endswith(
+        "; continue"
+    )
+    assert training_could_decide([row])
+    wrong = 0.05 + slow  # the same approach to a limit 50x the tolerance
+    (row,) = judge_series("c", PLACE, "m", tau, wrong, tolerance=1e-3)
+    assert row.status == "fail" and not training_could_decide([row])
