@@ -1,7 +1,10 @@
-"""Datasets: the paper's (Section 6) and data given inline; stored as NetCDF.
+"""Datasets: the paper's (Section 6), seeded random ones, the field's (Woodworth et al.'s sparse models,
+scikit-learn's digits and breast cancer), files and data given inline; stored as NetCDF.
 
 A dataset file holds ``X`` (sample, feature), ``y`` (sample) and the attribute ``task``; for deep
-matrix sensing also ``basis`` (the sensors' common eigenbasis; X then holds eigenvalues).
+matrix sensing also ``basis`` (the sensors' common eigenbasis; X then holds eigenvalues). Data with a
+held-out test set also hold ``X_test`` (test_sample, feature) and ``y_test`` (never trained on), and data
+made by a planted model its ``beta_star`` (feature): runs then report test error and distance to beta*.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import numpy as np
 from .netcdf import Record
 
 TASKS = ("classification", "regression")
-RANDOM_KINDS = ("regression", "classification", "even", "sensing")
+RANDOM_KINDS = ("regression", "classification", "even", "sensing", "sparse_regression", "sparse_classification")
+SKLEARN_DATASETS = ("digits", "breast_cancer")
+TEST_POINTS = 2000  # held-out points of the sparse models (Woodworth et al. report test error on 2000)
 
 
 class DataError(ValueError):
@@ -33,6 +38,9 @@ class Dataset:
     name: str = "inline"
     basis: np.ndarray | None = None
     source_sha256: str = ""  # of the file the data came from (data: {file: ...}), else empty
+    X_test: np.ndarray | None = None  # held-out points, never trained on
+    y_test: np.ndarray | None = None
+    beta_star: np.ndarray | None = None  # the planted model's coefficients, where the data have one
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -42,15 +50,30 @@ class Dataset:
             raise ValueError(f"X must be n x d and y of length n; got X {X.shape}, y {y.shape}")
         object.__setattr__(self, "X", X)
         object.__setattr__(self, "y", y)
+        if (self.X_test is None) != (self.y_test is None):
+            raise ValueError("X_test and y_test come together")
+        if self.X_test is not None:
+            X_test, y_test = np.asarray(self.X_test, dtype=np.float64), np.asarray(self.y_test, dtype=np.float64)
+            if X_test.ndim != 2 or X_test.shape[1] != X.shape[1] or y_test.shape != (X_test.shape[0],):
+                raise ValueError(
+                    f"X_test must be m x {X.shape[1]} and y_test of length m; got {X_test.shape}, {y_test.shape}"
+                )
+            object.__setattr__(self, "X_test", X_test)
+            object.__setattr__(self, "y_test", y_test)
+        if self.beta_star is not None:
+            beta_star = np.asarray(self.beta_star, dtype=np.float64)
+            if beta_star.shape != (X.shape[1],):
+                raise ValueError(f"beta_star must have length d = {X.shape[1]}, got shape {beta_star.shape}")
+            object.__setattr__(self, "beta_star", beta_star)
 
     @property
     def content_sha256(self) -> str:
-        """sha256 of what training and the predictions see: task, X, y and basis (not the file's bytes, which
+        """sha256 of the data: task, X, y, basis and any test set and beta* (not the file's bytes, which
         carry provenance). Run and predictions files record it, so that one made for other data is refused."""
         import hashlib
 
         digest = hashlib.sha256(self.task.encode())
-        for array in (self.X, self.y, self.basis):
+        for array in (self.X, self.y, self.basis, self.X_test, self.y_test, self.beta_star):
             if array is not None:
                 array = np.ascontiguousarray(array, dtype=np.float64)
                 digest.update(str(array.shape).encode() + array.tobytes())
@@ -68,6 +91,19 @@ class Dataset:
                 self.basis,
                 {"long_name": "sensors' eigenbasis", "units": "1"},
             )
+        if self.X_test is not None:
+            variables["X_test"] = (
+                ("test_sample", "feature"),
+                self.X_test,
+                {"long_name": "held-out inputs", "units": "1"},
+            )
+            variables["y_test"] = (("test_sample",), self.y_test, {"long_name": "held-out targets", "units": "1"})
+        if self.beta_star is not None:
+            variables["beta_star"] = (
+                ("feature",),
+                self.beta_star,
+                {"long_name": "planted coefficients beta* the data were made from", "units": "1"},
+            )
         return Record(variables, {"task": self.task, "name": self.name, "source_sha256": self.source_sha256})
 
     def write(self, path):
@@ -83,7 +119,18 @@ class Dataset:
             str(record.attrs.get("name", "inline")),
             record["basis"] if "basis" in record else None,
             str(record.attrs.get("source_sha256", "")),
+            *(record[name] if name in record else None for name in ("X_test", "y_test", "beta_star")),
         )
+
+    def test_error(self, beta):
+        """Error of the linear predictor beta (d, or d x k for k of them) on the held-out points: mean squared error (regression) or the
+        fraction misclassified, a zero margin counted as an error (classification); None without a test set."""
+        if self.X_test is None:
+            return None
+        f = self.X_test @ np.asarray(beta, dtype=np.float64)
+        y = self.y_test if f.ndim == 1 else self.y_test[:, None]
+        error = np.mean((f - y) ** 2, axis=0) if self.task == "regression" else np.mean(y * f <= 0, axis=0)
+        return float(error) if f.ndim == 1 else error
 
 
 def paper_regression() -> Dataset:
@@ -99,9 +146,12 @@ def paper_classification() -> Dataset:
 GENERATORS = {"paper_regression": paper_regression, "paper_classification": paper_classification}
 
 
-def random_dataset(kind: str, *, n: int, d: int, seed: int, margin: float = 0.1) -> Dataset:
+def random_dataset(
+    kind: str, *, n: int, d: int, seed: int, margin: float = 0.1, sparsity: int = 5, noise: float = 0.1
+) -> Dataset:
     """Seeded random data: underdetermined regression, separable classification (with a margin),
-    even regression data (Corollary 6), or commuting symmetric sensors (Corollary 7)."""
+    even regression data (Corollary 6), commuting symmetric sensors (Corollary 7), or Woodworth et al.'s
+    planted sparse models (see ``sparse_model``)."""
     rng = np.random.default_rng(seed)
     if kind == "regression":
         return Dataset(rng.standard_normal((n, d)), rng.standard_normal(n), "regression", f"random_regression_{seed}")
@@ -117,14 +167,77 @@ def random_dataset(kind: str, *, n: int, d: int, seed: int, margin: float = 0.1)
     if kind == "classification":
         w = rng.standard_normal(d)
         w /= np.linalg.norm(w)
-        rows = []
-        while len(rows) < n:  # rejection keeps a margin between the classes
-            x = rng.standard_normal(d)
-            if abs(x @ w) >= margin:
-                rows.append(x)
-        X = np.array(rows)
+        X = _with_margin(rng, n, d, w, margin)
         return Dataset(X, np.sign(X @ w), "classification", f"random_classification_{seed}")
+    if kind in ("sparse_regression", "sparse_classification"):
+        return sparse_model(kind, n=n, d=d, seed=seed, sparsity=sparsity, noise=noise, margin=margin)
     raise DataError("data.random.kind", f"expected one of {RANDOM_KINDS}, got {kind!r}")
+
+
+def _with_margin(rng, n, d, w, margin):
+    """n standard normal points at least ``margin`` from the plane w^T x = 0 (by rejection, one at a time:
+    the draws, and so every seeded dataset, stay those of earlier versions)."""
+    rows = []
+    while len(rows) < n:
+        x = rng.standard_normal(d)
+        if abs(x @ w) >= margin:
+            rows.append(x)
+    return np.array(rows)
+
+
+def sparse_model(kind, *, n, d, seed, sparsity=5, noise=0.1, margin=0.1) -> Dataset:
+    """Woodworth et al.'s planted sparse model (as Azulay et al.'s notebooks build it): X standard normal,
+    beta* with its first ``sparsity`` entries 1/sqrt(sparsity) and the rest 0 (unit norm), and
+    - sparse_regression: y = X beta* + noise * N(0, 1);
+    - sparse_classification: y = sign(x^T beta*), points at least ``margin`` from the teacher's plane.
+    A held-out test set of TEST_POINTS points from the same distribution is stored with the data."""
+    if not 1 <= sparsity <= d:
+        raise DataError("data.random.sparsity", f"must be between 1 and d = {d}, got {sparsity}")
+    rng = np.random.default_rng(seed)
+    beta_star = np.zeros(d)
+    beta_star[:sparsity] = 1 / np.sqrt(sparsity)
+    if kind == "sparse_regression":
+        X, X_test = rng.standard_normal((n, d)), rng.standard_normal((TEST_POINTS, d))
+        y = X @ beta_star + noise * rng.standard_normal(n)
+        y_test = X_test @ beta_star + noise * rng.standard_normal(TEST_POINTS)
+        task = "regression"
+    else:
+        X, X_test = _with_margin(rng, n, d, beta_star, margin), _with_margin(rng, TEST_POINTS, d, beta_star, margin)
+        y, y_test = np.sign(X @ beta_star), np.sign(X_test @ beta_star)
+        task = "classification"
+    return Dataset(X, y, task, f"{kind}_{seed}", X_test=X_test, y_test=y_test, beta_star=beta_star)
+
+
+def sklearn_dataset(name: str, *, classes=(0, 1), n: int | None = None, seed: int = 0) -> Dataset:
+    """Two classes of a dataset scikit-learn ships (no download), labelled +1 (the first class listed) and -1:
+    ``digits`` (8 x 8 images, d = 64, pixels scaled to [0, 1]) or ``breast_cancer`` (d = 30, each feature
+    standardised). With ``n``, a seeded choice of n points is trained on and the rest are the test set.
+    Only rescaling is applied: the networks have no bias, so centring could make separable data inseparable."""
+    from sklearn import datasets as sk
+
+    if name not in SKLEARN_DATASETS:
+        raise DataError("data.sklearn", f"expected one of {SKLEARN_DATASETS}, got {name!r}")
+    X, target = getattr(sk, f"load_{name}")(return_X_y=True)
+    if name == "digits":
+        X = X / 16.0
+    else:
+        X = (X - X.mean(axis=0)) / X.std(axis=0)
+    known = sorted(set(target.tolist()))
+    classes = list(classes)
+    if len(classes) != 2 or classes[0] == classes[1] or any(c not in known for c in classes):
+        raise DataError("data.classes", f"expected two different classes of {name} among {known}, got {classes}")
+    chosen = np.isin(target, classes)
+    X, y = X[chosen], np.where(target[chosen] == classes[0], 1.0, -1.0)
+    label = f"{name}_{classes[0]}_vs_{classes[1]}"
+    if n is None:
+        return Dataset(X, y, "classification", label)
+    if not 1 <= n < len(y):
+        raise DataError(
+            "data.n", f"must be between 1 and {len(y) - 1} (classes {classes} of {name} have {len(y)} points)"
+        )
+    order = np.random.default_rng(seed).permutation(len(y))
+    train, test = order[:n], order[n:]
+    return Dataset(X[train], y[train], "classification", f"{label}_n{n}_{seed}", X_test=X[test], y_test=y[test])
 
 
 def make_dataset(name: str, spec: dict) -> Dataset:
@@ -134,7 +247,12 @@ def make_dataset(name: str, spec: dict) -> Dataset:
         dataset = GENERATORS[data["paper"]]()
     elif "random" in data:
         r = data["random"]
-        dataset = random_dataset(r["kind"], n=r["n"], d=r["d"], seed=r.get("seed", 0), margin=r.get("margin", 0.1))
+        options = {key: r[key] for key in ("margin", "sparsity", "noise") if key in r}
+        dataset = random_dataset(r["kind"], n=r["n"], d=r["d"], seed=r.get("seed", 0), **options)
+    elif "sklearn" in data:
+        dataset = sklearn_dataset(
+            data["sklearn"], classes=data.get("classes", [0, 1]), n=data.get("n"), seed=data.get("seed", 0)
+        )
     elif "file" in data:
         dataset = read_data_file(data["file"], task, name)
     else:
@@ -329,7 +447,7 @@ def validate_data(name: str, spec: dict) -> Dataset:
     if dataset.task == "classification":
         if not np.all(np.abs(dataset.y) == 1):
             _fail(f"{key}.data.y", "classification labels must be +1 or -1")
-        _require_separable(key, dataset)
+        _require_separable(key, dataset, data)
     if cache is not None:
         _keep_validated(cache, dataset)
     return dataset
@@ -401,8 +519,9 @@ def _require_usable_values(key, dataset):
         )
 
 
-def _require_separable(key, dataset):
-    """Linearly separable data: a z with y_i x_i^T z >= 1 exists (an LP feasibility problem)."""
+def _require_separable(key, dataset, data=None):
+    """Linearly separable data (through the origin: the networks have no bias): a z with y_i x_i^T z >= 1
+    exists (an LP feasibility problem). A refused choice of scikit-learn classes is named."""
     from scipy.optimize import linprog
 
     X, y = dataset.X, dataset.y
@@ -410,7 +529,10 @@ def _require_separable(key, dataset):
         np.zeros(X.shape[1]), A_ub=-(y[:, None] * X), b_ub=-np.ones(len(y)), bounds=[(None, None)] * X.shape[1]
     )
     if result.status == 2:
-        _fail(f"{key}.data", "classification data are not linearly separable (every theorem assumes they are)")
+        which = "classification data are"
+        if data and "sklearn" in data:
+            which = f"classes {list(data.get('classes', [0, 1]))} of {data['sklearn']} ({len(y)} points) are"
+        _fail(f"{key}.data", f"{which} not linearly separable (every theorem assumes they are)")
     if result.status != 0:
         _fail(
             f"{key}.data",

@@ -12,6 +12,8 @@ Schemes (``INITS``), each seeded by the run's seed:
 - ``theorem3`` / ``theorem5``: the same gap in the SVD of M(x) for the single data point.
 - ``theorem4``: v̄_l = U_l eta̅ (l < L), v̄_L = 0, |eta̅_j| >= 1/2 (Theorem 4, Corollaries 5 and 6; for
   full-length conv the even variant, with even eta̅).
+- ``uniform``: the Theorem 4 init with eta̅ = 1 (Woodworth et al.'s uniform scale alpha for diagonal
+  networks): Remark 4's two ends are then the min-l1 and min-l2 interpolants themselves.
 - ``corollary7``: W_l(0) = alpha I (eta̅ = 1), W_L(0) = 0.
 - ``theorem6``: fully-connected, W̄_l random orthogonal and |w̄_L| = 1/2, which meets 6.1's conditions.
 - ``random``: every v̄_l ~ N(0, I / k_l).
@@ -148,10 +150,15 @@ def _theorem4(network, X, rng):
     return [u @ eta for u in decomposition.U[:-1]] + [np.zeros(network.shape[-1])]
 
 
-def _corollary7(network, X, rng):
-    decomposition = _decomposition(network, "corollary7", real=True, X=X)
-    eta = np.ones(decomposition.S.shape[0])
-    return [u @ eta for u in decomposition.U[:-1]] + [np.zeros(network.shape[-1])]
+def _eta_one(theorem):
+    """Theorem 4's init with eta̅ = 1 (even, so full conv may use it too)."""
+
+    def init(network, X, rng):
+        decomposition = _decomposition(network, theorem, real=True, X=X)
+        eta = np.ones(decomposition.S.shape[0])
+        return [u @ eta for u in decomposition.U[:-1]] + [np.zeros(network.shape[-1])]
+
+    return init
 
 
 def _theorem6(network, X, rng):
@@ -174,7 +181,8 @@ INITS = {
     "theorem4": _theorem4,
     "theorem5": _single_point("theorem5"),
     "theorem6": _theorem6,
-    "corollary7": _corollary7,
+    "corollary7": _eta_one("corollary7"),
+    "uniform": _eta_one("theorem4"),
     "random": _random,
 }
 

@@ -1,5 +1,7 @@
 """Initialisations: the paper's construction, and the premises of the theorems."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -151,7 +153,35 @@ def test_bad_init_requests_are_rejected(call, message):
 
 
 def test_registry_has_the_config_names():
-    assert set(INITS) == {"paper", "theorem2", "theorem3", "theorem4", "theorem5", "theorem6", "corollary7", "random"}
+    assert set(INITS) == {
+        "paper",
+        "theorem2",
+        "theorem3",
+        "theorem4",
+        "theorem5",
+        "theorem6",
+        "corollary7",
+        "uniform",
+        "random",
+    }
+    import yaml
+
+    schema = yaml.safe_load((Path(__file__).parents[2] / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert set(schema["$defs"]["experiment"]["properties"]["init"]["oneOf"][0]["enum"]) == set(INITS)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_the_uniform_init_is_woodworths_uniform_scale_and_a_theorem4_init(depth):
+    """Diagonal networks: v_1(0) = ... = v_{L-1}(0) = alpha 1 and v_L(0) = 0 (eta = 1), so Theorem 4's premise
+    holds with min eta_j^2 = 1 and its Q has equal weights: Remark 4's ends are the unweighted min-l1/l2."""
+    net = diag(6, depth=depth)
+    X = np.random.default_rng(0).standard_normal((3, 6))
+    vectors = initial_directions("uniform", net, X, seed=4)
+    for v in vectors[:-1]:
+        assert np.array_equal(np.abs(v), np.ones(6))
+    assert np.array_equal(vectors[-1], np.zeros(6))
+    result = premise("theorem4", net, vectors, X)
+    assert result.holds and result.lam == pytest.approx(1.0)
 
 
 def test_given_directions_start_the_run_and_the_premises_are_judged_on_them(tmp_path):
