@@ -35,6 +35,20 @@ CAPTIONS = {
         "it, where a refutation starts. Colour: the status; filled: reached at the end of the run, hollow: "
         "extrapolated or not passing."
     ),
+    "rich_kernel": (
+        "Remark 4's rich-to-kernel transition on data with a planted beta* (Woodworth et al.'s sparse "
+        "regression): per network, the relative distance of the trained limit to beta* (left) and its test error "
+        "on held-out points (right) against the initial scale alpha; dashed: the min-l1 interpolant (the rich "
+        "end, alpha -> 0), dotted: the min-l2 interpolant (the kernel end, alpha -> infinity). Claims: remark4, "
+        "theorem4, corollary5."
+    ),
+    "limit_images": (
+        "Each network's trained limit direction beta / |beta| drawn as an image (top; digits: 8 x 8 pixels, red "
+        "positive, blue negative, one symmetric scale per image) beside the direction its claim predicts "
+        "(bottom): fc the l2 max-margin direction (dense), diag the l1 one (a few pixels), conv the DFT-l1 one (a "
+        "few frequencies); the angle between the two is in each title. Claims: corollary1, corollary2, "
+        "corollary3."
+    ),
 }
 
 

@@ -9,6 +9,11 @@
 - ``agreement``: trained against predicted coefficients for every claim that predicts beta.
 - ``tail_fits``: classification — each judged quantity against tau = -log L over the run's tail,
   with its fit a + c tau^-p and the tolerance, the controls in grey (from the checks' tails file).
+- ``forest``: classification flows — each tail verdict's limit and band as a multiple of its tolerance.
+- ``rich_kernel``: data with a planted beta* — distance to beta* and test error against alpha, with the
+  min-l1 (rich) and min-l2 (kernel) interpolants marked: the transition Remark 4 predicts.
+- ``limit_images``: square images (digits: 8 x 8) — each network's trained beta as an image beside the
+  direction its claim predicts, with the angle between them.
 """
 
 from __future__ import annotations
@@ -46,8 +51,18 @@ sns = _import_seaborn()
 
 from .files import atomic_write  # noqa: E402
 from .geometry import angle_degrees, unit  # noqa: E402
+from .summaries import last_finite  # noqa: E402
 
-FIGURES = ("trajectories", "alpha_sweep", "direction_error", "agreement", "tail_fits", "forest")
+FIGURES = (
+    "trajectories",
+    "alpha_sweep",
+    "direction_error",
+    "agreement",
+    "tail_fits",
+    "forest",
+    "rich_kernel",
+    "limit_images",
+)
 FLOOR = 1e-12  # values drawn on a log axis are clipped here (a quantity at its numerical floor)
 
 
@@ -434,6 +449,79 @@ def forest(summary, name: str, tails=None):
     ]
     ax.legend(handles=handles, fontsize=6, loc="lower right", frameon=True)
     ax.set_title(f"{name}: the tail verdicts (dotted: tolerance; dashed: 10x, where a refutation starts)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def rich_kernel(summary, name: str):
+    """Remark 4's rich -> kernel transition on data with a planted beta*: per network, the distance of the
+    trained limit to beta* and its test error against alpha, with the min-l1 (rich, alpha -> 0) and min-l2
+    (kernel, alpha -> infinity) interpolants marked as horizontal lines."""
+    if "distance_to_beta_star" not in summary or "test_error" not in summary:
+        return None
+    table = pd.concat(
+        [
+            summary[var].to_dataframe(name="value").reset_index().assign(measure=label)
+            for var, label in (("distance_to_beta_star", "|β − β*| / |β*|"), ("test_error", "test error (MSE)"))
+        ]
+    ).dropna(subset=["value"])
+    if table.empty:
+        return None
+    star = summary["beta_star"].values
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    palette = dict(zip(_paper_order(summary["architecture"].values), sns.color_palette("colorblind")))
+    lines = {"min-l1": ("--", "min-ℓ1 interpolant (rich end)"), "min-l2": (":", "min-ℓ2 interpolant (kernel end)")}
+    for ax, (measure, rows) in zip(axes, table.groupby("measure", sort=False)):
+        sns.lineplot(
+            data=rows, x="alpha", y="value", hue="architecture", palette=palette, marker="o", ax=ax, errorbar=None
+        )
+        for label in summary["interpolant"].values:
+            beta = summary["min_norm_interpolant"].sel(interpolant=label).values
+            if measure.startswith("test"):
+                value = float(summary["min_norm_test_error"].sel(interpolant=label))
+            else:
+                value = np.linalg.norm(beta - star) / np.linalg.norm(star)
+            style, text = lines[str(label)]
+            ax.axhline(value, color="0.3", ls=style, lw=1, label=text)
+        ax.set(xscale="log", yscale="log", xlabel="initial scale α", ylabel=measure)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{name}: from the rich (sparse, min-ℓ1) to the kernel (min-ℓ2) regime as α grows", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def limit_images(summary, name: str):
+    """Per network (columns): its trained limit direction as a square image (top) beside the direction its
+    claim predicts (bottom), on one symmetric colour scale per image, titled with the angle between them."""
+    d = summary.sizes["coef"]
+    side = int(round(np.sqrt(d)))
+    if side * side != d or summary.attrs["task"] != "classification":
+        return None
+    end = summary["beta"].isel(checkpoint=0).copy(data=last_finite(summary["beta"].values))
+    columns = []
+    for arch in _paper_order(summary["architecture"].values):
+        point = dict(architecture=arch, alpha=summary["alpha"].values[0], seed=summary["seed"].values[0])
+        for claim in summary["claim"].values:
+            if int(summary["applicable"].sel(claim=claim, **point)) != 1:
+                continue
+            predicted = summary["beta_pred"].sel(claim=claim, **point).values
+            trained = end.sel(**point).values
+            if np.all(np.isfinite(predicted)) and np.all(np.isfinite(trained)):
+                columns.append((arch, claim, unit(trained), unit(predicted)))
+                break
+    if not columns:
+        return None
+    fig, axes = plt.subplots(2, len(columns), figsize=(2.3 * len(columns), 4.9), squeeze=False)
+    for c, (arch, claim, trained, predicted) in enumerate(columns):
+        for r, (image, label) in enumerate(((trained, "trained limit β/|β|"), (predicted, f"{claim} prediction"))):
+            ax = axes[r, c]
+            scale = np.abs(image).max() or 1.0
+            ax.imshow(image.reshape(side, side), cmap="RdBu_r", vmin=-scale, vmax=scale)
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.set_xlabel(label, fontsize=7)
+        axes[0, c].set_title(f"{arch}\nangle {angle_degrees(trained, predicted):.2g}°", fontsize=8)
+    point = f"α = {summary['alpha'].values[0]:g}, seed {summary['seed'].values[0]}"
+    fig.suptitle(f"{name}: each network's limit beside its max-margin prediction ({point})", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -11,6 +11,77 @@ from .labels import run_key
 from .netcdf import Record, read_records
 
 
+def last_finite(beta):
+    """Each run's last recorded beta (runs are NaN-padded); NaN where a run recorded none."""
+    finite = np.all(np.isfinite(beta), axis=-1)
+    last = np.where(finite.any(-1), finite.shape[-1] - 1 - np.argmax(finite[..., ::-1], axis=-1), 0)
+    end = np.take_along_axis(beta, last[..., None, None], axis=-2)[..., 0, :]
+    return np.where(finite.any(-1)[..., None], end, np.nan)
+
+
+def min_norm_interpolant(X, y, order: int) -> np.ndarray:
+    """argmin |beta|_order subject to X beta = y (order 1: a linear program in beta = p - q, p, q >= 0;
+    order 2: the pseudo-inverse solution)."""
+    if order == 2:
+        return np.linalg.lstsq(X, y, rcond=None)[0]
+    from scipy.optimize import linprog
+
+    d = X.shape[1]
+    result = linprog(np.ones(2 * d), A_eq=np.hstack([X, -X]), b_eq=y, bounds=(0, None), method="highs")
+    if result.status != 0:
+        raise ValueError(f"the min-l1 interpolation program failed: {result.message}")
+    return result.x[:d] - result.x[d:]
+
+
+def held_out(dataset, beta, dims) -> dict:
+    """Where the data have them: each run's test error at its end (on points never trained on) and how far
+    its beta is from the planted beta* (relative distance for regression, angle for classification); for
+    regression with a planted model also the min-l1 and min-l2 interpolants, the two ends of Remark 4."""
+    end = last_finite(beta)
+    out = {}
+    if dataset.X_test is not None:
+        error = dataset.test_error(end.reshape(-1, end.shape[-1]).T).reshape(end.shape[:-1])
+        error[~np.all(np.isfinite(end), axis=-1)] = np.nan
+        meaning = "mean squared error" if dataset.task == "regression" else "misclassification rate"
+        out["test_error"] = (
+            dims,
+            error,
+            {"long_name": f"test {meaning} at the end ({len(dataset.y_test)} held-out points)", "units": "1"},
+        )
+    if dataset.beta_star is None:
+        return out
+    star = dataset.beta_star
+    out["beta_star"] = (("coef",), star, {"long_name": "planted coefficients beta* of the data", "units": "1"})
+    if dataset.task == "regression":
+        distance = np.linalg.norm(end - star, axis=-1) / np.linalg.norm(star)
+        out["distance_to_beta_star"] = (
+            dims,
+            distance,
+            {"long_name": "|beta - beta*| / |beta*| at the end", "units": "1"},
+        )
+        ends = np.stack([min_norm_interpolant(dataset.X, dataset.y, order) for order in (1, 2)])
+        out["interpolant"] = (("interpolant",), np.array(["min-l1", "min-l2"], dtype=object), {})
+        out["min_norm_interpolant"] = (
+            ("interpolant", "coef"),
+            ends,
+            {"long_name": "min-l1 and min-l2 solutions of X beta = y (Remark 4's rich and kernel ends)", "units": "1"},
+        )
+        if dataset.X_test is not None:
+            out["min_norm_test_error"] = (
+                ("interpolant",),
+                dataset.test_error(ends.T),
+                {"long_name": "test mean squared error of the min-l1 and min-l2 interpolants", "units": "1"},
+            )
+    else:
+        cosine = end @ star / (np.linalg.norm(end, axis=-1) * np.linalg.norm(star))
+        out["angle_to_beta_star"] = (
+            dims,
+            np.degrees(np.arccos(np.clip(cosine, -1, 1))),
+            {"long_name": "angle between beta and beta* at the end", "units": "degree"},
+        )
+    return out
+
+
 def summarize(run_paths, predictions_path=None, *, experiment: str, config: dict | None = None, dataset=None) -> Record:
     """Stack run files (and their predictions) into dims (architecture, alpha, seed, checkpoint, coef).
 
@@ -81,6 +152,8 @@ def summarize(run_paths, predictions_path=None, *, experiment: str, config: dict
         ),
         "applicable": (("claim",) + dims, applicable, {"long_name": "1 if the claim applies to the run", **units}),
     }
+    if dataset is not None:
+        data.update(held_out(dataset, beta, dims))
     if references:
         names = sorted(references)
         data["reference_beta"] = (

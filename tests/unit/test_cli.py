@@ -489,7 +489,7 @@ def test_version_and_a_mistyped_choice_get_one_line_with_the_fix(capsys):
         main(["figures", "--summary", "s.nc", "--name", "n", "--kind", "tail_fit"])
     assert capsys.readouterr().err.splitlines()[-1] == (
         "python -m implicit_bias figures: error: argument --kind: unknown figure 'tail_fit'; did you mean "
-        "'tail_fits'? choose from trajectories, alpha_sweep, direction_error, agreement, tail_fits, forest"
+        "'tail_fits'? choose from trajectories, alpha_sweep, direction_error, agreement, tail_fits, forest, rich_kernel, limit_images"
     )
 
 

@@ -7,6 +7,7 @@ workflow loads: a bad config stops before any job, with a message naming the key
 
 import hashlib
 import json
+import math
 import os
 import shlex
 
@@ -96,6 +97,11 @@ def figure_kinds(experiment):
             kinds += ["tail_fits", "forest"]
     if {"remark4", "theorem6"} & set(spec["claims"]):
         kinds.append("alpha_sweep")
+    data = DATASETS[experiment]
+    if data.task == "regression" and data.beta_star is not None:
+        kinds.append("rich_kernel")
+    if data.task == "classification" and data.X.shape[1] >= 16 and math.isqrt(data.X.shape[1]) ** 2 == data.X.shape[1]:
+        kinds.append("limit_images")
     return kinds
 
 
@@ -192,4 +198,4 @@ wildcard_constraints:
     architecture="[A-Za-z0-9_-]+?",
     alpha="[0-9][0-9.e+-]*",
     seed="[0-9]+",
-    kind="trajectories|alpha_sweep|direction_error|agreement|tail_fits|forest",
+    kind="trajectories|alpha_sweep|direction_error|agreement|tail_fits|forest|rich_kernel|limit_images",
