@@ -513,13 +513,15 @@ def limit_images(summary, name: str):
         return None
     fig, axes = plt.subplots(2, len(columns), figsize=(2.3 * len(columns), 4.9), squeeze=False)
     for c, (arch, claim, trained, predicted) in enumerate(columns):
-        for r, (image, label) in enumerate(((trained, "trained limit β/|β|"), (predicted, f"{claim} prediction"))):
+        for r, image in enumerate((trained, predicted)):
             ax = axes[r, c]
             scale = np.abs(image).max() or 1.0
             ax.imshow(image.reshape(side, side), cmap="RdBu_r", vmin=-scale, vmax=scale)
             ax.set_xticks([]), ax.set_yticks([])
-            ax.set_xlabel(label, fontsize=7)
         axes[0, c].set_title(f"{arch}\nangle {angle_degrees(trained, predicted):.2g}°", fontsize=8)
+        axes[1, c].set_title(f"{claim}'s prediction", fontsize=7)
+    axes[0, 0].set_ylabel("trained limit β/|β|", fontsize=8)
+    axes[1, 0].set_ylabel("predicted direction", fontsize=8)
     point = f"α = {summary['alpha'].values[0]:g}, seed {summary['seed'].values[0]}"
     fig.suptitle(f"{name}: each network's limit beside its max-margin prediction ({point})", fontsize=9)
     fig.tight_layout()

@@ -187,6 +187,53 @@ def unfinished_runs(summary_paths) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["experiment", "architecture", "alpha", "seed", "status", "reason"])
 
 
+HELD_OUT = {
+    "test_error": "test error",
+    "distance_to_beta_star": "‖β − β*‖ / ‖β*‖",
+    "angle_to_beta_star": "angle to β* (deg)",
+}
+
+
+def held_out(summary_paths) -> pd.DataFrame:
+    """Per experiment with held-out data, architecture and alpha: the test error and the distance (or angle) to
+    the planted beta* at the end of the runs, averaged over seeds (the summaries hold each run's)."""
+    import xarray as xr
+
+    tables = []
+    for path in summary_paths:
+        with xr.open_dataset(path) as summary:
+            present = [name for name in HELD_OUT if name in summary]
+            if not present:
+                continue
+            frame = summary[present].to_dataframe().reset_index()
+            frame = frame.groupby(["architecture", "alpha"], as_index=False)[present].mean()
+            frame.insert(0, "experiment", summary.attrs.get("experiment", Path(path).parent.name))
+            frame.insert(3, "seeds", summary.sizes["seed"])
+            tables.append(frame.rename(columns=HELD_OUT))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def held_out_lines(table: pd.DataFrame) -> list[str]:
+    """The Markdown section of held-out measures (none without such data)."""
+    if not len(table):
+        return []
+    columns = [c for c in table.columns if c not in ("experiment", "architecture", "alpha", "seeds")]
+    lines = [
+        "",
+        "## Held-out data",
+        "",
+        "Test error on points never trained on (mean squared error; classification: the fraction misclassified) "
+        "and the distance to the planted β*, at the end of each run, averaged over seeds.",
+        "",
+        "| experiment | architecture | α | seeds | " + " | ".join(columns) + " |",
+        "| --- | --- | --- | --- | " + " | ".join("---" for _ in columns) + " |",
+    ]
+    for _, r in table.iterrows():
+        values = " | ".join("—" if pd.isna(r[c]) else f"{r[c]:.3g}" for c in columns)
+        lines.append(f"| {r['experiment']} | {r['architecture']} | {r['alpha']:g} | {r['seeds']} | {values} |")
+    return lines
+
+
 def write_report(
     check_paths,
     figure_paths,
@@ -293,6 +340,8 @@ def write_report(
                 f"| {r['claim']} | {r['experiment']} | {r['architecture']} | {r['alpha']:g} | {r['seed']} | "
                 f"{r['metric']} | {r['value']:.3g} | {r['reason']} |"
             )
+    held = held_out(summary_paths)
+    lines += held_out_lines(held)
     lines += ["", "## Figures", ""]
     for path in sorted(p for p in figure_paths if str(p).endswith(".png")):
         rel = os.path.relpath(path, markdown.parent)
@@ -320,6 +369,7 @@ def write_report(
         config_path=merged_config,
         data_links=[claims, *summary_paths],
         benchmark_seconds=seconds,
+        held_out=held,
     )
     return {
         "checks": int(roles.sum()),

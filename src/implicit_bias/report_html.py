@@ -214,6 +214,28 @@ def _provenance(benchmark_seconds) -> str:
     return "".join(f"<p>{html.escape(line)}</p>" for line in lines)
 
 
+def _held_out(table) -> str:
+    """The held-out measures (test error, distance to beta*) per experiment, architecture and alpha; collapsed."""
+    if table is None or not len(table):
+        return ""
+    head = "<tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns) + "</tr>"
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{'—' if pd.isna(v) else f'{v:.3g}' if isinstance(v, float) else html.escape(str(v))}</td>"
+            for v in row
+        )
+        + "</tr>"
+        for row in table.itertuples(index=False)
+    )
+    return (
+        '<h2 id="held-out">Held-out data</h2><p>Test error on points never trained on (mean squared error; '
+        "classification: the fraction misclassified) and the distance to the planted β*, at the end of each run, "
+        f'averaged over seeds.</p><details><summary>{len(table)} rows</summary><div class="scroll">'
+        f"<table>{head}{body}</table></div></details>"
+    )
+
+
 def write_html(
     path,
     summary: pd.DataFrame,
@@ -224,6 +246,7 @@ def write_html(
     config_path=None,
     data_links=(),
     benchmark_seconds=(),
+    held_out=None,
 ) -> Path:
     """Write the page to ``path``; figures are embedded, data files linked relative to it."""
     path = Path(path)
@@ -250,7 +273,7 @@ def write_html(
         f"prediction measured the same way — is rejected; <b>refuted</b> when a check fails on a run that met the "
         f"premise and was trained far enough to judge; <b>inconclusive</b> when a run cannot decide yet or a control "
         f"could not be told from the prediction; an <b>observation</b> is what the paper saw or left open.</p>"
-        f"{_claims_table(summary)}{sections}"
+        f"{_claims_table(summary)}{sections}{_held_out(held_out)}"
         f"<h2>Data</h2><p>Every check and control is a row of the first file; each experiment's runs and "
         f"predictions are stacked in its summary.</p><ul>{links}</ul>"
         f"<h2>Configuration</h2><pre>{html.escape(config)}</pre>"

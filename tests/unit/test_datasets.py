@@ -139,3 +139,27 @@ def test_a_summary_reports_test_error_distance_to_beta_star_and_the_min_norm_end
     # recovers the 5-sparse beta* far better than min-l2
     assert np.count_nonzero(np.abs(l1) > 1e-8) <= 40
     assert np.linalg.norm(l1 - data.beta_star) < np.linalg.norm(l2 - data.beta_star) / 2
+
+
+@pytest.mark.parametrize("alpha", [0.1, 1.0])
+def test_theorem4s_dual_newton_agrees_with_a_primal_solve_at_research_scale(alpha):
+    """d = 1000, n = 100, Woodworth's data, a 2-layer diagonal network from the uniform init (eta = 1). Gradient
+    flow keeps v1^2 - v2^2 = alpha^2, so beta = (alpha^2 / 2) sinh(2 s) with s in the row space of X: the limit
+    minimises a Q with grad Q = arcsinh(2 beta / alpha^2) / 2 over X beta = y. Written with beta =
+    (alpha^2 / 4)(p - q), Q is the entropy sum p log p - p + q log q - q (its minimum over p - q = w has
+    derivative arcsinh(w / 2)), an exponential-cone program that cvxpy solves directly: an independent check of
+    the dual Newton that predicts Theorem 4's limit."""
+    from implicit_bias.theory.convex import cvxpy
+    from implicit_bias.theory.regression import theorem4_rho
+
+    data = random_dataset("sparse_regression", n=100, d=1000, seed=0)
+    d = data.X.shape[1]
+    predicted = theorem4_rho(data.X, data.y, np.eye(d), np.ones(d), alpha=alpha, L=2)
+    cp = cvxpy()
+    p, q = cp.Variable(d), cp.Variable(d)
+    scale = alpha**2 / 4
+    objective = -cp.sum(cp.entr(p)) - cp.sum(p) - cp.sum(cp.entr(q)) - cp.sum(q)
+    problem = cp.Problem(cp.Minimize(objective), [data.X @ (scale * (p - q)) == data.y])
+    problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    primal = scale * (p.value - q.value)
+    assert np.linalg.norm(primal - predicted) / np.linalg.norm(predicted) < 1e-5

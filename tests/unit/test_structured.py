@@ -83,3 +83,20 @@ def test_a_network_of_a_billion_entries_trains_without_listing_them():
     (run,) = GradientDescent(lr=1e-4, steps=3, checkpoints=2).run(problem, theta)
     assert run.status == "completed" and run.log_loss[-1] < run.log_loss[0]
     assert "_entries" not in vars(network)
+
+
+def test_a_small_alpha_regression_of_a_mid_sized_network_reaches_theorem4s_limit():
+    """diag L = 2 at d = 100 (200 parameters), alpha = 1e-3, Woodworth's data: the entry engine's dense stiff
+    phase stalled (step size underflow at log L = -36 of -52); a regression flow of a network over
+    REGRESSION_OPERATOR_PARAMS parameters trains on its operator, converges, and meets Theorem 4's limit."""
+    from implicit_bias.theory.regression import theorem4_rho
+    from implicit_bias.training.solvers import REGRESSION_OPERATOR_PARAMS
+
+    data = random_dataset("sparse_regression", n=50, d=100, seed=0)
+    network = networks.build_network({"name": "diag", "depth": 2}, 100)
+    assert not network.structured and network.n_params > REGRESSION_OPERATOR_PARAMS
+    theta = initialize("uniform", network, data.X, alpha=1e-3, seed=0)
+    (run,) = GradientFlow().run(Problem(network, data.X, data.y, "regression"), theta)
+    assert run.status == "converged" and "structured operator" in run.reason
+    predicted = theorem4_rho(data.X, data.y, np.eye(100), np.ones(100), alpha=1e-3, L=2)
+    assert np.linalg.norm(run.beta[-1] - predicted) / np.linalg.norm(predicted) < 1e-6

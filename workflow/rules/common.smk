@@ -100,7 +100,11 @@ def figure_kinds(experiment):
     data = DATASETS[experiment]
     if data.task == "regression" and data.beta_star is not None:
         kinds.append("rich_kernel")
-    if data.task == "classification" and data.X.shape[1] >= 16 and math.isqrt(data.X.shape[1]) ** 2 == data.X.shape[1]:
+    if (
+        data.task == "classification"
+        and data.X.shape[1] >= 16
+        and math.isqrt(data.X.shape[1]) ** 2 == data.X.shape[1]
+    ):
         kinds.append("limit_images")
     return kinds
 

@@ -16,9 +16,16 @@ from .memo import once_per_problem
 
 
 def _solve(problem, what: str):
+    """Solve with Clarabel; where it reports an inaccurate optimum (badly scaled data: digits' constant pixels,
+    d = 1000), solve the linear programs again with HiGHS, a simplex/IPM solver that is exact on them."""
     cp = cvxpy()
 
     problem.solve(solver=cp.CLARABEL)
+    if problem.status == cp.OPTIMAL_INACCURATE and problem.is_dcp() and "HIGHS" in cp.installed_solvers():
+        try:
+            problem.solve(solver=cp.HIGHS)
+        except cp.error.SolverError:
+            pass
     if problem.status != cp.OPTIMAL:
         raise ValueError(f"{what}: cvxpy status {problem.status} (data not separable?)")
 

@@ -186,12 +186,13 @@ def not_applicable(claim, run, reason) -> Check:
 
 
 def gate(claim, run, prediction) -> list[Check] | None:
-    """Rows for a prediction that does not apply (not-applicable), failed (fail) or a run that did not
-    finish (inconclusive), else None."""
+    """Rows for a prediction that does not apply (not-applicable), could not be computed or a run that did
+    not finish (both inconclusive: a solver's numerical failure is no evidence against the theorem), else None."""
     if not prediction.applicable:
         return [not_applicable(claim, run, prediction.reason)]
     if prediction.error:
-        return [unmeasured(claim, "fail", f"the prediction failed: {prediction.error}", "prediction", **where(run))]
+        reason = f"the prediction could not be computed: {prediction.error}; nothing to compare the run with"
+        return [unmeasured(claim, "inconclusive", reason, "prediction", **where(run))]
     if not run.ok:  # a solver that stopped short (stalled, diverged, out of steps) is no evidence either way
         reason = f"the run {run.status}: {run.reason}; a run that did not finish training cannot test the claim"
         return [unmeasured(claim, "inconclusive", reason, "run status", **where(run))]

@@ -125,7 +125,7 @@ _LIMIT_TOLERANCE = (
     "GD: 10·lr (a fixed step shifts the limit by O(lr))"
 )
 _NONE = "none: an observation, reported with its numbers and never passed or failed"
-_DIRECTION_FIGURES = ("direction_error", "tail_fits", "forest", "agreement")
+_DIRECTION_FIGURES = ("direction_error", "tail_fits", "forest", "agreement", "limit_images")
 _LIMIT_FIGURES = ("agreement",)
 _CLASSIFICATION = Scope(task="classification")
 
@@ -264,7 +264,7 @@ _DECLARED = (
         "distance still shrinks where float64's range of α ends is inconclusive, not refuted)",
         premise="theorem4",
         controls=("the swapped ends of the sweep", "Theorem 4's controls at each α"),
-        figures=("alpha_sweep",),
+        figures=("alpha_sweep", "rich_kernel"),
         predict=c5.predict_remark4,
         check=c5.check_remark4,
         check_group=c5.check_group_remark4,
