@@ -706,3 +706,26 @@ def test_schema_problems_are_one_line_each_with_the_closest_key():
         + ", ".join(SCHEMA["$defs"]["experiment"]["properties"]["solver"]["properties"]),
     ]
     assert schema_problems({"experiments": {"exp": REGRESSION}}, SCHEMA) == []
+
+
+def test_schema_defaults_never_reach_data_of_another_kind():
+    """Snakemake validates with set_default=True, filling in the defaults of every oneOf branch that has them:
+    a default beside `sklearn` was added to inline X/y data, which then matched no branch and stopped the
+    default config. Every shipped config validates as Snakemake does, and its data keep their own keys (a branch's
+    defaults inside its own object, e.g. random's margin, are fine)."""
+    import copy
+    from pathlib import Path
+
+    import yaml
+    from snakemake.utils import validate
+
+    root = Path(__file__).parents[2]
+    schema = root / "workflow" / "schemas" / "config.schema.yaml"
+    shipped = [root / "config.yaml", *sorted((root / "config").glob("*.yaml"))]
+    shipped += [root / "tests" / "workflow" / "tiny_config.yaml", root / "tests" / "slurm" / "config.yaml"]
+    for path in shipped:
+        config = yaml.safe_load(path.read_text())
+        before = copy.deepcopy(config["experiments"])
+        validate(config, str(schema))
+        for name, spec in config["experiments"].items():
+            assert set(spec["data"]) == set(before[name]["data"]), (path.name, name)
