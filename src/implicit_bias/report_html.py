@@ -41,7 +41,8 @@ ORDER = {
 }
 PACKAGES = ("numpy", "scipy", "numba", "xarray", "netCDF4", "cvxpy", "torch", "matplotlib", "seaborn", "snakemake")
 STYLE = """
-body{font-family:system-ui,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#1f2328;line-height:1.45}
+body{font-family:system-ui,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#1f2328;line-height:1.45;
+overflow-wrap:break-word}
 h1{font-size:1.6em} h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:2em}
 .headline{font-size:1.15em;margin:1em 0} .headline span{margin-right:1.2em}
 .badge{display:inline-block;color:#fff;border-radius:1em;padding:.1em .7em;font-size:.85em;font-weight:600}

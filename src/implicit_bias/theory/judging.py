@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .records import Check, RunView, where
+from .records import RESOLVED, Check, RunView, where
 
 # tolerances on the extrapolated limit of a vanishing quantity (and why)
 ANGLE_DEGREES = 0.1  # a direction claim: limit within 0.1 deg of the prediction
@@ -33,9 +33,6 @@ KKT = 1e-2  # L >= 3 stationarity residual (relative norm of the projected Lagra
 SINGULAR_RESIDUAL = 2e-3  # Theorem 1: ||v/|v| - g/|g| || (2e-3 ~ 0.1 deg)
 # limits of regression flows: rtol 1e-10, final residual 1e-12, independent integrators agree to ~1e-8
 FLOW_RELATIVE = 1e-6
-# a flow's end point resolves its limit to FLOW_RELATIVE only when it was integrated and stopped this
-# close (relative residual at the end, and the integrator's rtol): 100x below the tolerance
-RESOLVED = 1e-8
 
 TAIL_DECADES = 2.0  # the tail: the last two decades of tau (at least TAIL_POINTS checkpoints)
 TAIL_POINTS = 8
@@ -417,17 +414,16 @@ def regression_tolerance(run: RunView) -> tuple[float, str]:
     if run.solver.get("name") == "gd":
         lr = float(run.solver["lr"])
         return 10 * lr, f"GD with lr = {lr:g} stops O(lr) away from the flow's limit; tolerance 10 lr"
-    rtol, residual = float(run.solver.get("rtol", np.nan)), final_residual(run)
+    rtol, residual = float(run.solver.get("rtol", np.nan)), run.relative_residual
     return FLOW_RELATIVE, (
         f"the flow's limit point is accurate to ~1e-8 when integrated at rtol <= {RESOLVED:g} and stopped at a "
-        f"relative residual <= {RESOLVED:g} (this run: rtol {rtol:g}, residual {residual:.2g})"
+        f"relative residual <= {RESOLVED:g} (this run: rtol {rtol:g}, residual {residual:.2g}"
+        + (
+            "; it stalled there, at float64's floor, past what its limit point needs)"
+            if run.stalled_past_resolution
+            else ")"
+        )
     )
-
-
-def final_residual(run: RunView) -> float:
-    """||X beta - y|| / ||y|| at the run's last checkpoint."""
-    beta = run.beta[run.final]
-    return float(np.linalg.norm(run.X @ beta - run.y) / np.linalg.norm(run.y))
 
 
 def unresolved_limit(run: RunView) -> str | None:
@@ -435,7 +431,7 @@ def unresolved_limit(run: RunView) -> str | None:
     its tolerance is its own)."""
     if run.solver.get("name") == "gd":
         return None
-    rtol, residual = float(run.solver.get("rtol", np.nan)), final_residual(run)
+    rtol, residual = float(run.solver.get("rtol", np.nan)), run.relative_residual
     if residual <= RESOLVED and rtol <= RESOLVED:
         return None
     return (

@@ -14,6 +14,11 @@ CLAIM_STATUSES = ("pass", "fail", "inconclusive", "not-applicable", "observation
 CONTROL_STATUSES = ("rejected", "not-rejected")
 
 
+# a regression flow's end point resolves its limit to judging.FLOW_RELATIVE only when it was integrated and
+# stopped this close (relative residual at the end, and the integrator's rtol): 100x below the tolerance
+RESOLVED = 1e-8
+
+
 @dataclass
 class RunView:
     """What a check needs of one trained run (from a run file, see ``checking.read_run``, or from training)."""
@@ -93,7 +98,24 @@ class RunView:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("completed", "converged")
+        """Trained to the end, or a regression flow that stalled only after it resolved its limit point
+        (float64's round-off floor of the residual: diag L = 3 at d = 100 stalled at a relative residual of
+        2.8e-12 on one machine and reached 1e-12 on another)."""
+        return self.status in ("completed", "converged") or self.stalled_past_resolution
+
+    @property
+    def stalled_past_resolution(self) -> bool:
+        """A regression flow that stalled at a relative residual and rtol <= RESOLVED."""
+        if self.status != "stalled" or self.task != "regression" or self.solver.get("name") != "flow":
+            return False
+        rtol = float(self.solver.get("rtol", np.nan))
+        return rtol <= RESOLVED and self.relative_residual <= RESOLVED
+
+    @property
+    def relative_residual(self) -> float:
+        """||X beta - y|| / ||y|| at the last checkpoint."""
+        beta = self.beta[self.final]
+        return float(np.linalg.norm(self.X @ beta - self.y) / np.linalg.norm(self.y))
 
     @property
     def directions(self) -> list[np.ndarray]:
