@@ -4,11 +4,13 @@ the same text, tested equal).
 
 CAPTIONS = {
     "trajectories": (
-        "Figures 1 and 3 as the paper draws them: rows alpha, columns fc, diag, conv. Each seed's path of beta "
-        "(classification: beta / |beta| on the unit circle, joined along it) from its start marker to its end; "
-        "the cross is the limit the claim predicts for that seed (regression: Theorem 5's point on the grey line "
-        "of global minima; classification: the network's max-margin direction). Claims: figure1, figure3, "
-        "figure3_loss_gap."
+        "Figures 1 and 3 as the paper draws them: rows alpha, columns fc, diag, conv (one colour each), beta "
+        "itself in one frame per row with equal aspect. Each seed has a line style: its path from its start (open "
+        "marker) to the end of training (filled); regression: the cross is Theorem 5's predicted limit on the "
+        "grey line of global minima; classification: the frame is clipped where the paper's GD stopped (L = "
+        "1e-5), the wide grey ray is the network's predicted max-margin direction and a triangle on the frame's edge "
+        "is each run's direction at its end (GD's depend on the init at L = 1e-5; the flow's meet the ray). "
+        "Claims: figure1, figure3, figure3_loss_gap."
     ),
     "alpha_sweep": (
         "The relative distance of each trained limit to reference solutions, against alpha (log-log). Remark 4: "
@@ -25,9 +27,10 @@ CAPTIONS = {
         "classification): on the diagonal when the claim holds."
     ),
     "tail_fits": (
-        "Each quantity a classification check judged, against tau = -log L over the run's last two decades, with "
-        "its fit a + c tau^-p (dashed; the legend gives the rate p) and the tolerance (dotted); grey lines are "
-        "the controls, which must stay above it. The limit a of the fit is what the check judges."
+        "Each quantity a classification check judged, against tau = -log L over the run's last two decades, in "
+        "the network's colour (darker for larger alpha, a line style per seed), with its fit a + c tau^-p (the "
+        "wide pale line) and the tolerance (dotted); grey lines are the controls, which must stay above it. The "
+        "limit a of the fit is what the check judges."
     ),
     "forest": (
         "A forest plot of the tail verdicts: per judged row its fitted limit with the 2-sigma band, as a multiple of "

@@ -90,6 +90,11 @@ def _primary_claim(summary):
 
 PAPER_COLUMNS = ("fc", "diag", "conv")  # Figures 1 and 3: columns fc, diag, conv; rows alpha
 SEED_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
+# One mapping in every figure: architecture -> colour (seaborn's colour-blind palette; deeper networks of a
+# name darker), seed -> line style and marker (SEED_STYLES), alpha -> panel or shade.
+NAME_COLOURS = {"fc": 0, "diag": 1, "conv": 2, "transform": 4, "sensing": 5}
+NAMES = {"fc": "fully-connected", "diag": "diagonal", "conv": "convolutional"}
+GD_STOP_LOG_LOSS = float(np.log(1e-5))  # where the paper's GD stopped in Figure 3 (L ~ 1e-5)
 
 
 def _paper_order(labels) -> list:
@@ -102,62 +107,123 @@ def _paper_order(labels) -> list:
     return sorted(labels, key=rank)
 
 
-def _along_circle(directions, per_step: int = 24) -> np.ndarray:
-    """Unit directions joined along the circle (not by chords across it): their angles are unwrapped
-    and interpolated between checkpoints."""
-    angles = np.unwrap(np.arctan2(directions[:, 1], directions[:, 0]))
-    if angles.size < 2:
-        return directions
-    fine = np.interp(np.linspace(0, angles.size - 1, (angles.size - 1) * per_step + 1), np.arange(angles.size), angles)
-    return np.column_stack([np.cos(fine), np.sin(fine)])
+def architecture_palette(labels) -> dict:
+    """label -> colour: by the architecture's name (fc blue, diag orange, conv green, ...), a darker shade for
+    each further label of the same name (deeper, wider), so a network has its colour in every figure."""
+    from matplotlib.colors import to_rgb
+
+    base = sns.color_palette("colorblind")
+    palette, seen = {}, {}
+    for label in _paper_order(labels):
+        name = str(label).split("_")[0]
+        k = seen[name] = seen.get(name, -1) + 1
+        colour = np.array(to_rgb(base[NAME_COLOURS.get(name, 7)]))
+        palette[label] = tuple(colour * 0.72**k)
+    return palette
+
+
+def _seed_style(s: int) -> tuple[str, str]:
+    return SEED_STYLES[s % len(SEED_STYLES)]
+
+
+def _describe(label) -> str:
+    """fc_L2 -> 'fully-connected, L = 2' (the label's other parts kept as they are)."""
+    name, *rest = str(label).split("_")
+    parts = [NAMES.get(name, name)] + [f"L = {r[1:]}" if r.startswith("L") and r[1:].isdigit() else r for r in rest]
+    return ", ".join(parts)
 
 
 def trajectories(summary, name: str):
-    """Figures 1/3 in the paper's arrangement (rows alpha, columns fc / diag / conv): beta's path per
-    seed (a line style and a start marker each), its predicted limit (x). Classification: beta / |beta|
-    on the unit circle, joined along it; regression: the frame holds every trajectory."""
+    """Figures 1/3 as the paper draws them: rows alpha, columns fc / diag / conv, beta itself in one clipped
+    frame per row (equal aspect, axes beta_1 and beta_2); per seed a line style, its start (open marker), its
+    end (filled) and its predicted limit (x). Regression: the line of global minima. Classification: the frame
+    is clipped where the paper's GD stopped (L ~ 1e-5); the predicted direction is a dashed ray, and a
+    triangle on the frame's edge shows each run's direction at its end (beyond the frame for a long flow)."""
     if summary.sizes["coef"] != 2:
         return None
     classification = summary.attrs["task"] == "classification"
     claim = _primary_claim(summary)
-    archs, alphas = _paper_order(summary["architecture"].values), summary["alpha"].values
+    archs, alphas, seeds = _paper_order(summary["architecture"].values), summary["alpha"].values, summary["seed"].values
+    colours = architecture_palette(archs)
     fig, axes = plt.subplots(
-        len(alphas), len(archs), figsize=(3.4 * len(archs), 3.3 * len(alphas)), squeeze=False, layout="constrained"
+        len(alphas), len(archs), figsize=(3.3 * len(archs), 3.3 * len(alphas)), squeeze=False, layout="constrained"
     )
-    seeds = summary["seed"].values
-    palette = sns.color_palette("colorblind", len(seeds))
     for i, alpha in enumerate(alphas):
+        framed, ends = [np.zeros((1, 2))] if classification else [], []
         for j, arch in enumerate(archs):
-            ax, drawn = axes[i, j], []
+            ax, colour = axes[i, j], colours[arch]
             for s, seed in enumerate(seeds):
-                line, marker = SEED_STYLES[s % len(SEED_STYLES)]
-                beta = summary["beta"].sel(architecture=arch, alpha=alpha, seed=seed).values
-                beta = beta[np.all(np.isfinite(beta), axis=1)]
+                line, marker = _seed_style(s)
+                point = dict(architecture=arch, alpha=alpha, seed=seed)
+                beta = summary["beta"].sel(**point).values
+                log_loss = summary["log_loss"].sel(**point).values
+                keep = np.all(np.isfinite(beta), axis=1)
+                beta, log_loss = beta[keep], log_loss[keep]
                 if not len(beta):
                     continue
-                path = _along_circle(unit(beta)) if classification else beta
-                ax.plot(path[:, 0], path[:, 1], color=palette[s], ls=line, lw=1.4, label=f"seed {seed}", zorder=3 + s)
-                ax.plot(*path[0], marker, color=palette[s], ms=4, zorder=3 + s)
-                drawn.append(path)
-                if claim is not None:
-                    pred = summary["beta_pred"].sel(claim=claim, architecture=arch, alpha=alpha, seed=seed).values
-                    if np.all(np.isfinite(pred)):
-                        pred = unit(pred) if classification else pred
-                        ax.plot(*pred, "x", color=palette[s], ms=9, mew=2, zorder=10)
-                        drawn.append(pred[None, :])
-            if classification:
-                circle = np.linspace(0, 2 * np.pi, 200)
-                ax.plot(np.cos(circle), np.sin(circle), color="0.85", lw=0.8, zorder=0)
-                ax.set_xlim(-1.1, 1.1), ax.set_ylim(-1.1, 1.1)
-            else:
-                _frame(ax, drawn)
-                _global_minima_line(ax, summary)
-            ax.set_title(f"{arch}, alpha = {alpha:g}", fontsize=9)
-            ax.set_aspect("equal", adjustable="box")
-    axes[0, 0].legend(fontsize=7, loc="best")
-    what = "beta / |beta| on the unit circle" if classification else "beta; grey: the global minima x^T beta = y"
-    fig.suptitle(f"{name}: trajectories of {what}; x: predicted limit ({claim})", fontsize=10)
+                shown = beta
+                if classification:  # clipped where the paper's GD stopped: the flow goes on out of the frame
+                    past = np.nonzero(log_loss <= GD_STOP_LOG_LOSS)[0]
+                    shown = beta[: past[0] + 1] if past.size else beta
+                    ends.append((ax, unit(beta[-1]), colour))
+                framed.append(shown)
+                ax.plot(beta[:, 0], beta[:, 1], color=colour, ls=line, lw=1.3, zorder=3)
+                ax.plot(*beta[0], marker, mfc="white", mec=colour, ms=5, zorder=4)
+                ax.plot(*beta[-1], marker, color=colour, ms=5, zorder=4)
+                if claim is None:
+                    continue
+                pred = summary["beta_pred"].sel(claim=claim, **point).values
+                if not np.all(np.isfinite(pred)):
+                    continue
+                if classification:
+                    ray = unit(pred)[None, :] * np.array([[0.0], [1e6]])
+                    ax.plot(ray[:, 0], ray[:, 1], color="0.45", lw=3.5, alpha=0.35, solid_capstyle="butt", zorder=2)
+                else:
+                    ax.plot(*pred, "x", color="0.15", ms=8, mew=1.8, zorder=5)
+                    framed.append(pred[None, :])
+            ax.set_title(f"{_describe(arch)}, α = {alpha:g}", fontsize=9)
+            ax.set_xlabel("β₁"), ax.set_ylabel("β₂")
+        for j in range(len(archs)):  # one frame per row, as in the paper: the panels can be compared
+            _frame(axes[i, j], framed)
+            if not classification:
+                _global_minima_line(axes[i, j], summary)
+            axes[i, j].set_aspect("equal", adjustable="box")
+        for ax, direction, colour in ends:
+            _edge_marker(ax, direction, colour)
+    fig.legend(handles=_trajectory_legend(seeds, classification), loc="outside lower center", ncol=4, fontsize=7)
+    where = "clipped at L = 1e-5, where the paper's GD stopped" if classification else "grey: the global minima"
+    fig.suptitle(f"{name}: trajectories of β ({where}); predicted limit from {claim}", fontsize=10)
     return fig
+
+
+def _trajectory_legend(seeds, classification) -> list:
+    handles = [
+        plt.Line2D([], [], color="0.3", ls=line, marker=marker, ms=4, label=f"seed {seed}")
+        for seed, (line, marker) in zip(seeds, map(_seed_style, range(len(seeds))))
+    ]
+    handles += [
+        plt.Line2D([], [], color="0.3", marker="o", mfc="white", ls="none", label="start"),
+        plt.Line2D([], [], color="0.3", marker="o", ls="none", label="end of training"),
+    ]
+    if classification:
+        handles += [
+            plt.Line2D([], [], color="0.45", lw=3.5, alpha=0.35, label="predicted direction"),
+            plt.Line2D([], [], color="0.3", marker=">", ls="none", label="direction at the end (frame edge)"),
+        ]
+    else:
+        handles.append(plt.Line2D([], [], color="0.15", marker="x", ls="none", mew=1.8, label="predicted limit"))
+    return handles
+
+
+def _edge_marker(ax, direction, colour):
+    """A triangle just inside the frame where the ray from the origin along ``direction`` leaves it."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    reach = [b / u for u, (lo, hi) in zip(direction, ((x0, x1), (y0, y1))) if u for b in (lo, hi) if b / u > 0]
+    if not reach:
+        return
+    t = 0.95 * min(reach)
+    angle = np.degrees(np.arctan2(direction[1], direction[0]))
+    ax.plot(*(t * direction), marker=(3, 0, angle - 90), color=colour, ms=7, zorder=6, clip_on=False)
 
 
 def _frame(ax, drawn, pad: float = 0.08):
@@ -308,6 +374,8 @@ def agreement(summary, name: str):
         x="predicted",
         y="trained",
         hue="architecture",
+        hue_order=_paper_order(table["architecture"].unique()),
+        palette=architecture_palette(table["architecture"].unique()),
         col="claim",
         col_wrap=min(4, panels),
         height=2.8,
@@ -355,8 +423,10 @@ def tail_fits(summary, name: str, tails=None):
             alpha, seed = float(tails["alpha"].values[i]), int(tails["seed"].values[i])
             return "all runs" if np.isnan(alpha) else f"alpha {alpha:g}, seed {seed}"
 
-        runs = sorted({label(i) for i in chosen})
-        palette = sns.color_palette("colorblind" if len(runs) <= 10 else "husl", len(runs))  # a colour per run
+        # the panel's architecture colour, darker for larger alpha; seed by line style (the one mapping)
+        alphas = sorted({float(a) for a in tails["alpha"].values[chosen] if np.isfinite(a)})
+        base = np.array(architecture_palette([arch])[arch])
+
         for i in chosen:
             x, value = tails["x"].values[i], tails["value"].values[i]
             keep = np.isfinite(x) & np.isfinite(value)
@@ -364,11 +434,12 @@ def tail_fits(summary, name: str, tails=None):
                 continue
             control = str(tails["role"].values[i]) == "control"
             run = label(i)
-            color = "0.75" if control else palette[runs.index(run)]
+            color, line = ("0.75", "-") if control else _run_style(tails, i, base, alphas)
             ax.plot(
                 x[keep],
                 np.maximum(value[keep], FLOOR),
                 color=color,
+                ls=line,
                 lw=1.2 if not control else 0.8,
                 marker="." if not control else None,
                 ms=3,
@@ -379,7 +450,7 @@ def tail_fits(summary, name: str, tails=None):
                 + tails["fit_coefficient"].values[i]
                 * (x[keep] / tails["fit_tau_end"].values[i]) ** -tails["fit_rate"].values[i]
             )
-            ax.plot(x[keep], np.maximum(fitted, FLOOR), color=color, ls="--", lw=0.9)
+            ax.plot(x[keep], np.maximum(fitted, FLOOR), color=color, lw=4, alpha=0.3, solid_capstyle="butt")
         ax.axhline(float(tails["tolerance"].values[chosen[0]]), color="0.3", ls=":", lw=1)
         metric = textwrap.fill(str(tails["metric"].values[chosen[0]]), 32)
         ax.set(xscale="log", yscale="log", xlabel="tau = -log L")
@@ -389,11 +460,22 @@ def tail_fits(summary, name: str, tails=None):
     for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
     fig.suptitle(
-        f"{name}: tails of the judged quantities; dashed: fit a + c tau^-p; dotted: tolerance; grey: controls",
+        f"{name}: tails of the judged quantities; wide pale line: the fit a + c τ^-p; dotted: tolerance; grey: "
+        "controls; darker: larger α",
         fontsize=10,
     )
     fig.tight_layout()
     return fig
+
+
+def _run_style(tails, i, base, alphas) -> tuple[tuple, str]:
+    """(colour, line style) of tail series i: its architecture's colour ``base``, lighter for smaller alpha
+    (of the panel's ``alphas``), and its seed's line style; a group row (alpha NaN) in the full colour."""
+    alpha, seed = float(tails["alpha"].values[i]), int(tails["seed"].values[i])
+    if np.isnan(alpha):
+        return tuple(base), "-"
+    shade = 0.55 + 0.45 * (alphas.index(alpha) + 1) / len(alphas)  # 1 for the largest alpha
+    return tuple(1 - (1 - base) * shade), _seed_style(max(seed, 0))[0]
 
 
 STATUS_COLOURS = {"pass": 2, "inconclusive": 1, "fail": 3}  # indices into seaborn's colour-blind palette
@@ -469,7 +551,7 @@ def rich_kernel(summary, name: str):
         return None
     star = summary["beta_star"].values
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    palette = dict(zip(_paper_order(summary["architecture"].values), sns.color_palette("colorblind")))
+    palette = architecture_palette(summary["architecture"].values)
     lines = {"min-l1": ("--", "min-ℓ1 interpolant (rich end)"), "min-l2": (":", "min-ℓ2 interpolant (kernel end)")}
     for ax, (measure, rows) in zip(axes, table.groupby("measure", sort=False)):
         sns.lineplot(

@@ -54,10 +54,12 @@ def train_run(
     network, scheme, note, theta0 = initial_state(dataset, architecture=architecture, init=init, alpha=alpha, seed=seed)
     problem = Problem(network, dataset.X, dataset.y, dataset.task)
     solver_obj = make_solver(solver)
-    if solver_obj.name == "gd" and log is not None:  # a long GD run says where it is
+    if log is not None:  # a long run says where it is
         from .training.solvers import Progress
 
-        (result,) = solver_obj.run(problem, theta0[None, :], progress=Progress(log, "GD"))
+        (result,) = solver_obj.run(
+            problem, theta0[None, :], progress=Progress(log, "GD" if solver_obj.name == "gd" else "flow")
+        )
     else:
         (result,) = solver_obj.run(problem, theta0[None, :])
     if not result.ok:

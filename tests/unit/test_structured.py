@@ -100,3 +100,21 @@ def test_a_small_alpha_regression_of_a_mid_sized_network_reaches_theorem4s_limit
     assert run.status == "converged" and "structured operator" in run.reason
     predicted = theorem4_rho(data.X, data.y, np.eye(100), np.ones(100), alpha=1e-3, L=2)
     assert np.linalg.norm(run.beta[-1] - predicted) / np.linalg.norm(predicted) < 1e-6
+
+
+def test_a_flow_on_the_operator_logs_its_checkpoints_and_keeps_its_bits():
+    """Progress lines (every checkpoint here) are only read off the records: the run is the same to the bit."""
+    from implicit_bias.training.solvers import Progress
+
+    data = random_dataset("sparse_regression", n=50, d=100, seed=0)
+    network = networks.build_network({"name": "diag", "depth": 2}, 100)
+    problem = Problem(network, data.X, data.y, "regression")
+    theta = initialize("uniform", network, data.X, alpha=1.0, seed=0)
+    lines = []
+    (quiet,) = GradientFlow(checkpoints=20).run(problem, theta)
+    (told,) = GradientFlow(checkpoints=20).run(problem, theta, progress=Progress(lines.append, "flow", every=0.0))
+    np.testing.assert_array_equal(quiet.beta, told.beta)
+    np.testing.assert_array_equal(quiet.theta_final, told.theta_final)
+    assert len(lines) == 19  # checkpoints 1 .. 19 of 20 recorded (the last ends the run: no line)
+    assert lines[0].startswith("flow: checkpoint 1 of 20, log L = ") and lines[-1].endswith(" s so far")
+    assert float(lines[-1].split("log L = ")[1].split(",")[0]) == pytest.approx(told.log_loss[18], rel=1e-6)

@@ -79,13 +79,22 @@ SEGMENTS = 20  # and is driven in this many segments of its checkpoints (one whe
 
 
 class Progress:
-    """Rate-limited progress lines of a long run: the step, log L, elapsed and estimated time left."""
+    """Rate-limited progress lines of a long run: the step (GD) or checkpoint level (flow), log L, elapsed and,
+    for GD, whose steps cost the same, the estimated time left."""
 
     def __init__(self, log, what: str, every: float = PROGRESS_SECONDS):
         import time
 
         self.log, self.what, self.every, self.clock = log, what, every, time.perf_counter
         self.start = self.last = self.clock()
+
+    def level(self, done: int, total: int, log_loss: float) -> None:
+        """A flow at checkpoint ``done`` of ``total``: no time left, as its stiff levels cost more than the first."""
+        now = self.clock()
+        if now - self.last < self.every or done >= total:
+            return
+        self.last = now
+        self.log(f"{self.what}: checkpoint {done} of {total}, log L = {log_loss:.6g}, {now - self.start:.0f} s so far")
 
     def step(self, done: int, total: int, log_loss: float) -> None:
         now = self.clock()
@@ -317,12 +326,14 @@ class GradientFlow:
             steps=result.steps + tail.steps,
         )
 
-    def run(self, problem: Problem, thetas0) -> list[RunResult]:
+    def run(self, problem: Problem, thetas0, progress=None) -> list[RunResult]:
+        """Integrate every row of ``thetas0``. ``progress`` (a ``Progress``, optional) gets a line about every
+        PROGRESS_SECONDS while a run is integrated in Python (the implicit phase, the structured operator)."""
         thetas = _initial_parameters(problem, thetas0)
         _check_records("flow.checkpoints", thetas.shape[0], self.checkpoints, problem)
         why = [self._invalid_start(problem, theta) for theta in thetas]
         valid = [r for r, w in enumerate(why) if not w]
-        integrated = iter(self._integrate(problem, thetas[valid]) if valid else [])
+        integrated = iter(self._integrate(problem, thetas[valid], progress) if valid else [])
         return [next(integrated) if not w else self._not_started(problem, theta, w) for theta, w in zip(thetas, why)]
 
     def _invalid_start(self, problem, theta) -> str:
@@ -359,9 +370,9 @@ class GradientFlow:
                 why,
             )
 
-    def _integrate(self, problem: Problem, thetas) -> list[RunResult]:
+    def _integrate(self, problem: Problem, thetas, progress=None) -> list[RunResult]:
         if _regression_on_operator(problem) or problem.network.structured:
-            return self._integrate_structured(problem, thetas)
+            return self._integrate_structured(problem, thetas, progress)
         init = thetas.copy()
         runs, K = thetas.shape[0], self.checkpoints
         stop = -self.target(problem)
@@ -378,7 +389,9 @@ class GradientFlow:
             records = (beta[r], log_loss[r], reached[r], theta_rec[r])
             if implicit[r]:
                 advance = self._implicit_advance(problem, thetas[r], resume[r, 1])
-                status[r] = self._through_levels(problem, advance, thetas[r], int(resume[r, 0]), levels[r], records)
+                status[r] = self._through_levels(
+                    problem, advance, thetas[r], int(resume[r, 0]), levels[r], records, progress
+                )
             else:
                 advance = self._explicit_advance(problem, thetas[r], reached[r, last])
             if status[r] == codes.FLOW_CONVERGED:
@@ -387,7 +400,7 @@ class GradientFlow:
         notes = [" (stiff: finished with the implicit Radau method)" if stiff else "" for stiff in implicit]
         return self._results(levels, flow, init, thetas, -stop, notes)
 
-    def _integrate_structured(self, problem: Problem, thetas) -> list[RunResult]:
+    def _integrate_structured(self, problem: Problem, thetas, progress=None) -> list[RunResult]:
         """Every run on the network's structured operator with the low-rank Radau method (``structured``)."""
         init = thetas.copy()
         runs, K = thetas.shape[0], self.checkpoints
@@ -400,7 +413,7 @@ class GradientFlow:
             levels[r, : own.size] = own
             records = (flow.beta[r], flow.log_loss[r], flow.reached[r], flow.theta[r])
             advance = self._structured_advance(problem, thetas[r], tau)
-            flow.status[r] = self._through_levels(problem, advance, thetas[r], 0, levels[r], records)
+            flow.status[r] = self._through_levels(problem, advance, thetas[r], 0, levels[r], records, progress)
             if flow.status[r] == codes.FLOW_CONVERGED:
                 last = own.size - 1
                 flow.status[r] = self._push_to_target(problem, advance, thetas[r], last, -stop, records)
@@ -473,12 +486,15 @@ class GradientFlow:
         beta[k], theta_rec[k], log_loss[k], reached[k] = problem.network.beta(theta), theta, measured, tau
         return measured
 
-    def _through_levels(self, problem, advance, theta, c, levels, records) -> int:
+    def _through_levels(self, problem, advance, theta, c, levels, records, progress=None) -> int:
         """Carry a run on from level index c, recording at each level; the status code."""
-        for k in range(c, int(np.isfinite(levels).sum())):
+        total = int(np.isfinite(levels).sum())
+        for k in range(c, total):
             if advance(levels[k]) != codes.FLOW_CONVERGED:
                 return codes.FLOW_STALLED
-            self._record(problem, theta, advance.tau, k, records)
+            measured = self._record(problem, theta, advance.tau, k, records)
+            if progress is not None:
+                progress.level(k + 1, total, measured)
         return codes.FLOW_CONVERGED
 
     def _push_to_target(self, problem, advance, theta, last, target, records) -> int:
