@@ -15,7 +15,8 @@ CAPTIONS = {
     "alpha_sweep": (
         "The relative distance of each trained limit to reference solutions, against alpha (log-log). Remark 4: "
         "the weighted l1 solution (approached as alpha -> 0) and the weighted l2 one (alpha -> infinity); Theorem "
-        "6.2: the min-l2 interpolant (approached as alpha -> 0). Claims: remark4, theorem6."
+        "6.2: the min-l2 interpolant (approached as alpha -> 0). Wide pale lines: the same distances for Theorem 4's "
+        "predicted limit, on which the trained markers sit when it holds. Claims: remark4, theorem4, theorem6."
     ),
     "direction_error": (
         "Classification: the angle between beta and its predicted direction against tau = -log L (log-log), one "
@@ -24,7 +25,8 @@ CAPTIONS = {
     ),
     "agreement": (
         "Trained against predicted coefficients of beta, one panel per claim (unit directions for "
-        "classification): on the diagonal when the claim holds."
+        "classification): on the diagonal when the claim holds. Larger markers are larger alpha: a claim about "
+        "the limit alpha -> 0 (Theorem 6.2) is met by the small ones only."
     ),
     "tail_fits": (
         "Each quantity a classification check judged, against tau = -log L over the run's last two decades, in "

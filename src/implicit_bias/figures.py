@@ -279,26 +279,55 @@ def alpha_sweep(summary, name: str):
     if not rows:
         return None
     table = pd.DataFrame(rows)
+    # references in colours no architecture uses (the one mapping keeps 0-2 for fc, diag, conv)
+    palette = dict(zip(references, [sns.color_palette("colorblind")[k] for k in (4, 3, 5, 9)]))
     grid = sns.relplot(
         data=table,
         x="alpha",
         y="distance",
         hue="reference",
+        palette=palette,
         style="seed",
         col="architecture",
+        col_order=_paper_order(table["architecture"].unique()),
         kind="line",
         marker="o",
         height=3,
         facet_kws={"sharey": False},
     )
     grid.set(xscale="log", yscale="log")
+    predicted = _theorem4_path(summary, references)
+    for arch, ax in grid.axes_dict.items():  # what is judged: the trained markers on Theorem 4's own curve
+        for label, (alphas, distances) in predicted.get(arch, {}).items():
+            ax.plot(alphas, distances, color=palette[label], lw=4, alpha=0.3, solid_capstyle="butt", zorder=0)
+    path = "; wide pale lines: the same distances for Theorem 4's predicted limit" if predicted else ""
     grid.figure.suptitle(
         f"{name}: relative distance of the trained limit to each reference solution,\n"
-        "which the claim in brackets says the limit approaches",
+        f"which the claim in brackets says the limit approaches{path}",
         y=1.1,
         fontsize=10,
     )
     return grid.figure
+
+
+def _theorem4_path(summary, references) -> dict:
+    """architecture -> reference -> (alphas, relative distance of Theorem 4's predicted limit to the reference),
+    seed 0; empty without Theorem 4's predictions."""
+    if "theorem4" not in summary["claim"].values:
+        return {}
+    seed, paths = summary["seed"].values[0], {}
+    for arch in summary["architecture"].values:
+        for label, reference in references.items():
+            points = []
+            for alpha in summary["alpha"].values:
+                point = dict(architecture=arch, alpha=alpha, seed=seed)
+                pred = summary["beta_pred"].sel(claim="theorem4", **point).values
+                target = reference.sel(**point).values
+                if np.all(np.isfinite(pred)) and np.all(np.isfinite(target)):
+                    points.append((alpha, max(np.linalg.norm(pred - target) / np.linalg.norm(target), FLOOR)))
+            if points:
+                paths.setdefault(arch, {})[label] = tuple(np.array(points).T)
+    return paths
 
 
 def direction_error(summary, name: str):
@@ -362,7 +391,7 @@ def agreement(summary, name: str):
                     if classification:
                         trained, pred = unit(trained), unit(pred)
                     rows += [
-                        {"claim": str(claim), "predicted": p, "trained": t, "architecture": arch}
+                        {"claim": str(claim), "predicted": p, "trained": t, "architecture": arch, "α": float(alpha)}
                         for p, t in zip(pred, trained)
                     ]
     if not rows:
@@ -376,6 +405,10 @@ def agreement(summary, name: str):
         hue="architecture",
         hue_order=_paper_order(table["architecture"].unique()),
         palette=architecture_palette(table["architecture"].unique()),
+        # larger markers for larger alpha: an alpha -> 0 claim (Theorem 6.2) is met by the small ones
+        size="α" if table["α"].nunique() > 1 else None,
+        sizes=(12, 70),
+        size_norm=matplotlib.colors.LogNorm() if (table["α"] > 0).all() else None,
         col="claim",
         col_wrap=min(4, panels),
         height=2.8,
@@ -397,16 +430,14 @@ def agreement(summary, name: str):
 
 
 def tail_fits(summary, name: str, tails=None):
-    """Each tail-judged quantity against tau, its fit a + c tau^-p (dashed) and the tolerance (dotted);
-    controls in grey. One panel per (claim, architecture, depth)."""
+    """Each tail-judged quantity against tau, its fit a + c tau^-p (a wide pale line) and the tolerance
+    (dotted); controls in grey. One panel per (claim, architecture, depth) whose series move (``_moving_panels``)."""
     if tails is None or tails.sizes.get("series", 0) == 0:
         return None
-    keys = sorted(
-        {
-            (str(c), str(a), int(d))
-            for c, a, d in zip(tails["claim"].values, tails["architecture"].values, tails["depth"].values)
-        }
-    )
+    panels = _moving_panels(tails)
+    if not panels:
+        return None
+    keys, also = list(panels), panels
     columns = min(3, len(keys))
     rows = -(-len(keys) // columns)
     # each panel's legend (run and fitted rate) sits to its right, clear of the data
@@ -455,7 +486,7 @@ def tail_fits(summary, name: str, tails=None):
         metric = textwrap.fill(str(tails["metric"].values[chosen[0]]), 32)
         ax.set(xscale="log", yscale="log", xlabel="tau = -log L")
         ax.set_ylabel(metric, fontsize=8)
-        ax.set_title(f"{claim}: {arch}, L = {depth}", fontsize=9)
+        ax.set_title(f"{', '.join([claim, *also[(claim, arch, depth)]])}: {arch}, L = {depth}", fontsize=9)
         ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
@@ -466,6 +497,35 @@ def tail_fits(summary, name: str, tails=None):
     )
     fig.tight_layout()
     return fig
+
+
+def _moving_panels(tails) -> dict:
+    """(claim, architecture, depth) -> the other claims whose panel would be the same. A panel is drawn when one
+    of its claim series moves (is not all at the FLOOR, where a fit's rate means nothing); a claim judging the
+    same series as an earlier one (Theorem 2 and Corollaries 2 and 3 on one run) joins its panel."""
+    series = {}
+    for i in range(tails.sizes["series"]):
+        key = (str(tails["claim"].values[i]), str(tails["architecture"].values[i]), int(tails["depth"].values[i]))
+        series.setdefault(key, []).append(i)
+    panels, seen = {}, {}
+    for key in sorted(series):
+        own = [i for i in series[key] if str(tails["role"].values[i]) == "claim"]
+        values = [tails["value"].values[i] for i in own]
+        if not any(np.nanmax(np.where(np.isfinite(v), v, np.nan), initial=0) > 10 * FLOOR for v in values):
+            continue
+        signature = (key[1], key[2]) + tuple(
+            (
+                float(tails["alpha"].values[i]),
+                int(tails["seed"].values[i]),
+                np.round(tails["value"].values[i], 12).tobytes(),
+            )
+            for i in own
+        )
+        if signature in seen:
+            panels[seen[signature]].append(key[0])
+        else:
+            seen[signature], panels[key] = key, []
+    return panels
 
 
 def _run_style(tails, i, base, alphas) -> tuple[tuple, str]:

@@ -67,3 +67,23 @@ def test_a_classification_frame_is_clipped_where_the_papers_gd_stopped():
     log_loss = summary["log_loss"].sel(architecture="fc_L2", alpha=0.01, seed=0).values
     clipped = beta[np.nonzero(log_loss <= np.log(1e-5))[0][0]]
     assert ax.get_ylim()[1] < beta[-1, 1] and ax.get_ylim()[1] >= clipped[1]
+
+
+def test_tail_panels_leave_out_series_at_the_floor_and_merge_claims_judging_the_same_series():
+    """Theorem 2 and Corollary 2 judge one run's optimality gap: one panel titled with both; a KKT residual at
+    the 1e-12 floor all along has no rate to show: no panel."""
+    moving = np.geomspace(1e-2, 1e-4, 8)
+    floor = np.full(8, 1e-16)
+    rows = [("corollary2", moving), ("theorem2", moving), ("corollary3", floor), ("theorem1", moving * 3)]
+    tails = xr.Dataset(
+        {
+            "value": (("series", "point"), np.array([v for _, v in rows])),
+            "claim": ("series", [c for c, _ in rows]),
+            "architecture": ("series", ["diag"] * 4),
+            "depth": ("series", [2] * 4),
+            "role": ("series", ["claim"] * 4),
+            "alpha": ("series", [0.5] * 4),
+            "seed": ("series", [0] * 4),
+        }
+    )
+    assert figures._moving_panels(tails) == {("corollary2", "diag", 2): ["theorem2"], ("theorem1", "diag", 2): []}
