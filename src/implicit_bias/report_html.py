@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import os
 import platform
+import re
 from importlib import metadata
 from pathlib import Path
 
@@ -137,8 +138,8 @@ def _claims_table(summary: pd.DataFrame) -> str:
             f'<span class="badge" style="background:{colour}">{label}</span>',
             html.escape(r["where"]),
             passes,
-            html.escape(r["worst"] or "—"),
-            html.escape(r["nearest control"] or "—"),
+            _measured(r["worst"] or "—"),
+            _measured(r["nearest control"] or "—"),
         ]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f'<div class="scroll"><table class="claims" id="claims">{head}{"".join(body)}</table></div>'
@@ -179,14 +180,14 @@ def _section(row, table: pd.DataFrame, figures: dict, drawn: set) -> str:
             else "—",
         ),
     ]
-    dl = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in facts)
+    dl = "".join(f"<dt>{html.escape(k)}</dt><dd>{_measured(str(v))}</dd>" for k, v in facts)
     shown = "".join(_figure(name, path, drawn) for name, path in _figures_for(claim_id, table, figures))
     first = "fail" in set(checks["status"]) or "inconclusive" in set(checks["status"])
     return (
         f'<section class="claim" id="{claim_id}"><h2>{html.escape(paper_name(claim_id))} '
         f'<span class="id">{html.escape(claim_id)}</span> '
         f'<span class="badge" style="background:{colour}">{label}</span></h2>'
-        f'<div class="where">{html.escape(spec.where)}</div><p>{html.escape(spec.statement)}</p>'
+        f'<div class="where">{html.escape(spec.where)}</div><p>{maths(spec.statement)}</p>'
         f'<dl class="facts">{dl}</dl>{shown}'
         f"<details{' open' if first else ''}><summary>{len(checks)} checks and {len(controls)} controls</summary>"
         f'<div class="scroll">{_checks_table(own)}</div></details></section>'
@@ -281,3 +282,29 @@ def write_html(
         f"<h2>Provenance</h2>{_provenance(np.asarray(benchmark_seconds, dtype=float))}</body></html>\n"
     )
     return atomic_write(path, lambda tmp: Path(tmp).write_text(page))
+
+
+_SCRIPTS = [  # the plain-text maths of the claim catalog -> HTML sub- and superscripts (in this order)
+    (re.compile(r"\^\{([^}]*)\}"), r"<sup>\1</sup>"),  # p^{L-1}
+    (re.compile(r"_\{([^}]*)\}"), r"<sub>\1</sub>"),  # Q_{L,α,η̄}
+    (re.compile(r"_\(([^)]*)\)"), r"<sub>\1</sub>"),  # h_(L+1), ℓ_(2/3)
+    (re.compile(r"\^(-?[\w.∞]+)"), r"<sup>\1</sup>"),  # τ^-p, ∫₀^∞
+    (re.compile(r"_(\w)(?!\w)"), r"<sub>\1</sub>"),  # c_L, W_1, v̄_l
+]
+
+
+def maths(text: str) -> str:
+    """``text`` escaped for HTML, its maths written as the page shows it: sub- and superscripts rendered, so the
+    catalog's ``p^{L-1}`` and its Unicode ``u²`` read alike. For the paper's statements and the checks' words
+    only, never for identifiers (``lemma5_1``, ``fc_L2``)."""
+    out = html.escape(text)
+    for pattern, replacement in _SCRIPTS:
+        out = pattern.sub(replacement, out)
+    return out
+
+
+def _measured(text: str) -> str:
+    """A fact line as HTML: its maths rendered up to the " — " that names where it was measured (experiments and
+    runs are identifiers and stay as they are)."""
+    head, dash, place = text.rpartition(" — ")
+    return maths(head) + html.escape(dash + place) if dash else maths(text)

@@ -511,3 +511,20 @@ def test_provenance_names_the_commit_and_says_when_the_code_differs_from_it(tmp_
     assert subprocess.run(ask, capture_output=True, text=True, env=env).stdout.strip() == head
     (tmp_path / "src" / "implicit_bias" / "labels.py").write_text("# edited\n", encoding="utf-8")
     assert subprocess.run(ask, capture_output=True, text=True, env=env).stdout.strip() == head + "-dirty"
+
+
+def test_the_pages_maths_renders_sub_and_superscripts_and_leaves_identifiers_alone():
+    from implicit_bias.report_html import maths
+
+    assert maths("h_L = p^{L-1} q, |c_L − ∫₀^∞ (1+u²)^{−(L−1)/2} du|") == (
+        "h<sub>L</sub> = p<sup>L-1</sup> q, |c<sub>L</sub> − ∫₀<sup>∞</sup> (1+u²)<sup>−(L−1)/2</sup> du|"
+    )
+    assert maths("h_(L+1) in place of h_L; Q_{L,α,η̄}; a + c·τ^-p; x < y") == (
+        "h<sub>L+1</sub> in place of h<sub>L</sub>; Q<sub>L,α,η̄</sub>; a + c·τ<sup>-p</sup>; x &lt; y"
+    )
+    assert maths("fc_L2 on orthogonal_classification") == "fc_L2 on orthogonal_classification"
+    from implicit_bias.report_html import _measured
+
+    assert _measured("c_(L+1) in place of c_L: 0.0776 — theory_x, diag_L2") == (
+        "c<sub>L+1</sub> in place of c<sub>L</sub>: 0.0776 — theory_x, diag_L2"
+    )
