@@ -357,9 +357,11 @@ def direction_error(summary, name: str):
         x="-log L",
         y="angle (deg)",
         hue="alpha",
+        style="seed",  # the one mapping: seed -> line style, alpha -> shade, architecture -> panel
         units="seed",
         estimator=None,
         col="architecture",
+        col_order=_paper_order(table["architecture"].unique()),
         kind="line",
         height=3,
         palette="viridis",
