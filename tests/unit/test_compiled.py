@@ -229,3 +229,17 @@ def test_a_manifest_naming_a_module_elsewhere_is_refused(manifest, tmp_path, nam
         f"the kernels manifest {copy} names {name!r}, not a module file beside it; "
         f"rebuild it with: python -m implicit_bias compile --output {copy}"
     )
+
+
+def test_a_silent_compiler_call_gets_heartbeat_lines_that_stop_with_it():
+    import time
+
+    from implicit_bias.training.compiled import heartbeat
+
+    lines = []
+    with heartbeat(lines.append, "building the kernels", every=0.02):
+        time.sleep(0.3)
+    count = len(lines)
+    time.sleep(0.1)
+    assert count >= 2 and len(lines) == count  # nothing after the block
+    assert lines[0].startswith("building the kernels: ") and lines[0].endswith(" s so far")

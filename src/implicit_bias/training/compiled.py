@@ -28,6 +28,7 @@ import importlib.util
 import json
 import shutil
 import sys
+from contextlib import contextmanager
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
@@ -138,13 +139,36 @@ def _cached_build(directory: Path, log, say) -> str:
             return name
         log(f"the cached build {cached} does not match its recorded sha256 (damaged or incomplete); building again")
     say(f"no kept build for key {build_key()[:16]} in {cached.parent}: building the kernels (15-20 s, once per key)")
-    name = _build_module(directory)
+    with heartbeat(say, "building the kernels"):
+        name = _build_module(directory)
     try:  # a read-only cache only costs the next run a build
         atomic_write(cached, lambda partial: shutil.copy2(directory / name, partial))
         atomic_write(recorded, lambda partial: Path(partial).write_text(file_sha256(directory / name) + "\n"))
     except OSError as error:
         log(f"could not keep the build in {cached.parent} ({error}); the next run builds again")
     return name
+
+
+@contextmanager
+def heartbeat(say, what: str, every: float = 5.0):
+    """While the block runs (a compiler call that reports nothing), ``say`` "<what>: N s so far" every ``every``
+    seconds, from a thread that stops with the block."""
+    import threading
+    import time
+
+    done, start = threading.Event(), time.perf_counter()
+
+    def beat():
+        while not done.wait(every):
+            say(f"{what}: {time.perf_counter() - start:.0f} s so far")
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def _build_module(directory: Path) -> str:
