@@ -296,11 +296,11 @@ def alpha_sweep(summary, name: str):
         facet_kws={"sharey": False},
     )
     grid.set(xscale="log", yscale="log")
-    predicted = _theorem4_path(summary, references)
+    predicted = _predicted_path(summary, references)
     for arch, ax in grid.axes_dict.items():  # what is judged: the trained markers on Theorem 4's own curve
         for label, (alphas, distances) in predicted.get(arch, {}).items():
             ax.plot(alphas, distances, color=palette[label], lw=4, alpha=0.3, solid_capstyle="butt", zorder=0)
-    path = "; wide pale lines: the same distances for Theorem 4's predicted limit" if predicted else ""
+    path = "; wide pale lines: the same for the predicted limit (Theorem 4's path)" if predicted else ""
     grid.figure.suptitle(
         f"{name}: relative distance of the trained limit to each reference solution,\n"
         f"which the claim in brackets says the limit approaches{path}",
@@ -310,23 +310,21 @@ def alpha_sweep(summary, name: str):
     return grid.figure
 
 
-def _theorem4_path(summary, references) -> dict:
-    """architecture -> reference -> (alphas, relative distance of Theorem 4's predicted limit to the reference),
-    seed 0; empty without Theorem 4's predictions."""
-    if "theorem4" not in summary["claim"].values:
-        return {}
+def _predicted_path(summary, references) -> dict:
+    """architecture -> reference -> (alphas, relative distance of the predicted limit to the reference), seed 0,
+    for the first claim whose prediction moves with alpha (Theorem 4's path; an alpha -> 0 point does not)."""
     seed, paths = summary["seed"].values[0], {}
     for arch in summary["architecture"].values:
-        for label, reference in references.items():
-            points = []
-            for alpha in summary["alpha"].values:
-                point = dict(architecture=arch, alpha=alpha, seed=seed)
-                pred = summary["beta_pred"].sel(claim="theorem4", **point).values
-                target = reference.sel(**point).values
-                if np.all(np.isfinite(pred)) and np.all(np.isfinite(target)):
-                    points.append((alpha, max(np.linalg.norm(pred - target) / np.linalg.norm(target), FLOOR)))
-            if points:
-                paths.setdefault(arch, {})[label] = tuple(np.array(points).T)
+        for claim in summary["claim"].values:
+            preds = summary["beta_pred"].sel(claim=claim, architecture=arch, seed=seed).values  # (alpha, coef)
+            if not np.all(np.isfinite(preds)) or np.ptp(preds, axis=0).max() <= 1e-12 * np.abs(preds).max():
+                continue
+            for label, reference in references.items():
+                targets = reference.sel(architecture=arch, seed=seed).values
+                keep = np.all(np.isfinite(targets), axis=1)
+                distances = np.linalg.norm(preds - targets, axis=1) / np.linalg.norm(targets, axis=1)
+                paths.setdefault(arch, {})[label] = (summary["alpha"].values[keep], np.maximum(distances[keep], FLOOR))
+            break
     return paths
 
 
