@@ -156,7 +156,8 @@ def _add_train(verbs):
         "--claims",
         nargs="*",
         default=[],
-        help="claims the run serves: a flow with log_loss_cap continues while one is inconclusive",
+        help="claims the run serves: a classification flow continues, down to its log_loss_cap, while one is "
+        "inconclusive or passes only by extrapolation",
     )
     p.add_argument(
         "--predictions",

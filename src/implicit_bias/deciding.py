@@ -1,6 +1,7 @@
-"""Training until the checks can decide: a classification flow with ``log_loss_cap`` continues a
-decade of log L at a time while a check of the claims it serves is inconclusive in a way that more
-training could settle. (Apart from ``runs`` so that training without a cap runs no claim code.)"""
+"""Training until the checks can decide: a classification flow continues a decade of log L at a time,
+down to its cap (``GradientFlow.cap``), while a check of the claims it serves is inconclusive in a way that
+more training could settle, or passes only by extrapolation. (Apart from ``runs`` so that training that
+does not continue runs no claim code.)"""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def undecided_claims(
     result, network, dataset, *, claims, alpha, seed, init, solver: dict, experiment: str, predicted=None
 ) -> list[str]:
     """The claims among ``claims`` whose check on this run is inconclusive in a way that training
-    further could decide (not a control that coincides with the prediction on this instance)."""
+    further could decide (not a control that coincides with the prediction on this instance), or passes
+    only by extrapolation."""
     view = RunView.from_result(
         result, network, dataset, alpha=alpha, seed=seed, init=init, solver=solver, experiment=experiment
     )
@@ -49,22 +51,26 @@ def undecided_claims(
 
 def train_until_decided(solver, problem, result, decide, log=None):
     """Continue a classification flow past its target, a decade of log L at a time, while
-    ``decide(result)`` names claims whose checks are inconclusive, down to ``solver.log_loss_cap``.
+    ``decide(result)`` names claims whose checks are inconclusive or pass only by extrapolation, down to
+    ``solver.cap(problem.task)``.
 
     Returns (result, why it stopped).
     """
-    target = solver.target(problem)
+    target, cap = solver.target(problem), solver.cap(problem.task)
     while True:
         undecided = decide(result) if result.ok else []
         if not undecided:
             return result, f"nothing left that training could decide at log L = {result.log_loss[-1]:.4g}"
-        if target <= solver.log_loss_cap:
+        if target <= cap:
             return result, (
-                f"reached log_loss_cap = {solver.log_loss_cap:g} with {', '.join(undecided)} still inconclusive"
+                f"reached the cap log L = {cap:g} with {', '.join(undecided)} still inconclusive or extrapolated"
             )
-        target = max(10 * target, solver.log_loss_cap)
+        target = max(10 * target, cap)
         if log:
-            log(f"{', '.join(undecided)} inconclusive at log L = {result.log_loss[-1]:.4g}: continuing to {target:.4g}")
+            log(
+                f"{', '.join(undecided)} inconclusive or extrapolated at log L = {result.log_loss[-1]:.4g}: "
+                f"continuing to {target:.4g}"
+            )
         extended = solver.extend(problem, result, target)
         if not extended.ok:  # keep what was reached; the checks say they are inconclusive
             return result, (

@@ -104,6 +104,14 @@ def architecture_by_label(spec: dict, label: str) -> dict:
     raise ConfigError(f"no architecture labelled {label!r}")
 
 
+def continues_until_decided(spec: dict) -> bool:
+    """Whether the experiment's runs continue past their target while a check of its claims cannot decide
+    (a classification flow whose cap lies below its target, ``GradientFlow.cap``): its training jobs then
+    read its predictions and run its claims' code."""
+    solver = make_solver(spec["solver"])
+    return solver.name == "flow" and solver.continues(spec["task"])
+
+
 def _validate_init(key: str, spec: dict, networks: dict):
     """A scheme name, or given directions that fit every architecture (then one seed: they do not vary)."""
     init = spec.get("init")

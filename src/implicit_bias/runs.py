@@ -48,8 +48,9 @@ def train_run(
 ) -> Record:
     """Train one (architecture, alpha, seed) and return its run file's content (see docs/results.md).
 
-    With ``decide`` (``deciding.decider``), a classification flow with ``log_loss_cap`` continues past
-    its target while a check it serves is inconclusive; ``stop_reason`` says why it stopped.
+    With ``decide`` (``deciding.decider``), a classification flow continues past its target, down to its
+    cap (``GradientFlow.cap``), while a check it serves is inconclusive or passes only by extrapolation;
+    ``stop_reason`` says why it stopped.
     """
     network, scheme, note, theta0 = initial_state(dataset, architecture=architecture, init=init, alpha=alpha, seed=seed)
     problem = Problem(network, dataset.X, dataset.y, dataset.task)
@@ -68,11 +69,7 @@ def train_run(
         stop_reason = f"ran its {solver_obj.steps} steps (the paper's protocol: a fixed number of steps)"
     else:
         stop_reason = f"reached the flow's target log L = {solver_obj.target(problem):.4g}"
-    if (
-        decide is not None
-        and getattr(solver_obj, "log_loss_cap", None) is not None
-        and dataset.task == "classification"
-    ):
+    if decide is not None and solver_obj.name == "flow" and solver_obj.continues(dataset.task):
         result, stop_reason = decide(
             solver_obj,
             problem,

@@ -96,7 +96,8 @@ def closure(modules) -> set[str]:
 
 def verb_sources(verb: str, *, conditional: bool = False) -> list[str]:
     """The source files (sorted paths) that ``verb`` runs; ``conditional`` adds what its handler
-    imports only in some cases (train: the claims, for a solver with log_loss_cap)."""
+    imports only in some cases (train: the claims, for a classification flow that continues until its checks
+    decide)."""
     return list(_verb_sources(verb, conditional))
 
 

@@ -105,7 +105,9 @@ def test_training_with_the_predictions_file_continues_exactly_as_when_it_predict
     assert main(train_arguments(experiment, tmp_path / "alone.nc")) == 0
     a, b = Record.read(tmp_path / "with.nc"), Record.read(tmp_path / "alone.nc")
     assert a.attrs["stop_reason"] == b.attrs["stop_reason"]
-    assert a.attrs["stop_reason"].startswith("nothing left that training could decide at log L = -1e+05")
+    # it stopped because every check decided, with every pass reached (below), not at the cap
+    assert a.attrs["stop_reason"].startswith("nothing left that training could decide at log L = ")
+    assert SOLVER["log_loss_cap"] < a["log_loss"][-1] < SOLVER["log_loss_target"]
     for name in ("beta", "log_loss", "theta"):
         np.testing.assert_array_equal(a[name], b[name])
 
@@ -167,3 +169,11 @@ def test_a_tails_file_reads_alike_with_xarray(checked):
         np.testing.assert_array_equal(tails["value"].values[0, : keep.sum()], first.values[keep])
     empty = tails_record([], "none")
     assert empty.sizes() == {"series": 0, "point": 0}
+
+
+def test_training_that_continues_until_its_checks_decide_ends_with_every_pass_reached(checked):
+    """The run continued past its target until no pass rested on the fitted limit alone."""
+    folder, rows = checked
+    passes = [r for r in rows if r.role == "claim" and r.status == "pass"]
+    assert passes and {r.evidence for r in passes} == {"reached"}
+    assert all(r.value_at_end <= r.tolerance for r in passes)

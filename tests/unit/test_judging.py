@@ -125,3 +125,28 @@ def test_a_logarithmic_approach_cannot_refute_and_training_continues():
     wrong = 0.05 + slow  # the same approach to a limit 50x the tolerance
     (row,) = judge_series("c", PLACE, "m", tau, wrong, tolerance=1e-3)
     assert row.status == "fail" and not training_could_decide([row])
+
+
+def test_an_extrapolated_pass_trains_on_until_it_is_reached():
+    """A pass that only the fitted limit meets is not yet what the run measured: training continues until the
+    value at the end of the run meets the tolerance (or the cap); a reached pass stops it."""
+    from implicit_bias.theory.judging import training_could_decide
+
+    (extrapolated,) = judge_series("c", PLACE, "m", TAU, 2e-2 * (TAU / TAU[-1]) ** -0.5, tolerance=2e-3)
+    (reached,) = judge_series("c", PLACE, "m", TAU, 1e-4 * (TAU / TAU[-1]) ** -1.0, tolerance=2e-3)
+    assert extrapolated.status == reached.status == "pass"
+    assert training_could_decide([extrapolated]) and not training_could_decide([reached])
+    assert training_could_decide([reached, extrapolated])
+
+
+def test_a_group_that_ended_at_different_tau_is_reached_by_its_value_at_each_runs_end():
+    """The spread across inits is fitted on the shortest run's tail; the runs went on, each until its own checks
+    decided, and their final directions are what training reached."""
+    slow = 2e-2 * (TAU / TAU[-1]) ** -0.5
+    (fitted_only,) = judge_series("c", PLACE, "m", TAU, slow, tolerance=2e-3)
+    (group,) = judge_series("c", PLACE, "m", TAU, slow, tolerance=2e-3, at_end=1e-3)
+    (far,) = judge_series("c", PLACE, "m", TAU, slow, tolerance=2e-3, at_end=5e-3)
+    assert fitted_only.evidence == far.evidence == "extrapolated" and group.evidence == "reached"
+    assert group.value_at_end == 1e-3 and group.decades_extrapolated == 0.0
+    assert far.decades_extrapolated == fitted_only.decades_extrapolated > 0
+    assert group.limit == fitted_only.limit and group.status == "pass"

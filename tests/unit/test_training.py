@@ -421,3 +421,18 @@ def test_a_diverging_gd_run_in_segments_diverges_at_the_same_step():
     assert whole.status == segmented.status == "diverged" and whole.reason == segmented.reason
     np.testing.assert_array_equal(whole.theta_final, segmented.theta_final)
     np.testing.assert_array_equal(whole.log_loss, segmented.log_loss)
+
+
+def test_a_plain_classification_flow_continues_to_the_default_cap_and_a_cap_at_the_target_stops_there():
+    """What a new user writes, {name: flow}, continues while its checks cannot decide (issue: passes were
+    extrapolated from -1e6); a cap at the target, or a target below the default cap, stops at the target."""
+    from implicit_bias.training.solvers import DEFAULT_LOG_LOSS_CAP
+
+    plain = make_solver({"name": "flow"})
+    assert plain.cap("classification") == DEFAULT_LOG_LOSS_CAP == -1e10 and plain.continues("classification")
+    assert plain.cap("regression") is None and not plain.continues("regression")
+    at_target = make_solver({"name": "flow", "log_loss_target": -1e4, "log_loss_cap": -1e4})
+    assert at_target.cap("classification") == -1e4 and not at_target.continues("classification")
+    deep = make_solver({"name": "flow", "log_loss_target": -1e100})
+    assert deep.cap("classification") == -1e100 and not deep.continues("classification")
+    assert make_solver({"name": "flow", "log_loss_cap": -1e30}).cap("classification") == -1e30

@@ -19,6 +19,7 @@ from implicit_bias.experiments import (
     ConfigError,
     alpha_by_label,
     architecture_by_label,
+    continues_until_decided,
     run_ids,
     schema_problems,
     validate_experiment,
@@ -136,7 +137,7 @@ def run_config(wildcards):
 def library_code(verb, experiment=None):
     """The package's source files a verb runs (from its import graph): inputs of the rule that
     calls it, so that editing a module reruns exactly the results it can change. Training runs the
-    claims' code too where it continues until the checks decide (solver log_loss_cap).
+    claims' code too where it continues until the checks decide (classification flows).
     """
     deciding = experiment is not None and bool(claims_deciding_training(experiment))
     return verb_sources(verb, conditional=deciding)
@@ -169,10 +170,11 @@ def init_argument(experiment):
 
 
 def claims_deciding_training(experiment):
-    """The claims a run continues for (solver log_loss_cap): none without a cap, so that editing
-    the claims of an experiment without one does not retrain it."""
+    """The claims a run continues for (a classification flow, down to its log_loss_cap): none where
+    training stops at its target, so that editing the claims of such an experiment does not retrain it.
+    """
     spec = EXPERIMENTS[experiment]
-    return spec["claims"] if spec["solver"].get("log_loss_cap") is not None else []
+    return spec["claims"] if continues_until_decided(spec) else []
 
 
 def deciding_predictions(experiment):

@@ -217,10 +217,12 @@ def judge_series(
     why: str = "",
     needs: str = "",
     tau_axis: bool = True,
+    at_end: float | None = None,
 ) -> list[Check]:
     """Rows for a quantity that must vanish as x -> inf (x = tau, or 1/alpha for a sweep: ``tau_axis``
     False): ``values`` for the prediction and ``controls[name]`` for each wrong prediction, all at the
-    points ``x``.
+    points ``x``. ``at_end``: the prediction's value at the end of training where that is not the series'
+    last point (a group of runs that ended at different tau, measured at each run's own end).
 
     The claim passes when the tail's extrapolated limit is within ``tolerance`` of zero by SIGMAS
     uncertainties; it fails when the limit is beyond FAIL_MARGIN times the tolerance by as much (a
@@ -264,6 +266,9 @@ def judge_series(
         **_tail_evidence(own, tolerance, tau_axis),
         **place,
     )
+    if at_end is not None:
+        row.value_at_end = float(at_end)
+        row.decades_extrapolated = 0.0 if at_end <= tolerance else row.decades_extrapolated
     rows = []
     for name, series in (controls or {}).items():
         other = fit_tail(x, series)
@@ -340,10 +345,14 @@ def _straddles(row: Check) -> bool:
 
 
 def training_could_decide(rows: list[Check]) -> bool:
-    """Whether an inconclusive claim row among ``rows`` (each followed by its controls) could be
-    decided by training further: its own tail, or a control's, is not yet decided either way. A
-    control that clearly coincides with the prediction stays coincident however long the run."""
+    """Whether a claim row among ``rows`` (each followed by its controls) could be decided, or its pass
+    reached, by training further: an inconclusive row whose own tail, or a control's, is not yet decided
+    either way, or a pass that only the fitted limit meets (extrapolated: the value at the end of the
+    run is still above the tolerance). A control that clearly coincides with the prediction stays
+    coincident however long the run."""
     for i, row in enumerate(rows):
+        if row.role == "claim" and row.status == "pass" and row.evidence == "extrapolated":
+            return True
         if row.role != "claim" or row.status != "inconclusive":
             continue
         controls = []

@@ -20,6 +20,10 @@ from .problem import Problem, RunResult
 FINEST_RTOL = 1e-15  # relative tolerances below float64's resolution cannot be met
 MAX_CHECKPOINTS = 10_000_000  # a bound on the setting; what fits in memory is checked per run (_check_records)
 MAX_RECORD_BYTES = 4 * 2**30  # beta and Theta at every checkpoint of every run of a batch
+# How deep a classification flow continues by default while its checks cannot decide (GradientFlow.cap):
+# as deep as the flow goes in seconds on the paper's networks. Deeper, the implicit phase's Newton steps fail
+# and its steps shrink (diag L = 2, d = 6: -1e10 in 1.4 s, -1e12 not in 300 s; docs/results.md says why).
+DEFAULT_LOG_LOSS_CAP = -1e10
 
 
 def _require(condition: bool, message: str):
@@ -241,8 +245,8 @@ class GradientFlow:
             takes tens of steps a decade (-1e8 in a fraction of a second, -1e10 in seconds), and the
             direction it reaches agrees with rtol 1e-10's to ~1e-6 deg.
         log_loss_cap: classification: how far a run may continue past ``log_loss_target``, a decade
-            of log L at a time, while a check it serves cannot decide yet (``runs.train_run``);
-            None: stop at the target.
+            of log L at a time, while a check it serves cannot decide yet or passes only by
+            extrapolation (``deciding``); None: DEFAULT_LOG_LOSS_CAP. A cap at the target stops there.
     """
 
     name: ClassVar[str] = "flow"
@@ -288,11 +292,27 @@ class GradientFlow:
 
     def target(self, problem: Problem) -> float:
         """The log-loss at which the flow stops."""
-        if self.log_loss_target is not None:
-            return float(self.log_loss_target)
-        if problem.task == "classification":
-            return -1e6
+        if self.log_loss_target is not None or problem.task == "classification":
+            return self._classification_target
         return float(np.log(0.5 * (self.residual_rtol * np.linalg.norm(problem.y)) ** 2))
+
+    def cap(self, task: str) -> float | None:
+        """The log-loss a classification run may continue to while its checks cannot decide
+        (``log_loss_cap``, by default DEFAULT_LOG_LOSS_CAP, never above the target); None for regression,
+        whose flow stops at its limit."""
+        if task != "classification":
+            return None
+        cap = DEFAULT_LOG_LOSS_CAP if self.log_loss_cap is None else self.log_loss_cap
+        return min(float(cap), self._classification_target)
+
+    def continues(self, task: str) -> bool:
+        """Whether a run of this task may continue past its target (``cap``) while its checks cannot decide."""
+        cap = self.cap(task)
+        return cap is not None and cap < self._classification_target
+
+    @property
+    def _classification_target(self) -> float:
+        return -1e6 if self.log_loss_target is None else float(self.log_loss_target)
 
     def levels(self, start: float, stop: float) -> np.ndarray:
         """Levels of tau = -log L from ``start`` to ``stop``: linear near 0, logarithmic far out."""

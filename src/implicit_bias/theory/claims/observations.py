@@ -285,7 +285,9 @@ def check_group_figure3_loss_gap(runs, predictions):
 
     The largest pairwise angle between the runs' directions is followed along the common tail of
     tau and judged like any vanishing quantity: its extrapolated limit must be within twice the
-    direction tolerance (each run within ANGLE_DEGREES of the same direction)."""
+    direction tolerance (each run within ANGLE_DEGREES of the same direction). The runs end at different
+    tau (each continues until its own checks decide): the value at the end is the spread of their final
+    directions."""
     rows = []
     groups = _by_architecture(runs, predictions)
     for architecture, members in groups.items():
@@ -302,6 +304,7 @@ def check_group_figure3_loss_gap(runs, predictions):
             return int(np.nanargmin(np.abs(np.log(np.maximum(m.tau, 1e-300)) - np.log(t))))
 
         spread = np.array([_spread(members, lambda m, t=t: nearest(m, t)) for t in tau])
+        final = _spread(members, lambda m: m.final)
         rows += judge_series(
             "figure3_loss_gap",
             place,
@@ -310,8 +313,10 @@ def check_group_figure3_loss_gap(runs, predictions):
             spread,
             tolerance=2 * ANGLE_DEGREES,
             unit="deg",
-            why=f"{len(members)} runs; the spread was {at_paper:.3g} deg at the paper's L = 1e-5",
+            why=f"{len(members)} runs; the spread was {at_paper:.3g} deg at the paper's L = 1e-5, "
+            f"{final:.3g} deg between their final directions",
             needs="the runs cannot decide yet: continue the flow to a lower log-loss (solver log_loss_cap)",
+            at_end=final,
         )
     return rows
 
