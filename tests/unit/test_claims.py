@@ -12,6 +12,7 @@ from implicit_bias.deciding import train_until_decided, undecided_claims
 from implicit_bias.inits import initialize
 from implicit_bias.networks import conv, diag, fc, matrix_sensing, transform
 from implicit_bias.theory import CLAIM_IDS, RunView, check, check_runs, predict
+from implicit_bias.theory import classification as mm
 from implicit_bias.training import GradientDescent, GradientFlow, Problem
 
 # Directions converge slowly, so classification runs follow the flow far out. With several support
@@ -519,3 +520,24 @@ def test_a_remark4_sweep_still_approaching_where_alpha_runs_out_is_inconclusive_
     assert _still_approaching("weighted l1", alphas, np.full(alphas.shape, 10 * SWEEP_RELATIVE)) is None  # fail
     assert _still_approaching("weighted l1", alphas, slow / 100) is None  # within tolerance: pass
     assert _still_approaching("weighted l1", alphas[:1], slow[:1]) is None  # one point: nothing to compare
+
+
+def test_theorem1_on_one_data_point_replaces_the_control_that_coincides_with_u_inf():
+    """With one point X^T r never moves: u at the initialisation is u_inf, and that control is right too. The check
+    then rejects the lazy regime's other answer (each v_l keeps its initial direction) and passes; before, every
+    such run was inconclusive."""
+    from implicit_bias.theory.judging import coincides
+
+    one = Dataset(np.array([[-0.1, 1.4, -0.7, 0.4, 0.9]]), np.array([-1.0]), "classification")
+    runs = views(one, conv(5, depth=2, filters=[3]), "theorem3", [0.5], [0, 1], solver=FARTHEST)
+    rows = check_runs(["theorem1"], runs)
+    assert_all_pass(rows, ["theorem1"])
+    controls = [r for r in rows if r.role == "control"]
+    assert {r.alternative for r in controls} == {
+        "v_l keep their initial directions (u frozen at the initialisation coincides)"
+    }
+    assert all(r.status == "rejected" and r.value > 1.0 for r in controls)
+    # the control it replaced: eq. 8 with u frozen at the initialisation is within the tolerance on these runs
+    early = mm.residual_direction(runs[0].beta[0], one.X, one.y)
+    assert mm.singular_vector_residual(runs[0].network, runs[0].theta[runs[0].final], one.X, one.y, u=early) < 2e-3
+    assert not coincides(controls[0])

@@ -344,6 +344,14 @@ def _straddles(row: Check) -> bool:
     )
 
 
+def coincides(control: Check) -> bool:
+    """Whether a control's wrong answer is right on this run too: its tail's limit is within the tolerance by
+    SIGMAS uncertainties, as a passing prediction's would be. Such a control can decide nothing; a check
+    replaces it with another plausible wrong answer where it has one."""
+    tail = control.trace.tail if control.trace is not None else None
+    return tail is not None and bool(tail.limit + SIGMAS * tail.uncertainty <= control.tolerance)
+
+
 def training_could_decide(rows: list[Check]) -> bool:
     """Whether a claim row among ``rows`` (each followed by its controls) could be decided, or its pass
     reached, by training further: an inconclusive row whose own tail, or a control's, is not yet decided

@@ -150,7 +150,10 @@ _DECLARED = (
         _CLASSIFICATION,
         metric="singular-vector residual of eq. (8), ‖v_l/‖v_l‖ − g_l/‖g_l‖‖, judged on its limit as τ → ∞",
         tolerance=f"{SINGULAR_RESIDUAL:g} (≈ {ANGLE_DEGREES:g}° between v_l and the singular vector)",
-        controls=("u frozen at the initialisation (the lazy regime)",),
+        controls=(
+            "u frozen at the initialisation (the lazy regime); where that is right too (u never moves, or every "
+            "nearby u has the same singular vectors), each v_l keeping its initial direction",
+        ),
         figures=("tail_fits", "forest"),
         predict=c4.predict_theorem1,
         check=c4.check_theorem1,

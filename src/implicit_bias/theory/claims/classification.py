@@ -11,9 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 from ...decompositions import dft_matrix, orthogonal_decomposition, single_point_svd
-from ...geometry import angle_degrees
+from ...geometry import angle_degrees, unit
 from .. import classification as mm
-from ..judging import ANGLE_DEGREES, KKT, RELATIVE_GAP, SINGULAR_RESIDUAL, judge_vanishing, tail_indices
+from ..judging import (
+    ANGLE_DEGREES,
+    KKT,
+    RELATIVE_GAP,
+    SINGULAR_RESIDUAL,
+    coincides,
+    judge_vanishing,
+    tail_indices,
+)
 from ..records import Prediction, RunView, gate, not_applicable
 
 
@@ -32,21 +40,34 @@ def check_theorem1(run, prediction):
     below_one = np.nonzero(run.log_loss[: run.final + 1] < 0)[0]
     if not below_one.size:
         return [not_applicable("theorem1", run, "the loss never went below 1 (Theorem 1 needs L(Theta(t0)) < 1)")]
-    # the control: eq. 8 with u frozen at the initialisation (the lazy regime's answer), not its limit
-    # u_inf (with one data point u never moves: the control coincides and the check is inconclusive)
     early = mm.residual_direction(run.beta[0], run.X, run.y)
 
     def residual(k, u=None):
         return mm.singular_vector_residual(run.network, run.theta[k], run.X, run.y, u=u)
 
-    return judge_vanishing(
-        "theorem1",
-        run,
-        "singular-vector residual (eq. 8)",
-        residual,
-        tolerance=SINGULAR_RESIDUAL,
-        controls={"u frozen at the initialisation": lambda k: residual(k, early)},
-    )
+    def judged(controls):
+        return judge_vanishing(
+            "theorem1",
+            run,
+            "singular-vector residual (eq. 8)",
+            residual,
+            tolerance=SINGULAR_RESIDUAL,
+            controls=controls,
+        )
+
+    # The wrong answer to reject: eq. 8 with u frozen at the initialisation (the lazy regime's u), not u_inf.
+    rows = judged({"u frozen at the initialisation": lambda k: residual(k, early)})
+    if not coincides(rows[1]):
+        return rows
+    # Where u never moves (one support vector from the start, one data point), or every u nearby has the same
+    # singular vectors (diagonal and conv networks), that answer is right too and could decide nothing: the lazy
+    # regime's other answer, each v_l keeping its initial direction, takes its place.
+    initial = [unit(v) for v in run.network.unflatten(run.theta[0])]
+
+    def unrotated(k):
+        return float(max(np.linalg.norm(unit(v) - v0) for v, v0 in zip(run.network.unflatten(run.theta[k]), initial)))
+
+    return judged({"v_l keep their initial directions (u frozen at the initialisation coincides)": unrotated})
 
 
 # --- Corollary 1 -------------------------------------------------------------------------------------
