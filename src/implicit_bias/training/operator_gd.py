@@ -22,7 +22,9 @@ def _library(device) -> SimpleNamespace:
             exp=np.exp,
             log=np.log,
             logsumexp=lambda a: logsumexp(a, axis=1),
-            where=lambda keep, a, b: np.where(keep[:, None], a, b),
+            isfinite=np.isfinite,
+            where=np.where,
+            flags=lambda a: np.array(a),
         )
     import torch
 
@@ -39,7 +41,9 @@ def _library(device) -> SimpleNamespace:
         exp=torch.exp,
         log=torch.log,
         logsumexp=lambda a: torch.logsumexp(a, dim=1),
-        where=lambda keep, a, b: torch.where(torch.as_tensor(keep, device=dev)[:, None], a, b),
+        isfinite=torch.isfinite,
+        where=torch.where,
+        flags=lambda a: torch.as_tensor(a, device=dev),
     )
 
 
@@ -59,8 +63,11 @@ def gd_batch_operator(
 
 
 def _descend(lib, op, X, y, theta, lr, checkpoints, records, failed_at, thetas, classification):
+    """The steps. Which runs are alive and where each failed stay on the device: the host reads them only at
+    checkpoints (a read every step is a device synchronisation, and a copy back, every step)."""
     beta_rec, loss_rec, log_loss_rec, theta_rec = records
-    alive = np.ones(theta.shape[0], dtype=bool)
+    alive = lib.flags(np.ones(theta.shape[0], dtype=bool))
+    failed = lib.flags(failed_at)
     record = 0
     for t in range(int(checkpoints[-1]) + 1):
         beta = op.beta(theta)
@@ -71,16 +78,18 @@ def _descend(lib, op, X, y, theta, lr, checkpoints, records, failed_at, thetas, 
         else:
             r = f - y
             loss = 0.5 * (r * r).sum(-1)
-        finite = np.isfinite(lib.to_numpy(loss))
-        failed_at[alive & ~finite] = t
-        alive &= finite
+        finite = lib.isfinite(loss)
+        failed = lib.where(alive & ~finite, t, failed)
+        alive = alive & finite
         if t == checkpoints[record]:
             log_loss = lib.logsumexp(-y * f) if classification else lib.log(loss)
+            keep = lib.to_numpy(alive)
             for rec, value in ((beta_rec, beta), (loss_rec, loss), (log_loss_rec, log_loss), (theta_rec, theta)):
-                rec[alive, record] = lib.to_numpy(value)[alive]
+                rec[keep, record] = lib.to_numpy(value)[keep]
             record += 1
             if record == len(checkpoints):
                 break
         # a failed run keeps the parameters it failed at
-        theta = lib.where(alive, theta - lr * op.pullback(r @ X, theta), theta)
+        theta = lib.where(alive[:, None], theta - lr * op.pullback(r @ X, theta), theta)
     thetas[:] = lib.to_numpy(theta)
+    failed_at[:] = lib.to_numpy(failed)
