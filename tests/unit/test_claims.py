@@ -541,3 +541,35 @@ def test_theorem1_on_one_data_point_replaces_the_control_that_coincides_with_u_i
     early = mm.residual_direction(runs[0].beta[0], one.X, one.y)
     assert mm.singular_vector_residual(runs[0].network, runs[0].theta[runs[0].final], one.X, one.y, u=early) < 2e-3
     assert not coincides(controls[0])
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_the_min_l2_control_is_the_min_norm_interpolant_also_where_s_is_not_orthogonal(depth):
+    """conv's S = d^((L-1)/2) Re F has S^T S = d^(L-1) I on even vectors: S @ beta, the control's rho before, was
+    d^(L-1) times the interpolant, and the control was rejected for that reason alone."""
+    from implicit_bias.theory import regression
+    from implicit_bias.theory.claims.regression import _decomposition, theorem4_alternatives
+
+    data = even_data(5, 2, 5)
+    (run,) = views(data, conv(5, depth=depth), "theorem4", [0.3], [0])
+    S = _decomposition(run).S
+    assert not np.allclose(S.T @ S, np.eye(5))
+    rho = theorem4_alternatives(run, S, np.ones(5))["min-l2 interpolant"]
+    np.testing.assert_allclose(S.T @ rho, regression.min_norm_solution(data.X, data.y), rtol=1e-12, atol=1e-14)
+
+
+def test_an_instance_whose_interpolant_is_unique_decides_nothing():
+    """n = 3 even points in d = 5 fix the 3-dimensional even subspace the flow stays in: every limit of Theorem 4's
+    family is that one interpolant, and no control could be told from the prediction (not-applicable, with why);
+    two points leave a line of interpolants, and the check passes with every control rejected."""
+    from implicit_bias.datasets import random_dataset
+
+    net = conv(5, depth=2)
+    three = views(random_dataset("even", n=3, d=5, seed=5), net, "theorem4", [0.5], [0])
+    rows = [r for r in check_runs(["theorem4", "corollary6"], three) if r.role == "claim"]
+    assert {r.status for r in rows} == {"not-applicable"}
+    assert all(
+        r.reason.startswith("the interpolant is unique on this instance (the n = 3 points fix all 3") for r in rows
+    )
+    two = views(random_dataset("even", n=2, d=5, seed=5), net, "theorem4", [0.5], [0])
+    assert_all_pass(check_runs(["theorem4", "corollary6"], two), ["theorem4", "corollary6"])

@@ -33,6 +33,8 @@ def theorem4_prediction(claim, run: RunView) -> Prediction:
         return Prediction(claim, False, f"{run.network.describe()} has no orthogonal decomposition (Assumption 1)")
     decomposition = _decomposition(run)
     eta = decomposition.U[0].T @ run.directions[0]
+    if (unique := _unique_interpolant(run.X, decomposition.S, eta)) is not None:
+        return Prediction(claim, False, unique)
     try:
         rho = regression.theorem4_rho(run.X, run.y, decomposition.S, eta, alpha=run.alpha, L=run.network.depth)
     except ValueError as error:
@@ -47,6 +49,24 @@ def theorem4_prediction(claim, run: RunView) -> Prediction:
     )
 
 
+def _unique_interpolant(X, S, eta) -> str | None:
+    """Why the instance decides nothing, or None: the flow keeps rho_j = 0 where eta_j = 0, so its limit is
+    beta = S^T rho with X beta = y and rho on eta's support. Two such rho differ by a null vector of X S^T there,
+    and give the same beta exactly when it is a null vector of S^T too: where the two ranks agree, the
+    interpolant beta is unique, every limit of the family (Remark 4's ends, the min-l2 interpolant, Q at any
+    alpha) is the same point, and no control could be told from the prediction (e.g. n = 3 even points in d = 5,
+    whose even subspace has dimension 3)."""
+    support = np.abs(eta) > 1e-12 * np.abs(eta).max()
+    reachable = np.linalg.matrix_rank(S.T[:, support])
+    if np.linalg.matrix_rank((X @ S.T)[:, support]) < reachable:
+        return None
+    return (
+        f"the interpolant is unique on this instance (the n = {X.shape[0]} points fix all {reachable} dimensions "
+        "of the betas the flow can reach): every limit Theorem 4's family predicts is the same point, so nothing "
+        "can be told apart"
+    )
+
+
 def theorem4_alternatives(run, S, eta) -> dict:
     """Wrong limits in rho-coordinates: Remark 4's two ends, the min-l2 interpolant, and Q at 2 alpha."""
     L = run.network.depth
@@ -54,7 +74,9 @@ def theorem4_alternatives(run, S, eta) -> dict:
     return {
         "weighted l1 (alpha -> 0)": l1,
         "weighted l2 (alpha -> inf)": l2,
-        "min-l2 interpolant": S @ regression.min_norm_solution(run.X, run.y),
+        # rho with S^T rho = the interpolant: S @ beta only where S is orthogonal (conv's S^T S is d^(L-1) I on
+        # even vectors: S @ beta made this control a multiple of the interpolant, rejected for the wrong reason)
+        "min-l2 interpolant": np.linalg.lstsq(S.T, regression.min_norm_solution(run.X, run.y), rcond=None)[0],
         "Theorem 4 at 2 alpha": regression.theorem4_rho(run.X, run.y, S, eta, alpha=2 * run.alpha, L=L),
     }
 
