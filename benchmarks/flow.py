@@ -6,7 +6,12 @@ data (one support vector: explicit steps suffice). The stiff run is a 2-layer co
 short filter on 4 random separable points, where the flow hands over to Radau; it is timed to
 log L = -1e8 and -1e10, and beside it the same run with Radau at the explicit part's tolerance
 (1e-10), where its Newton iterations keep failing (the baseline; -1e7 only, deeper takes minutes).
-Last lines: ``flow seconds_per_run=<s>`` and ``flow_stiff seconds_to_1e8=<s> seconds_to_1e10=<s> ratio_1e7=<x>``.
+Then a flow deep past -1e10 (diag L = 2 on 6 random points, three support vectors): to -1e11 and -1e12 with
+Newton started on the support vectors' slow manifold and Radau's tolerance above the velocity's rounding
+(``training/implicit.py``), and to -1e11 beside it with scipy's own start and tolerance (the baseline, whose
+steps per decade grow: about 10 s to -1e11, over 300 s to -1e12).
+Last lines: ``flow seconds_per_run=<s>``, ``flow_stiff seconds_to_1e8=<s> seconds_to_1e10=<s> ratio_1e7=<x>`` and
+``flow_deep seconds_to_1e11=<s> seconds_to_1e12=<s> baseline_seconds_to_1e11=<s> ratio_1e11=<x>``.
 Usage: python benchmarks/flow.py [--log-loss-target X]
 """
 
@@ -48,6 +53,7 @@ def main():
     )
     print(f"flow seconds_per_run={seconds / len(results):.5f}")
     stiff()
+    deep()
 
 
 def stiff():
@@ -66,6 +72,34 @@ def stiff():
     print(
         f"flow_stiff seconds_to_1e8={seconds_to(-1e8):.2f} seconds_to_1e10={seconds_to(-1e10):.2f} "
         f"ratio_1e7={baseline / ours:.1f}"
+    )
+
+
+def deep():
+    from implicit_bias.training import implicit
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((4, 6))
+    y = np.sign(X @ rng.standard_normal(6))
+    problem = Problem(diag(6, depth=2), X, y, "classification")
+    theta = initialize("random", problem.network, X, alpha=0.2, seed=4)[None, :]
+
+    def seconds_to(target):
+        start = time.perf_counter()
+        (result,) = GradientFlow(log_loss_target=target).run(problem, theta)
+        assert result.status == "converged", result.reason
+        return time.perf_counter() - start
+
+    ours = seconds_to(-1e11), seconds_to(-1e12)
+    scipy_start, rounding = implicit.SlowManifoldStart, implicit.ROUNDING
+    implicit.SlowManifoldStart, implicit.ROUNDING = lambda problem: None, 0.0  # scipy's start and rtol
+    try:
+        baseline = seconds_to(-1e11)
+    finally:
+        implicit.SlowManifoldStart, implicit.ROUNDING = scipy_start, rounding
+    print(
+        f"flow_deep seconds_to_1e11={ours[0]:.2f} seconds_to_1e12={ours[1]:.2f} "
+        f"baseline_seconds_to_1e11={baseline:.2f} ratio_1e11={baseline / ours[0]:.1f}"
     )
 
 

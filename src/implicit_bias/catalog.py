@@ -106,10 +106,13 @@ def markdown(configs: Mapping[str, dict]) -> str:
         f"{judging.TAIL_DECADES:g} decades of τ, at least {judging.TAIL_POINTS} checkpoints) is fitted by a + c·τ^−p "
         f"and the limit a is judged: within the tolerance by {judging.SIGMAS:g} uncertainties passes; beyond "
         f"{judging.FAIL_MARGIN:g}× the tolerance by as much fails (a proven theorem is refuted only by a clear "
-        "margin); anything between is inconclusive.",
+        "margin); anything between is inconclusive. A value that ends within the tolerance with a tail that has "
+        "only decreased passes as measured (its limit is no larger).",
         "- Every check also measures its *controls*, plausible wrong predictions, with the same metric and "
         "tolerance: a pass needs every control rejected (beyond the tolerance by "
-        f"{judging.SIGMAS:g} uncertainties); a control that is not rejected makes the claim inconclusive.",
+        f"{judging.SIGMAS:g} uncertainties, or measured: a tail that has only increased beyond the tolerance, or "
+        f"levelled off {judging.FAIL_MARGIN:g}× beyond it); a control that is not rejected makes the claim "
+        "inconclusive.",
         "- A run outside a claim's setting or premise is not-applicable, never passed or failed; an observation "
         "is reported with its numbers and never passed or failed.",
         "",

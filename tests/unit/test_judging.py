@@ -150,3 +150,24 @@ def test_a_group_that_ended_at_different_tau_is_reached_by_its_value_at_each_run
     assert group.value_at_end == 1e-3 and group.decades_extrapolated == 0.0
     assert far.decades_extrapolated == fitted_only.decades_extrapolated > 0
     assert group.limit == fitted_only.limit and group.status == "pass"
+
+
+def test_a_value_that_drops_to_its_floor_within_the_tail_passes_as_measured():
+    """orthogonal_classification_3 (fresh instances): the l1 gap fell from 1e-2 to 2e-11 within the tail when the
+    direction reached the vertex; a + c tau^-p fits that drop with a limit of -0.013 +- 0.013, which straddled the
+    tolerance, and a control rising to 0.05 at the end was fitted to 0: both rows stayed inconclusive."""
+    drop = np.where(TAU < TAU[12], 1e-2 * (TAU / TAU[0]) ** -0.3, 2e-11)  # monotone, and at its floor at the end
+    rise = np.where(TAU < TAU[12], 0.01, 0.05)  # the control: left behind at 50x the tolerance
+    (row, control) = judge_series("c", PLACE, "m", TAU, drop, tolerance=1e-3, controls={"other": rise})
+    assert row.status == "pass" and row.evidence == "reached" and "only decreased" in row.reason
+    assert control.status == "rejected"
+    bump = drop.copy()
+    bump[-3] = 5e-3  # below the tolerance at the end, but not monotone: the fit decides, and it cannot
+    (row,) = judge_series("c", PLACE, "m", TAU, bump, tolerance=1e-3)
+    assert row.status == "inconclusive"
+    falling = np.where(TAU < TAU[12], 0.06 * (TAU / TAU[0]) ** -0.05, 0.05)  # down to a plateau at 50x: levelled
+    (row, control) = judge_series("c", PLACE, "m", TAU, drop, tolerance=1e-3, controls={"other": falling})
+    assert control.status == "rejected" and row.status == "pass"
+    still = 0.05 * (TAU / TAU[-1]) ** -0.5  # still falling at the end, like tau^-1/2 to 0: neither
+    (row, control) = judge_series("c", PLACE, "m", TAU, drop, tolerance=1e-3, controls={"other": still})
+    assert control.status == "not-rejected" and row.status == "inconclusive"

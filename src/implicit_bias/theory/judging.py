@@ -240,8 +240,14 @@ def judge_series(
     slow_could_vanish = slow is not None and _slow_could_vanish(slow, tolerance)
     if slow_could_vanish:  # training further could still decide it (deciding.py continues the flow)
         trace = Trace(trace.x, trace.values, own, slow)
-    if high <= tolerance:
+    reached = _reached(x, values, own, tolerance)
+    if high <= tolerance or reached:
         status = "pass"
+        if reached and high > tolerance:
+            described += (
+                f"; the value at the end, {own.end:.3g}, meets the tolerance and the tail has only decreased: its "
+                "limit is no larger (the fit, which the drop does not follow, decides nothing more)"
+            )
     elif low > FAIL_MARGIN * tolerance and trace.settled and not slow_could_vanish:
         status = "fail"
     else:
@@ -272,7 +278,7 @@ def judge_series(
     rows = []
     for name, series in (controls or {}).items():
         other = fit_tail(x, series)
-        rejected = other.limit - SIGMAS * other.uncertainty > tolerance
+        rejected = other.limit - SIGMAS * other.uncertainty > tolerance or _left_behind(x, series, other, tolerance)
         rows.append(
             Check(
                 claim,
@@ -290,6 +296,42 @@ def judge_series(
             )
         )
     return with_controls(row, rows)
+
+
+def _monotone_tail(x, values, direction: int) -> bool:
+    """Whether the tail of ``values`` never moves against ``direction`` (-1: down, +1: up) beyond rounding."""
+    tail = np.asarray(values, dtype=float)[tail_indices(x)]
+    tail = tail[np.isfinite(tail)]
+    if tail.size < TAIL_POINTS:
+        return False
+    return bool(np.max(-direction * np.diff(tail)) <= SETTLED_JITTER * np.max(np.abs(tail)))
+
+
+def _reached(x, values, tail: Tail, tolerance: float) -> bool:
+    """A measured pass: the value at the end meets the tolerance and the tail has only decreased, so the
+    (non-negative) limit lies between 0 and it, whatever a + c tau^-p makes of the tail (a quantity that drops to
+    its floor within the tail, e.g. when the direction reaches a vertex of the l1 ball, fits badly)."""
+    return bool(np.isfinite(tail.end) and tail.end <= tolerance and _monotone_tail(x, values, -1))
+
+
+PLATEAU = 0.01  # a tail whose last TAIL_POINTS values stay this close to its end value (relative) has levelled off
+
+
+def _left_behind(x, series, tail: Tail, tolerance: float) -> bool:
+    """A measured rejection of a control: its value at the end is beyond the tolerance and its tail has only
+    increased (its limit is no smaller), or it has levelled off FAIL_MARGIN times beyond the tolerance (its last
+    TAIL_POINTS values within PLATEAU of the end: the direction it is measured at has stopped moving, e.g. at a
+    vertex of the l1 ball, where a + c tau^-p fits the kink badly)."""
+    if not (np.isfinite(tail.end) and tail.end > tolerance):
+        return False
+    values = np.asarray(series, dtype=float)[tail_indices(x)]
+    last = values[np.isfinite(values)][-TAIL_POINTS:]
+    level = (
+        last.size == TAIL_POINTS
+        and tail.end > FAIL_MARGIN * tolerance
+        and bool(np.max(np.abs(last - tail.end)) <= PLATEAU * tail.end)
+    )
+    return level or _monotone_tail(x, series, +1)
 
 
 def _slow_could_vanish(slow: Tail, tolerance: float) -> bool:

@@ -20,10 +20,10 @@ from .problem import Problem, RunResult
 FINEST_RTOL = 1e-15  # relative tolerances below float64's resolution cannot be met
 MAX_CHECKPOINTS = 10_000_000  # a bound on the setting; what fits in memory is checked per run (_check_records)
 MAX_RECORD_BYTES = 4 * 2**30  # beta and Theta at every checkpoint of every run of a batch
-# How deep a classification flow continues by default while its checks cannot decide (GradientFlow.cap):
-# as deep as the flow goes in seconds on the paper's networks. Deeper, the implicit phase's Newton steps fail
-# and its steps shrink (diag L = 2, d = 6: -1e10 in 1.4 s, -1e12 not in 300 s; docs/results.md says why).
-DEFAULT_LOG_LOSS_CAP = -1e10
+# How deep a classification flow continues by default while its checks cannot decide (GradientFlow.cap): as
+# deep as the flow goes in seconds on the paper's networks (diag L = 2, d = 6: -1e12 in 2.4 s) and as float64
+# resolves what the checks measure: the softmax weights, and so X^T r, round to ~tau * eps (docs/results.md).
+DEFAULT_LOG_LOSS_CAP = -1e12
 
 
 def _require(condition: bool, message: str):
@@ -235,7 +235,10 @@ class GradientFlow:
             regression the level where ||f - y|| = residual_rtol * ||y||.
         residual_rtol: regression stopping rule (relative residual), used when no log_loss_target.
         rtol, atol: local error tolerances of the Dormand-Prince 5(4) integrator.
-        max_steps: a run that has not reached its target after this many steps is marked max_steps.
+        max_steps: a run that has not reached its target after this many steps is marked max_steps (the
+            explicit phase counts its steps; the implicit phase, its evaluations of the velocity: deep in a
+            classification flow with several support vectors its steps can still shrink, and a run continued
+            until its checks decide then stops with what it reached).
         checkpoints: how many loss levels to record, from the initial loss to the target.
         stiff_steps: explicit steps allowed between two recorded levels; beyond, the run is stiff
             (several support vectors; tiny alpha at depth >= 3) and carries on with an implicit
@@ -243,7 +246,9 @@ class GradientFlow:
         stiff_rtol: Radau's relative tolerance. At 1e-10 its Newton iterations keep failing and its
             steps collapse to ~1e-5 tau (2500 steps a decade: log L = -1e8 took minutes); at 1e-7 it
             takes tens of steps a decade (-1e8 in a fraction of a second, -1e10 in seconds), and the
-            direction it reaches agrees with rtol 1e-10's to ~1e-6 deg.
+            direction it reaches agrees with rtol 1e-10's to ~1e-6 deg. A classification flow raises it
+            to the velocity's rounding, tau * eps, and starts Radau's Newton iterations on the slow
+            manifold of its support vectors (``implicit``): -1e12 then takes tens of steps a decade.
         log_loss_cap: classification: how far a run may continue past ``log_loss_target``, a decade
             of log L at a time, while a check it serves cannot decide yet or passes only by
             extrapolation (``deciding``); None: DEFAULT_LOG_LOSS_CAP. A cap at the target stops there.
@@ -465,38 +470,29 @@ class GradientFlow:
 
     def _structured_advance(self, problem, theta, tau):
         """advance(goal): the low-rank Radau method (``structured``) from (theta, tau) to tau = goal, in place."""
+        from .implicit import SlowManifoldStart
         from .structured import LowRankRadau, Velocity
 
         velocity = Velocity(problem)
+        start = SlowManifoldStart(problem) if problem.task == "classification" else None
         F, _ = velocity(theta)
         first = 0.01 * np.linalg.norm(theta) / np.linalg.norm(F) if np.all(np.isfinite(F)) else 1e-6
-        proposal = [first if np.isfinite(first) and first > 0 else 1e-6]
 
-        def step(goal, state):
-            if goal <= state.tau:
-                return codes.FLOW_CONVERGED, state.tau, 0
+        def solver(t, goal, first_step, rtol):
             # driven step by step (not solve_ivp, which keeps every step's state: GBs at P = 10^6)
-            solver = LowRankRadau(
+            return LowRankRadau(
                 lambda t, th: velocity(th)[0],
-                state.tau,
+                t,
                 theta,
                 goal,
                 jac=lambda t, th: velocity.jacobian(th),
-                first_step=proposal[0],
-                rtol=self.stiff_rtol,
+                first_step=first_step,
+                rtol=rtol,
                 atol=self.atol,
+                start=start,
             )
-            steps = 0
-            while solver.status == "running":
-                solver.step()
-                steps += 1
-            if solver.status != "finished" or not np.all(np.isfinite(solver.y)):
-                return codes.FLOW_STALLED, state.tau, steps
-            proposal[0] = max(solver.h_abs, solver.h_abs_old or 0.0)  # the last step may have been clamped
-            theta[:] = solver.y
-            return codes.FLOW_CONVERGED, goal, steps
 
-        return _Advance(tau, step)
+        return self._radau_advance(problem, theta, tau, solver, first if np.isfinite(first) and first > 0 else 1e-6)
 
     @staticmethod
     def _record(problem, theta, tau, k, records) -> float:
@@ -510,8 +506,8 @@ class GradientFlow:
         """Carry a run on from level index c, recording at each level; the status code."""
         total = int(np.isfinite(levels).sum())
         for k in range(c, total):
-            if advance(levels[k]) != codes.FLOW_CONVERGED:
-                return codes.FLOW_STALLED
+            if (status := advance(levels[k])) != codes.FLOW_CONVERGED:
+                return status if status == codes.FLOW_MAX_STEPS else codes.FLOW_STALLED
             measured = self._record(problem, theta, advance.tau, k, records)
             if progress is not None:
                 progress.level(k + 1, total, measured)
@@ -562,24 +558,50 @@ class GradientFlow:
 
     def _implicit_advance(self, problem, theta, tau):
         """advance(goal): scipy's Radau (with the exact Jacobian) from (theta, tau) to tau = goal, in place."""
-        from scipy.integrate import solve_ivp
+        from .implicit import ManifoldRadau, SlowManifoldStart
 
         flow_velocity = compiled.kernels().flow_velocity
+        start = SlowManifoldStart(problem) if problem.task == "classification" else None
 
-        def velocity(t, th):
-            return flow_velocity(th, problem.kernel_problem)[0]
+        def solver(t, goal, first_step, rtol):
+            return ManifoldRadau(
+                lambda t, th: flow_velocity(th, problem.kernel_problem)[0],
+                t,
+                theta,
+                goal,
+                jac=lambda t, th: problem.flow_jacobian(th),  # exact: Newton converges and steps stay long
+                first_step=first_step,
+                rtol=rtol,
+                atol=self.atol,
+                start=start,
+            )
 
-        def jacobian(t, th):  # exact: Newton converges and steps stay long
-            return problem.flow_jacobian(th)
+        return self._radau_advance(problem, theta, tau, solver)
+
+    def _radau_advance(self, problem, theta, tau, make_solver, first_step=None):
+        """advance(goal) by the implicit solver ``make_solver(t, goal, first_step, rtol)`` makes, driven step by
+        step from (theta, tau), in place; each level starts with the step the last one ended on. A run whose
+        implicit phase has evaluated its velocity max_steps times stops there (max_steps)."""
+        from .implicit import stiff_rtol
+
+        proposal = [first_step]
 
         def step(goal, state):
-            solution = solve_ivp(
-                velocity, (state.tau, goal), theta, method="Radau", rtol=self.stiff_rtol, atol=self.atol, jac=jacobian
-            )
-            if not solution.success or not np.all(np.isfinite(solution.y[:, -1])):
-                return codes.FLOW_STALLED, state.tau, int(solution.nfev)
-            theta[:] = solution.y[:, -1]
-            return codes.FLOW_CONVERGED, goal, int(solution.nfev)
+            if goal <= state.tau:
+                return codes.FLOW_CONVERGED, state.tau, 0
+            first = None if proposal[0] is None else min(proposal[0], goal - state.tau)
+            solver = make_solver(state.tau, goal, first, stiff_rtol(self.stiff_rtol, problem.task, goal))
+            budget = self.max_steps - state.steps
+            while solver.status == "running" and solver.nfev <= budget:
+                solver.step()
+            if solver.status == "running":
+                theta[:] = solver.y
+                return codes.FLOW_MAX_STEPS, solver.t, solver.nfev
+            if solver.status != "finished" or not np.all(np.isfinite(solver.y)):
+                return codes.FLOW_STALLED, state.tau, solver.nfev
+            proposal[0] = max(solver.h_abs, solver.h_abs_old or 0.0)  # the last step may have been clamped
+            theta[:] = solver.y
+            return codes.FLOW_CONVERGED, goal, solver.nfev
 
         return _Advance(tau, step)
 

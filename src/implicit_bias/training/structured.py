@@ -27,6 +27,8 @@ import numpy as np
 from scipy.integrate import Radau
 from scipy.integrate._ivp.base import OdeSolver
 
+from .implicit import ManifoldStartMixin
+
 
 class Velocity:
     """The re-timed flow's velocity -g/|g|^2 and log L on one problem, by the network's operator."""
@@ -149,15 +151,16 @@ def _real_parts(linear, x):
     return linear(x)
 
 
-class LowRankRadau(Radau):
+class LowRankRadau(ManifoldStartMixin, Radau):
     """scipy's Radau IIA with a low-rank Jacobian (``jac(t, y)`` returns ``LowRank``) and Woodbury solves.
 
     Its step (scipy's ``_step_impl``) forms ``MU / h * self.I - J``, factors it with ``self.lu`` and
     solves with ``self.solve_lu``; here those build and apply ``_Factor``, and no P x P matrix is made.
-    ``first_step`` is required (the caller knows the scale of the flow).
+    ``first_step`` is required (the caller knows the scale of the flow); ``start``: where Newton starts (a
+    classification flow's slow manifold, ``implicit.SlowManifoldStart``; None: scipy's own start).
     """
 
-    def __init__(self, fun, t0, y0, t_bound, *, jac, first_step, rtol, atol, max_step=np.inf, **extraneous):
+    def __init__(self, fun, t0, y0, t_bound, *, jac, first_step, rtol, atol, max_step=np.inf, start=None, **extraneous):
         OdeSolver.__init__(self, fun, t0, y0, t_bound, vectorized=False)
         self.y_old = None
         self.max_step = max_step
@@ -187,3 +190,4 @@ class LowRankRadau(Radau):
         self.LU_real = None
         self.LU_complex = None
         self.Z = None
+        self.start_on(start)

@@ -1,0 +1,97 @@
+"""The implicit (Radau IIA) phase of a classification flow, deep in the loss: where Newton starts, and how
+finely the velocity can be resolved.
+
+Once several points are support vectors, the flow keeps their margins equal up to O(1) offsets (the log of
+their softmax weights) while the margins themselves grow like tau = -log L: the state moves along a slow
+manifold that attracts on a time scale of O(1) in tau. scipy's Radau starts each step's Newton iteration
+from the previous step's collocation polynomial, which misses that manifold by about h^2/tau in the margins
+(L = 2); the weights are exponential in the margins, so the iteration fails and the step is halved, until
+h ~ sqrt(tau): the steps per decade of tau grew without bound (docs/results.md, "How deep a classification
+flow goes"). ``SlowManifoldStart`` starts it on the manifold instead: each stage's state is the current one
+corrected (Gauss-Newton along the support vectors' margin gradients) to margins that have all grown by the
+stage's time, their offsets kept. The collocation solution Newton converges to is Radau's own; only its start
+moves.
+
+The velocity itself is computed from margins of size tau, so its relative rounding is about tau * eps;
+``stiff_rtol`` keeps Radau's tolerance above it (``ROUNDING`` times that), or the error estimate and Newton
+chase the rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import Radau
+
+ROUNDING = 1.0  # Radau's rtol >= ROUNDING * tau * eps (the velocity's relative rounding)
+ACTIVE = 1e-8  # points whose softmax weight is above this fraction of the largest hold the manifold
+MARGIN_TOLERANCE = 1e-3  # a stage's margins are put on their targets to this (absolute: weights to 0.1 %)
+MAX_ITERATIONS = 20
+
+
+def stiff_rtol(rtol: float, task: str, tau: float) -> float:
+    """Radau's relative tolerance for a classification flow at tau: ``rtol``, or the velocity's rounding."""
+    if task != "classification":
+        return rtol
+    return max(rtol, ROUNDING * abs(tau) * np.finfo(float).eps)
+
+
+class SlowManifoldStart:
+    """Newton's start for Radau's stages on a classification flow's slow manifold (see the module)."""
+
+    def __init__(self, problem):
+        self.op = problem.network.operator
+        self.signed = problem.y[:, None] * problem.X  # margin_i = signed[i] . beta
+
+    def stages(self, t, theta, times) -> np.ndarray:
+        """States at ``times`` (columns, as scipy's dense output gives them) to start Newton from: theta with
+        the active points' margins moved up by (time - t), their differences kept."""
+        margins = self.signed @ self.op.beta(theta)
+        active = np.nonzero(np.exp(margins.min() - margins) > ACTIVE)[0]
+        rows = self.signed[active]
+        out = np.empty((theta.size, len(times)))
+        for j, time in enumerate(times):
+            out[:, j] = self._onto(theta, rows, margins[active] + (time - t))
+        return out
+
+    def _onto(self, theta, rows, target) -> np.ndarray:
+        """theta moved along the margins' gradients until rows . beta = target (Gauss-Newton; margins are
+        polynomials of degree L in theta). Where it cannot get there, the best point reached: Newton decides."""
+        tolerance = MARGIN_TOLERANCE + 10 * np.finfo(float).eps * np.max(np.abs(target))
+        for _ in range(MAX_ITERATIONS):
+            miss = rows @ self.op.beta(theta) - target
+            if not np.all(np.isfinite(miss)) or np.max(np.abs(miss)) <= tolerance:
+                break
+            step = np.linalg.lstsq(self.op.gram(rows, theta), miss, rcond=None)[0]
+            theta = theta - self.op.pullback(rows.T @ step, theta)
+        return theta
+
+
+class ManifoldStartMixin:
+    """For a subclass of scipy's Radau: each step's Newton iteration starts from ``start.stages`` (a
+    ``SlowManifoldStart``, set by the caller before the first step; None keeps scipy's own start). scipy reads
+    the start from the dense output of the last step (``Z0 = sol(t + h C) - y``), which is all this replaces:
+    nothing here asks for dense output."""
+
+    start: SlowManifoldStart | None = None
+
+    def start_on(self, start: SlowManifoldStart | None):
+        """Start every Newton iteration from ``start`` (None: scipy's own start), the first step's too."""
+        self.start = start
+        if start is not None:
+            self.sol = self._compute_dense_output()
+        return self
+
+    def _compute_dense_output(self):
+        if self.start is None:
+            return super()._compute_dense_output()
+        t, theta, start = self.t, self.y.copy(), self.start
+        return lambda times: start.stages(t, theta, np.atleast_1d(times))
+
+
+class ManifoldRadau(ManifoldStartMixin, Radau):
+    """scipy's Radau IIA (the exact Jacobian) with its Newton iterations started by ``start``; for solve_ivp's
+    ``method``, with ``start`` among its options."""
+
+    def __init__(self, *args, start: SlowManifoldStart | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.start_on(start)
