@@ -7,8 +7,8 @@ manifold that attracts on a time scale of O(1) in tau. scipy's Radau starts each
 from the previous step's collocation polynomial, which misses that manifold by about h^2/tau in the margins
 (L = 2); the weights are exponential in the margins, so the iteration fails and the step is halved, until
 h ~ sqrt(tau): the steps per decade of tau grew without bound (docs/results.md, "How deep a classification
-flow goes"). ``SlowManifoldStart`` starts it on the manifold instead: each stage's state is the current one
-corrected (Gauss-Newton along the support vectors' margin gradients) to margins that have all grown by the
+flow goes"). ``SlowManifoldStart`` starts it on the manifold instead, from tau = DEEP on: each stage's state is
+the current one corrected (Gauss-Newton along the support vectors' margin gradients) to margins that have all grown by the
 stage's time, their offsets kept. The collocation solution Newton converges to is Radau's own; only its start
 moves.
 
@@ -23,6 +23,10 @@ import numpy as np
 from scipy.integrate import Radau
 
 ROUNDING = 1.0  # Radau's rtol >= ROUNDING * tau * eps (the velocity's relative rounding)
+# Newton starts on the manifold from this tau on. Before, scipy's own start converges (the margins' miss is small
+# against the weights' scale), and early, when most points still carry weight, the start would move them all:
+# digits 0/1 (360 points), fc L = 2 to -1e6 took 136 s with it from the start, 8 s without.
+DEEP = 1e7
 ACTIVE = 1e-8  # points whose softmax weight is above this fraction of the largest hold the manifold
 MARGIN_TOLERANCE = 1e-3  # a stage's margins are put on their targets to this (absolute: weights to 0.1 %)
 MAX_ITERATIONS = 20
@@ -77,12 +81,12 @@ class ManifoldStartMixin:
     def start_on(self, start: SlowManifoldStart | None):
         """Start every Newton iteration from ``start`` (None: scipy's own start), the first step's too."""
         self.start = start
-        if start is not None:
+        if start is not None and self.t >= DEEP:
             self.sol = self._compute_dense_output()
         return self
 
     def _compute_dense_output(self):
-        if self.start is None:
+        if self.start is None or self.t < DEEP:
             return super()._compute_dense_output()
         t, theta, start = self.t, self.y.copy(), self.start
         return lambda times: start.stages(t, theta, np.atleast_1d(times))
