@@ -507,19 +507,49 @@ def test_corollary6_as_displayed_is_a_rejected_control_and_misses_the_trained_li
         assert displayed.status == "rejected" and displayed.value > 1e-3, displayed.value
 
 
-def test_a_remark4_sweep_still_approaching_where_alpha_runs_out_is_inconclusive_a_settled_miss_fails():
-    """At d = 1000 Q's minimiser approaches the l1 end like exp(-c log 1/alpha) with a tiny c: still 0.0057 at
-    alpha = 1e-100, where float64 ends. Such a sweep cannot refute Remark 4; one flat above the tolerance can."""
+def test_a_remark4_sweep_still_approaching_where_it_ends_is_inconclusive_a_settled_miss_fails():
+    """At d = 1000 Q's minimiser approaches the l1 end like 1/log(1/alpha): still 0.0057 at alpha = 1e-100.
+    Such a sweep cannot refute Remark 4; one flat above the tolerance can."""
     from implicit_bias.theory.claims.regression import SWEEP_RELATIVE, _still_approaching
 
-    alphas = np.logspace(-1, -100, 199)
-    slow = 1 / np.log(1 / alphas)  # 4.3e-3 at the end, 2 % closer than ten decades before
-    reason = _still_approaching("weighted l1", alphas, slow)
-    assert reason.startswith("Q's minimiser is still approaching the weighted l1 solution where float64's range")
-    assert "0.00434 at 1e-100" in reason
-    assert _still_approaching("weighted l1", alphas, np.full(alphas.shape, 10 * SWEEP_RELATIVE)) is None  # fail
-    assert _still_approaching("weighted l1", alphas, slow / 100) is None  # within tolerance: pass
-    assert _still_approaching("weighted l1", alphas[:1], slow[:1]) is None  # one point: nothing to compare
+    log10_alphas = -np.linspace(1, 100, 199)
+    slow = 1 / np.log(10.0 ** -log10_alphas)  # 4.3e-3 at the end, twice that where log(1/alpha) was half
+    reason = _still_approaching("weighted l1", log10_alphas, slow)
+    assert reason.startswith("Q's minimiser is still approaching the weighted l1 solution where the sweep ends")
+    assert "0.00869 at alpha = 1e-50, 0.00434 at 1e-100" in reason
+    assert _still_approaching("weighted l1", log10_alphas, np.full(slow.shape, 10 * SWEEP_RELATIVE)) is None  # fail
+    assert _still_approaching("weighted l1", log10_alphas, slow / 100) is None  # within tolerance: pass
+    assert _still_approaching("weighted l1", log10_alphas[:1], slow[:1]) is None  # one point: nothing to compare
+
+
+def test_alphas_beyond_float64_are_written_by_their_exponent():
+    from implicit_bias.theory.claims.regression import alpha_text
+
+    assert [alpha_text(x) for x in (-3, 0.5, -100, 100, -10000)] == ["0.001", "3.16", "1e-100", "1e100", "1e-10000"]
+    assert alpha_text(-1258.925) == "10^-1258.9"
+
+
+def test_remark4_follows_q_past_float64s_alphas_to_its_l1_end_at_d_1000():
+    """Woodworth's sparse regression (n = 100, d = 1000): at alpha = 1e-100, the end of float64's alphas,
+    Q's minimiser is still > 1e-3 from the min-l1 interpolant (the alpha -> 0 approach goes like
+    1/log(1/alpha) at first); the dual in log alpha goes on to 1e-10000, where it is cvxpy's l1 solution to
+    1e-5; and at an alpha that float64 holds the two forms of the dual agree."""
+    from implicit_bias.datasets import sparse_model
+    from implicit_bias.theory import regression
+
+    data = sparse_model("sparse_regression", n=100, d=1000, seed=0)
+    S, eta = np.eye(1000), np.ones(1000)
+    l1, _ = regression.weighted_norm_limits(data.X, data.y, S, eta, L=2)
+    grid = np.concatenate([-np.linspace(1, 100, 199), -np.logspace(2, 4, 41)[1:]])
+    reached, path = regression.theorem4_path(data.X, data.y, S, eta, log10_alphas=grid, L=2)
+    assert reached[-1] == -1e4
+    distance = [np.linalg.norm(rho - l1) / np.linalg.norm(l1) for rho in path]
+    assert distance[198] > 2e-3 and distance[-1] < 1e-5, (distance[198], distance[-1])  # 0.0057 and 7e-7 here
+    approach = [x for x in distance[150:] if x > 1e-5]  # below, cvxpy's own accuracy
+    assert np.all(np.diff(approach) < 0)  # monotonically closer
+    in_alpha = regression.theorem4_rho(data.X, data.y, S, eta, alpha=1e-3, L=2)
+    in_exponents, _ = regression._theorem4_dual(data.X, data.y, S, eta, log_alpha=np.log(1e-3), L=2)
+    assert np.linalg.norm(in_alpha - in_exponents) <= 1e-10 * np.linalg.norm(in_alpha)
 
 
 def test_theorem1_on_one_data_point_replaces_the_control_that_coincides_with_u_inf():

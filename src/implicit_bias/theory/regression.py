@@ -28,33 +28,87 @@ def theorem4_rho(X, y, S, eta_bar, *, alpha: float, L: int, tol: float = 1e-14, 
     return _theorem4_dual(X, y, S, eta_bar, alpha=alpha, L=L, tol=tol, max_iter=max_iter)[0]
 
 
-def theorem4_path(X, y, S, eta_bar, *, alphas, L: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """rho^infinity along a sequence of alphas, each solve started from the previous dual point.
+def theorem4_path(X, y, S, eta_bar, *, log10_alphas, L: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """rho^infinity along a sequence of alphas, given by their log10, each solve started from the previous
+    dual point (scaled by the ratio of log 1/alpha, the size the dual grows with as alpha -> 0).
 
     At extreme alphas the dual is flat near 0 and steep beyond, and Newton from 0 stalls; following
-    the path in small steps goes much further (L = 2: alpha = 1e-100). The path stops where float64
-    no longer resolves the dual (L >= 3: h_L's pole, near alpha = 1e-4 .. 1e-5, by when the limit is
-    reached to ~1e-9). Returns (the alphas reached, rho at each).
+    the path in small steps goes much further. At L = 2 the dual is evaluated in log alpha
+    (``log_alpha``), so the path goes on past float64's range of alpha itself (1e-308): Q's minimiser
+    approaches the l1 end only like 1/log(1/alpha). At L >= 3 the path stops where float64 no longer
+    resolves the dual (h_L's pole, near alpha = 1e-4 .. 1e-5, by when the limit is reached to ~1e-9).
+    Returns (the log10 alphas reached, rho at each).
     """
-    nu, reached, path = None, [], []
-    for alpha in alphas:
+    nu, previous, reached, path = None, None, [], []
+    for log10_alpha in log10_alphas:
+        log_alpha = float(log10_alpha) * np.log(10)
+        if nu is not None and L == 2 and previous < 0 and log_alpha < 0:
+            nu = nu * (log_alpha / previous)
         try:
-            rho, nu = _theorem4_dual(X, y, S, eta_bar, alpha=alpha, L=L, nu0=nu)
+            if L == 2:
+                rho, nu = _theorem4_dual(X, y, S, eta_bar, log_alpha=log_alpha, L=L, nu0=nu)
+            else:
+                rho, nu = _theorem4_dual(X, y, S, eta_bar, alpha=10.0**log10_alpha, L=L, nu0=nu)
         except ValueError:
             if not path:
                 raise
             break
-        reached.append(alpha)
+        previous = log_alpha
+        reached.append(float(log10_alpha))
         path.append(rho)
     return np.array(reached), path
 
 
-def _theorem4_dual(X, y, S, eta_bar, *, alpha, L, tol=1e-14, max_iter=500, nu0=None):
-    """Newton on Theorem 4's convex dual: (rho, nu)."""
+def _theorem4_dual(X, y, S, eta_bar, *, L, alpha=None, log_alpha=None, tol=1e-14, max_iter=500, nu0=None):
+    """Newton on Theorem 4's convex dual: (rho, nu). At L = 2, ``log_alpha`` in place of ``alpha``
+    evaluates it in exponents (alpha^2 = exp(2 log alpha) need not be a float64)."""
     X, y, S, eta = (np.asarray(a, dtype=np.float64) for a in (X, y, S, eta_bar))
     A = X @ S.T  # (n, m)
     if np.linalg.matrix_rank(A) < A.shape[0]:
         raise ValueError("Theorem 4 needs X S^T of full row rank (an exactly solvable regression problem)")
+    if log_alpha is not None:
+        if L != 2:
+            raise ValueError("log_alpha is for L = 2 only")
+        evaluate, curvature = _depth2_in_exponents(A, y, eta, log_alpha)
+    else:
+        evaluate, curvature = _dual_in_alpha(A, y, eta, alpha, L)
+
+    nu = np.zeros(A.shape[0]) if nu0 is None else np.asarray(nu0, dtype=np.float64)
+    value, rho, residual = evaluate(nu)
+    if rho is None:  # a start outside the domain (|z| >= c_L): from 0 instead
+        nu = np.zeros(A.shape[0])
+        value, rho, residual = evaluate(nu)
+    target = tol * max(np.linalg.norm(y), 1e-300)
+    accepted = 1e-9 * max(np.linalg.norm(y), 1e-300)
+    for _ in range(max_iter):
+        norm = np.linalg.norm(residual)
+        if norm <= target:
+            return rho, nu
+        hessian = (A * curvature(nu)) @ A.T
+        step = np.linalg.solve(hessian, -residual)
+        # Backtrack until Phi decreases (Armijo) or, near the solution where Phi is flat to
+        # rounding, the residual does.
+        t = 1.0
+        while t >= 1e-12:
+            new_value, new_rho, new_residual = evaluate(nu + t * step)
+            if new_rho is not None and (
+                new_value <= value + 1e-4 * t * (residual @ step)
+                or np.linalg.norm(new_residual) < (1 - 1e-4 * t) * np.linalg.norm(residual)
+            ):
+                break
+            t /= 2
+        if t < 1e-12:
+            break  # no progress at machine precision: the residual is as small as it gets
+        nu, value, rho, residual = nu + t * step, new_value, new_rho, new_residual
+        if norm <= accepted and np.linalg.norm(residual) > norm / 2:
+            break  # Newton converges quadratically: a step that does not halve the residual met its rounding
+    if np.linalg.norm(residual) > accepted:
+        raise ValueError(f"Theorem 4 dual Newton did not converge (residual {np.linalg.norm(residual):.3e})")
+    return rho, nu
+
+
+def _dual_in_alpha(A, y, eta, alpha, L):
+    """Phi's (value, rho, residual) and the diagonal of its curvature in rho, for a float64 alpha."""
     weight = alpha**2 * eta**2
     scale = alpha ** (L - 2) * np.abs(eta) ** (L - 2)
     amplitude = alpha**L * np.abs(eta) ** L
@@ -73,35 +127,37 @@ def _theorem4_dual(X, y, S, eta_bar, *, alpha, L, tol=1e-14, max_iter=500, nu0=N
             return np.inf, None, None
         return value, rho, A @ rho - y
 
-    nu = np.zeros(A.shape[0]) if nu0 is None else np.asarray(nu0, dtype=np.float64)
-    value, rho, residual = evaluate(nu)
-    if rho is None:  # a start outside the domain (|z| >= c_L): from 0 instead
-        nu = np.zeros(A.shape[0])
-        value, rho, residual = evaluate(nu)
-    target = tol * max(np.linalg.norm(y), 1e-300)
-    for _ in range(max_iter):
-        if np.linalg.norm(residual) <= target:
-            return rho, nu
-        z = scale * (A.T @ nu)
-        hessian = (A * (amplitude * scale * lemma5_1.h_derivative(z, L))) @ A.T
-        step = np.linalg.solve(hessian, -residual)
-        # Backtrack until Phi decreases (Armijo) or, near the solution where Phi is flat to
-        # rounding, the residual does.
-        t = 1.0
-        while t >= 1e-12:
-            new_value, new_rho, new_residual = evaluate(nu + t * step)
-            if new_rho is not None and (
-                new_value <= value + 1e-4 * t * (residual @ step)
-                or np.linalg.norm(new_residual) < (1 - 1e-4 * t) * np.linalg.norm(residual)
-            ):
-                break
-            t /= 2
-        if t < 1e-12:
-            break  # no progress at machine precision: the residual is as small as it gets
-        nu, value, rho, residual = nu + t * step, new_value, new_rho, new_residual
-    if np.linalg.norm(residual) > 1e-9 * max(np.linalg.norm(y), 1e-300):
-        raise ValueError(f"Theorem 4 dual Newton did not converge (residual {np.linalg.norm(residual):.3e})")
-    return rho, nu
+    def curvature(nu):
+        return amplitude * scale * lemma5_1.h_derivative(scale * (A.T @ nu), L)
+
+    return evaluate, curvature
+
+
+def _depth2_in_exponents(A, y, eta, log_alpha):
+    """The same at L = 2, with alpha^2 eta^2 e^{+-2z} as one exponential each: rho = alpha^2 eta^2 sinh(2z)/2,
+    curvature alpha^2 eta^2 cosh(2z), Phi = sum alpha^2 eta^2 (cosh(2z) - 1)/4 - nu^T y."""
+    with np.errstate(divide="ignore"):
+        offset = 2 * log_alpha + 2 * np.log(np.abs(eta))  # log(alpha^2 eta^2); -inf where eta = 0
+
+    def exponentials(nu):
+        z = A.T @ nu
+        with np.errstate(over="ignore"):
+            return np.exp(offset + 2 * z), np.exp(offset - 2 * z)
+
+    def evaluate(nu):
+        up, down = exponentials(nu)
+        with np.errstate(invalid="ignore"):
+            value = float(np.sum((up + down) / 8 - np.exp(offset) / 4) - nu @ y)
+            rho = (up - down) / 4
+        if not np.isfinite(value) or not np.all(np.isfinite(rho)):
+            return np.inf, None, None
+        return value, rho, A @ rho - y
+
+    def curvature(nu):
+        up, down = exponentials(nu)
+        return (up + down) / 2
+
+    return evaluate, curvature
 
 
 @once_per_problem

@@ -191,17 +191,22 @@ def check_remark4(run, prediction):
     return limit_rows("remark4", run, prediction)
 
 
-def _sweep_alphas(towards: str) -> np.ndarray:
-    """Alphas far along one end of Remark 4's sweep, in steps of half a decade (the path's continuation)."""
-    return np.logspace(-1, -100, 199) if towards == "zero" else np.logspace(1, 100, 199)
+def _sweep_log10_alphas(towards: str, L: int) -> np.ndarray:
+    """log10 of the alphas far along one end of Remark 4's sweep: half a decade a step to 1e-100 (1e100), and at
+    L = 2, where Q's minimiser approaches its l1 end only like 1/log(1/alpha), on to alpha = 1e-10000 in steps
+    of 10^0.05 in log(1/alpha) (the dual is solved in log alpha there, past float64's range)."""
+    if towards == "infinity":
+        return np.linspace(1, 100, 199)
+    floats = -np.linspace(1, 100, 199)
+    return floats if L != 2 else np.concatenate([floats, -np.logspace(2, 4, 41)[1:]])
 
 
 def check_group_remark4(runs, predictions):
     """Q_{L,alpha,eta} tends to the weighted l1 solution as alpha -> 0 and to the weighted l2 one as
-    alpha -> inf. Theorem 4's prediction is followed along its path to the most extreme alpha that
-    float64 resolves (1e-100 and 1e12 at L = 2), where it must be within SWEEP_RELATIVE of its end
-    (still approaching it there: inconclusive); the swapped end is the control. The trained runs agree with the prediction at every alpha of the
-    sweep (the per-run rows)."""
+    alpha -> inf. Theorem 4's prediction is followed along its path to the most extreme alpha it resolves
+    (L = 2: 1e-10000 and 1e100; L >= 3: h_L's pole near 1e-5), where it must be within SWEEP_RELATIVE of its
+    end (still approaching it there: inconclusive); the swapped end is the control. The trained runs agree
+    with the prediction at every alpha of the sweep (the per-run rows)."""
     rows = []
     for (architecture, seed), members in sweeps(runs, predictions).items():
         usable = [(r, p) for r, p in members if p.applicable and not p.error]
@@ -217,7 +222,9 @@ def check_group_remark4(runs, predictions):
         ):
             metric = f"alpha -> {towards}: distance of Q's minimiser to the {near} solution"
             try:
-                alphas, path = regression.theorem4_path(run.X, run.y, S, eta, alphas=_sweep_alphas(towards), L=L)
+                log10_alphas, path = regression.theorem4_path(
+                    run.X, run.y, S, eta, log10_alphas=_sweep_log10_alphas(towards, L), L=L
+                )
             except ValueError as error:
                 rows.append(
                     unmeasured("remark4", "fail", f"Theorem 4's dual failed along the sweep: {error}", metric, **place)
@@ -233,31 +240,38 @@ def check_group_remark4(runs, predictions):
                 metric,
                 distances[-1],
                 tolerance=SWEEP_RELATIVE,
-                why=f"Theorem 4's limit followed to alpha = {alphas[-1]:.3g}; the trained limits' "
+                why=f"Theorem 4's limit followed to alpha = {alpha_text(log10_alphas[-1])}; the trained limits' "
                 f"distances to it: {trained}",
                 controls={f"the {far} solution": relative_error(path[-1], far_rho)},
-                unresolved=_still_approaching(near, alphas, distances),
+                unresolved=_still_approaching(near, log10_alphas, distances),
             )
     return rows
 
 
-SETTLED_DECADES = 10  # a sweep's distance that still shrinks by 1 % over its last ten decades of alpha has not settled
+def alpha_text(log10_alpha: float) -> str:
+    """An alpha given by its log10, also beyond float64's range: 0.001, 1e-100, 1e-10000, 10^-1258.9."""
+    if float(log10_alpha).is_integer() and abs(log10_alpha) > 4:
+        return f"1e{int(log10_alpha)}"
+    if abs(log10_alpha) < 300:
+        return f"{10.0**log10_alpha:.3g}"
+    return f"10^{log10_alpha:.5g}"
 
 
-def _still_approaching(near: str, alphas, distances) -> str | None:
+def _still_approaching(near: str, log10_alphas, distances) -> str | None:
     """Why a sweep that ends above SWEEP_RELATIVE cannot refute Remark 4: Q's minimiser is still moving
-    towards its end where float64's range of alpha runs out (at d = 1000 the alpha -> 0 approach is
-    exponentially slow in log 1/alpha: 0.008 at 1e-50, 0.0057 at 1e-100). None when it passes or has settled."""
+    towards its end where the sweep stops. Moving means more than 1 % closer at the end than where
+    log(1/alpha) was half as large (at d = 1000 the alpha -> 0 approach goes like 1/log(1/alpha): 0.0057 at
+    1e-100). None when it passes or has settled (a miss that settled is a fail)."""
     if distances[-1] <= SWEEP_RELATIVE:
         return None
-    decades = np.abs(np.log10(np.asarray(alphas) / alphas[-1]))
-    k = int(np.nonzero(decades <= SETTLED_DECADES)[0][0])
+    log10_alphas = np.asarray(log10_alphas, dtype=np.float64)
+    k = int(np.nonzero(np.abs(log10_alphas) >= abs(log10_alphas[-1]) / 2)[0][0])
     if k == len(distances) - 1 or distances[-1] >= 0.99 * distances[k]:
         return None
     return (
-        f"Q's minimiser is still approaching the {near} solution where float64's range of alpha ends "
-        f"({distances[k]:.3g} at alpha = {alphas[k]:.3g}, {distances[-1]:.3g} at {alphas[-1]:.3g}): a sweep "
-        "that has not settled cannot refute"
+        f"Q's minimiser is still approaching the {near} solution where the sweep ends "
+        f"({distances[k]:.3g} at alpha = {alpha_text(log10_alphas[k])}, {distances[-1]:.3g} at "
+        f"{alpha_text(log10_alphas[-1])}): a sweep that has not settled cannot refute"
     )
 
 
