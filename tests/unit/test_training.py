@@ -436,3 +436,27 @@ def test_a_plain_classification_flow_continues_to_the_default_cap_and_a_cap_at_t
     deep = make_solver({"name": "flow", "log_loss_target": -1e100})
     assert deep.cap("classification") == -1e100 and not deep.continues("classification")
     assert make_solver({"name": "flow", "log_loss_cap": -1e30}).cap("classification") == -1e30
+
+
+def test_the_flow_integrates_on_one_blas_thread_and_gives_the_pool_back(monkeypatch):
+    """The library's flow runs its small dense linear algebra on one BLAS thread, as the workflow's jobs do
+    (environment variables there), and leaves the caller's thread pool as it found it."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from implicit_bias.training import solvers
+
+    seen = []
+    integrate = solvers.GradientFlow._integrate
+
+    def spy(self, *args, **kwargs):
+        seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+        return integrate(self, *args, **kwargs)
+
+    monkeypatch.setattr(solvers.GradientFlow, "_integrate", spy)
+    problem = Problem(diag(2, depth=2), CLASS_X, CLASS_Y, "classification")
+    with threadpool_limits(2, user_api="blas"):
+        (result,) = GradientFlow(log_loss_target=-10.0).run(problem, np.array([0.5, 0.5, 0.2, 0.1]))
+        after = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert seen and set(seen) == {1}
+    assert result.status == "converged"
+    assert after and set(after) == {2}

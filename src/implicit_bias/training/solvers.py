@@ -354,11 +354,18 @@ class GradientFlow:
     def run(self, problem: Problem, thetas0, progress=None) -> list[RunResult]:
         """Integrate every row of ``thetas0``. ``progress`` (a ``Progress``, optional) gets a line about every
         PROGRESS_SECONDS while a run is integrated in Python (the implicit phase, the structured operator)."""
+        from threadpoolctl import threadpool_limits
+
         thetas = _initial_parameters(problem, thetas0)
         _check_records("flow.checkpoints", thetas.shape[0], self.checkpoints, problem)
         why = [self._invalid_start(problem, theta) for theta in thetas]
         valid = [r for r, w in enumerate(why) if not w]
-        integrated = iter(self._integrate(problem, thetas[valid], progress) if valid else [])
+        # One BLAS thread, as the workflow's jobs run: the stiff phase's linear algebra is small (Radau's
+        # LU, Woodbury's (n+1)-systems), where a second thread costs more than it brings (fc L = 2, P = 210,
+        # to -1e6 on this 2-core machine: 0.6 s on one thread, 1.3-1.9 s on two).
+        with threadpool_limits(1, user_api="blas"):
+            integrated = list(self._integrate(problem, thetas[valid], progress) if valid else [])
+        integrated = iter(integrated)
         return [next(integrated) if not w else self._not_started(problem, theta, w) for theta, w in zip(thetas, why)]
 
     def _invalid_start(self, problem, theta) -> str:
