@@ -513,7 +513,7 @@ def test_a_remark4_sweep_still_approaching_where_it_ends_is_inconclusive_a_settl
     from implicit_bias.theory.claims.regression import SWEEP_RELATIVE, _still_approaching
 
     log10_alphas = -np.linspace(1, 100, 199)
-    slow = 1 / np.log(10.0 ** -log10_alphas)  # 4.3e-3 at the end, twice that where log(1/alpha) was half
+    slow = 1 / np.log(10.0**-log10_alphas)  # 4.3e-3 at the end, twice that where log(1/alpha) was half
     reason = _still_approaching("weighted l1", log10_alphas, slow)
     assert reason.startswith("Q's minimiser is still approaching the weighted l1 solution where the sweep ends")
     assert "0.00869 at alpha = 1e-50, 0.00434 at 1e-100" in reason
