@@ -533,7 +533,7 @@ def test_remark4_follows_q_past_float64s_alphas_to_its_l1_end_at_d_1000():
     """Woodworth's sparse regression (n = 100, d = 1000): at alpha = 1e-100, the end of float64's alphas,
     Q's minimiser is still > 1e-3 from the min-l1 interpolant (the alpha -> 0 approach goes like
     1/log(1/alpha) at first); the dual in log alpha goes on to 1e-10000, where it is cvxpy's l1 solution to
-    1e-5; and at an alpha that float64 holds the two forms of the dual agree."""
+    1e-5; at alphas that float64 holds the two forms of the dual agree."""
     from implicit_bias.datasets import sparse_model
     from implicit_bias.theory import regression
 
@@ -547,9 +547,12 @@ def test_remark4_follows_q_past_float64s_alphas_to_its_l1_end_at_d_1000():
     assert distance[198] > 2e-3 and distance[-1] < 1e-5, (distance[198], distance[-1])  # 0.0057 and 7e-7 here
     approach = [x for x in distance[150:] if x > 1e-5]  # below, cvxpy's own accuracy
     assert np.all(np.diff(approach) < 0)  # monotonically closer
-    in_alpha = regression.theorem4_rho(data.X, data.y, S, eta, alpha=1e-3, L=2)
-    in_exponents, _ = regression._theorem4_dual(data.X, data.y, S, eta, log_alpha=np.log(1e-3), L=2)
-    assert np.linalg.norm(in_alpha - in_exponents) <= 1e-10 * np.linalg.norm(in_alpha)
+    for alpha in (1e-3, 1e3):  # large alpha: z is small there, where e^{2z} - e^{-2z} would cancel
+        in_alpha = regression.theorem4_rho(data.X, data.y, S, eta, alpha=alpha, L=2)
+        in_exponents, _ = regression._theorem4_dual(data.X, data.y, S, eta, log_alpha=np.log(alpha), L=2)
+        assert np.linalg.norm(in_alpha - in_exponents) <= 1e-12 * np.linalg.norm(in_alpha), alpha
+    reached, _ = regression.theorem4_path(data.X, data.y, S, eta, log10_alphas=np.linspace(1, 100, 199), L=2)
+    assert reached[-1] == 100  # and the alpha -> infinity end as far as before
 
 
 def test_theorem1_on_one_data_point_replaces_the_control_that_coincides_with_u_inf():

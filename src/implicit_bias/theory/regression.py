@@ -91,11 +91,12 @@ def _theorem4_dual(X, y, S, eta_bar, *, L, alpha=None, log_alpha=None, tol=1e-14
         t = 1.0
         while t >= 1e-12:
             new_value, new_rho, new_residual = evaluate(nu + t * step)
-            if new_rho is not None and (
-                new_value <= value + 1e-4 * t * (residual @ step)
-                or np.linalg.norm(new_residual) < (1 - 1e-4 * t) * np.linalg.norm(residual)
-            ):
-                break
+            with np.errstate(over="ignore"):  # a trial far out (alpha = 1e100) may square past float64: rejected
+                if new_rho is not None and (
+                    new_value <= value + 1e-4 * t * (residual @ step)
+                    or np.linalg.norm(new_residual) < (1 - 1e-4 * t) * np.linalg.norm(residual)
+                ):
+                    break
             t /= 2
         if t < 1e-12:
             break  # no progress at machine precision: the residual is as small as it gets
@@ -134,28 +135,29 @@ def _dual_in_alpha(A, y, eta, alpha, L):
 
 
 def _depth2_in_exponents(A, y, eta, log_alpha):
-    """The same at L = 2, with alpha^2 eta^2 e^{+-2z} as one exponential each: rho = alpha^2 eta^2 sinh(2z)/2,
-    curvature alpha^2 eta^2 cosh(2z), Phi = sum alpha^2 eta^2 (cosh(2z) - 1)/4 - nu^T y."""
+    """The same at L = 2 with alpha^2 eta^2 folded into one exponential, E = alpha^2 eta^2 e^{2|z|}, and the
+    rest by expm1 (accurate for small z too): rho = sign(z) E (1 - e^{-4|z|})/4, curvature E (1 + e^{-4|z|})/2,
+    Phi = sum E expm1(-2|z|)^2 / 8 - nu^T y (alpha^2 eta^2 sinh(2z)/2, cosh(2z), sinh(z)^2/2)."""
     with np.errstate(divide="ignore"):
         offset = 2 * log_alpha + 2 * np.log(np.abs(eta))  # log(alpha^2 eta^2); -inf where eta = 0
 
-    def exponentials(nu):
+    def parts(nu):
         z = A.T @ nu
         with np.errstate(over="ignore"):
-            return np.exp(offset + 2 * z), np.exp(offset - 2 * z)
+            return np.sign(z), np.exp(offset + 2 * np.abs(z)), np.abs(z)
 
     def evaluate(nu):
-        up, down = exponentials(nu)
+        sign, E, size = parts(nu)
         with np.errstate(invalid="ignore"):
-            value = float(np.sum((up + down) / 8 - np.exp(offset) / 4) - nu @ y)
-            rho = (up - down) / 4
+            value = float(np.sum(E * np.expm1(-2 * size) ** 2) / 8 - nu @ y)
+            rho = sign * E * -np.expm1(-4 * size) / 4
         if not np.isfinite(value) or not np.all(np.isfinite(rho)):
             return np.inf, None, None
         return value, rho, A @ rho - y
 
     def curvature(nu):
-        up, down = exponentials(nu)
-        return (up + down) / 2
+        _, E, size = parts(nu)
+        return E * (1 + np.exp(-4 * size)) / 2
 
     return evaluate, curvature
 
