@@ -108,6 +108,10 @@ def markdown(configs: Mapping[str, dict]) -> str:
         f"{judging.FAIL_MARGIN:g}× the tolerance by as much fails (a proven theorem is refuted only by a clear "
         "margin); anything between is inconclusive. A value that ends within the tolerance with a tail that has "
         "only decreased passes as measured (its limit is no larger).",
+        "- A limit in α (Theorem 6.2) is fitted the same way over 1/α along a sweep; a sweep whose last "
+        f"{judging.SWEEP_PLATEAU_POINTS} values, a decade of α or more, stay within {judging.PLATEAU:.0%} of the last "
+        "and above the tolerance by more than their spread fails as measured: it has stopped shrinking (an approach "
+        "to 0, even like 1/log(1/α), moves by more over a decade).",
         "- Every check also measures its *controls*, plausible wrong predictions, with the same metric and "
         "tolerance: a pass needs every control rejected (beyond the tolerance by "
         f"{judging.SIGMAS:g} uncertainties, or measured: a tail that has only increased beyond the tolerance, or "

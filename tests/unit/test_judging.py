@@ -171,3 +171,22 @@ def test_a_value_that_drops_to_its_floor_within_the_tail_passes_as_measured():
     still = 0.05 * (TAU / TAU[-1]) ** -0.5  # still falling at the end, like tau^-1/2 to 0: neither
     (row, control) = judge_series("c", PLACE, "m", TAU, drop, tolerance=1e-3, controls={"other": still})
     assert control.status == "not-rejected" and row.status == "inconclusive"
+
+
+def test_a_sweep_that_levelled_off_above_the_tolerance_is_measured_not_a_slow_approach():
+    """judge_series over 1/alpha: flat at 4.8x the tolerance for a decade of alpha is a fail; an approach to 0
+    like alpha or like 1/log(1/alpha) (20 % per decade at alpha = 1e-4) is not levelled off."""
+    from implicit_bias.theory.judging import _sweep_levelled_off
+
+    alphas = np.array([1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4])
+    x = 1 / alphas
+    assert _sweep_levelled_off(x, 4.8e-3 + 1e-3 * alphas, 1e-3) == pytest.approx(1.0)
+    assert _sweep_levelled_off(x, 0.3 * alphas, 1e-3) == 0  # shrinking like alpha
+    assert _sweep_levelled_off(x, 0.05 / np.log(1 / alphas), 1e-3) == 0  # shrinking like 1/log(1/alpha)
+    assert _sweep_levelled_off(x, np.full(alphas.shape, 0.999e-3), 1e-3) == 0  # flat, within the tolerance
+    assert _sweep_levelled_off(np.array([1e3, 1.5e3, 2e3]), np.full(3, 4.8e-3), 1e-3) == 0  # flat, 0.3 decades
+    flat = judge_series("theorem6", PLACE, "distance", x, 4.8e-3 + 1e-3 * alphas, tolerance=1e-3, tau_axis=False)
+    assert flat[0].status == "fail"
+    assert (
+        judge_series("theorem6", PLACE, "distance", x, 0.3 * alphas, tolerance=1e-3, tau_axis=False)[0].status == "pass"
+    )

@@ -250,6 +250,13 @@ def judge_series(
             )
     elif low > FAIL_MARGIN * tolerance and trace.settled and not slow_could_vanish:
         status = "fail"
+    elif not tau_axis and (level := _sweep_levelled_off(x, values, tolerance)):
+        status = "fail"
+        described += (
+            f"; the distance has stopped shrinking: its last {SWEEP_PLATEAU_POINTS} values, over "
+            f"{level:.2g} decades of alpha, stay within {PLATEAU:.0%} of {own.end:.3g}, above the tolerance (an "
+            "approach to 0, even like 1/log(1/alpha), moves by more over a decade)"
+        )
     else:
         status = "inconclusive"
         if low > FAIL_MARGIN * tolerance and not trace.settled:
@@ -332,6 +339,24 @@ def _left_behind(x, series, tail: Tail, tolerance: float) -> bool:
         and bool(np.max(np.abs(last - tail.end)) <= PLATEAU * tail.end)
     )
     return level or _monotone_tail(x, series, +1)
+
+
+SWEEP_PLATEAU_POINTS = 3  # a sweep has levelled off when its last 3 values, a decade of alpha or more, stay flat
+
+
+def _sweep_levelled_off(x, values, tolerance: float) -> float:
+    """A measured refutation in an alpha sweep: the values at the smallest alphas (largest x = 1/alpha) stay within
+    PLATEAU of the last over at least a decade, and above the tolerance by more than their spread. The decades they
+    span, or 0. (A tail in tau needs FAIL_MARGIN instead: a slow second mode looks like a constant there.)"""
+    values = np.asarray(values, dtype=float)
+    finite = np.isfinite(values)
+    x, values = np.asarray(x, dtype=float)[finite], values[finite]
+    if values.size < SWEEP_PLATEAU_POINTS:
+        return 0.0
+    last, span = values[-SWEEP_PLATEAU_POINTS:], np.log10(x[-1] / x[-SWEEP_PLATEAU_POINTS])
+    spread = float(np.max(np.abs(last - last[-1])))
+    flat = spread <= PLATEAU * last[-1] and last[-1] - SIGMAS * spread > tolerance
+    return float(span) if flat and span >= 1 else 0.0
 
 
 def _slow_could_vanish(slow: Tail, tolerance: float) -> bool:
