@@ -135,11 +135,11 @@ def _add_compile(verbs):
 def _compile(args):
     from pathlib import Path
 
-    from .training import compiled
+    from .training import compile_kernels, compiled
 
     start = time.perf_counter()
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    described = compiled.build(args.output, log=log.warning, say=log.info)
+    described = compiled.build(args.output, log=log.warning, say=log.info, fallback=compile_kernels)
     what = described["module"] or "numba's cache (no ahead-of-time build)"
     log.info("kernels ready in %.1f s: %s; wrote %s", time.perf_counter() - start, what, args.output)
 

@@ -16,6 +16,13 @@ llvmlite, numpy, Python, the machine and the compiler), so that emptying results
 again; the cached file's sha256 is kept beside it and checked before it is used (a damaged one is
 built again, saying so).
 
+Why it stays although ``numba.pycc`` is deprecated (its warning is silenced here): every training job of a
+workflow pays numba's start-up without it (benchmarks/pipeline.py measures the pipeline's CPU-s). Where the
+build fails, the workflow falls back to numba's cache (``build``'s ``fallback``, the solvers' warm-up, passed
+in by the command line so that this module imports no solver). The generated batch kernels
+(``specialised.py``) are another matter: they serve batches of runs (the library's API, Figure 3's GD
+protocol: benchmarks/fig3_protocol.py), which no workflow job runs.
+
 The manifest is a JSON file beside the module: the module's file name (a file beside the manifest,
 nothing else), its sha256, the sources' sha256 and the build key it was made from, and the exported
 signatures. A build from other sources, a module that does not match its sha256 or one named anywhere
@@ -106,11 +113,12 @@ def signatures():
     }
 
 
-def build(manifest: str | Path, log=print, say=None) -> dict:
+def build(manifest: str | Path, log=print, say=None, *, fallback) -> dict:
     """Build the kernels ahead of time into a module beside ``manifest`` and write the manifest.
 
-    Where the build fails (no C compiler, no Python headers), numba's kernels are compiled into its
-    cache instead and the manifest names no module: training jobs then use those (and say so)."""
+    Where the build fails (no C compiler, no Python headers), ``fallback`` (``solvers.compile_kernels``,
+    passed in so that this module imports no solver) compiles numba's kernels into its cache instead and the
+    manifest names no module: training jobs then use those (and say so)."""
     manifest = Path(manifest)
     described = {"sources_sha256": sources_sha256(), "build_key": build_key(), "python": sys.implementation.cache_tag}
     try:
@@ -118,10 +126,8 @@ def build(manifest: str | Path, log=print, say=None) -> dict:
         described["module_sha256"] = file_sha256(manifest.parent / described["module"])
         described["signatures"] = {name: str(signature) for name, signature in signatures().items()}
     except Exception as error:  # the build's errors come from distutils, the compiler and numba alike
-        from .solvers import compile_kernels
-
         log(f"no ahead-of-time build ({type(error).__name__}: {error}); compiling numba's kernels into its cache")
-        described.update(module=None, reason=f"{type(error).__name__}: {error}", signatures=compile_kernels())
+        described.update(module=None, reason=f"{type(error).__name__}: {error}", signatures=fallback())
     manifest.write_text(json.dumps(described, indent=2) + "\n")
     return described
 
