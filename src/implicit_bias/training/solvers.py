@@ -364,8 +364,7 @@ class GradientFlow:
         # LU, Woodbury's (n+1)-systems), where a second thread costs more than it brings (fc L = 2, P = 210,
         # to -1e6 on this 2-core machine: 0.6 s on one thread, 1.3-1.9 s on two).
         with threadpool_limits(1, user_api="blas"):
-            integrated = list(self._integrate(problem, thetas[valid], progress) if valid else [])
-        integrated = iter(integrated)
+            integrated = iter(self._integrate(problem, thetas[valid], progress) if valid else [])
         return [next(integrated) if not w else self._not_started(problem, theta, w) for theta, w in zip(thetas, why)]
 
     def _invalid_start(self, problem, theta) -> str:
