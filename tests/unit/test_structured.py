@@ -6,6 +6,7 @@ import pytest
 from implicit_bias import networks
 from implicit_bias.datasets import random_dataset
 from implicit_bias.inits import initialize
+from implicit_bias.training import structured as structured_module
 from implicit_bias.training.problem import Problem
 from implicit_bias.training.solvers import GradientDescent, GradientFlow
 from implicit_bias.training.structured import Velocity
@@ -24,20 +25,53 @@ def _structured(monkeypatch):
     monkeypatch.setattr(networks, "PARAM_LIMIT", 0)
 
 
+@pytest.mark.parametrize("radau", [False, True], ids=["explicit", "radau"])
 @pytest.mark.parametrize("task", ["classification", "regression"])
 @pytest.mark.parametrize("spec", SPECS, ids=[s["name"] for s in SPECS])
-def test_structured_flow_reaches_the_entry_lists_limit(monkeypatch, spec, task):
+def test_structured_flow_reaches_the_entry_lists_limit(monkeypatch, spec, task, radau):
+    """Both phases of the structured flow (DOP853, and the low-rank Radau it hands over to: forced from the
+    second level on by a budget of no steps a level) reach the entry list's limit."""
     problem, theta = _problem(spec, task)
     solver = GradientFlow(log_loss_target=-1e4 if task == "classification" else None)
     (reference,) = solver.run(problem, theta)
     _structured(monkeypatch)
+    if radau:
+        monkeypatch.setattr(structured_module, "EXPLICIT_LEVEL_STEPS", 0)
     assert problem.network.structured
     (structured,) = solver.run(problem, theta)
     assert (reference.status, structured.status) == ("converged", "converged")
-    assert "low-rank Jacobian" in structured.reason
+    assert "structured operator; " in structured.reason
+    if radau:
+        assert "DOP853, then Radau with a low-rank Jacobian from log L = " in structured.reason
     assert structured.log_loss[-1] <= solver.target(problem) + 1e-6 * abs(solver.target(problem))
     error = np.linalg.norm(structured.beta[-1] - reference.beta[-1]) / np.linalg.norm(reference.beta[-1])
     assert error < 1e-8
+
+
+def test_a_drifting_explicit_phase_hands_over_to_radau():
+    """A regression's residual reaches theta's rounding floor under DOP853 (its measured -log L stops following
+    tau): the flow hands over to Radau at the first level that drifted, and still reaches its target."""
+    data = random_dataset("regression", n=20, d=100, seed=0)
+    network = networks.build_network({"name": "conv", "depth": 2}, 100)
+    problem = Problem(network, data.X, data.y, "regression")
+    theta = initialize("random", network, data.X, alpha=0.5, seed=0)
+    solver = GradientFlow()
+    (run,) = solver.run(problem, theta)
+    assert run.status == "converged" and "then Radau with a low-rank Jacobian from log L = " in run.reason
+    handover = float(run.reason.split("from log L = ")[1].rstrip(")"))
+    assert -handover < -solver.target(problem)  # it handed over before the end
+    assert run.log_loss[-1] <= solver.target(problem) + 1e-9 * abs(solver.target(problem))
+    k = int(np.argmin(np.abs(run.progress + handover)))  # the level it handed over from
+    assert run.progress[k] == pytest.approx(-handover, rel=1e-5)
+    velocity = Velocity(problem)
+    first = structured_module.initial_step(velocity, theta)
+    explicit = structured_module.ExplicitPhase(
+        velocity, theta, run.progress[0], rtol=solver.rtol, atol=solver.atol, first_step=first
+    )
+    for level in run.progress[1 : k + 1]:
+        assert not structured_module.drifted(-problem.log_loss(explicit.to(level, budget=10**6)), level)
+    after = run.progress[k + 1]
+    assert structured_module.drifted(-problem.log_loss(explicit.to(after, budget=10**6)), after)
 
 
 def test_low_rank_jacobian_is_the_exact_one_without_the_slow_term(monkeypatch):

@@ -438,6 +438,7 @@ class GradientFlow:
         stop = -self.target(problem)
         flow = _flow_records(problem, runs, K)
         levels = np.full((runs, K), np.inf)
+        notes = []
         for r in range(runs):
             tau = -problem.log_loss(thetas[r])
             own = self.levels(tau, stop)
@@ -449,13 +450,13 @@ class GradientFlow:
                 last = own.size - 1
                 flow.status[r] = self._push_to_target(problem, advance, thetas[r], last, -stop, records)
             flow.steps[r] = advance.steps
-        notes = [" (structured operator; Radau with a low-rank Jacobian)"] * runs
+            notes.append(_structured_note(advance.handover))
         return self._results(levels, flow, init, thetas, -stop, notes)
 
     def _results(self, levels, flow, init, thetas, target, notes) -> list[RunResult]:
         results = []
         for r in range(thetas.shape[0]):
-            used = np.isfinite(levels[r])
+            used = slice(0, int(np.isfinite(levels[r]).sum()))  # the levels are a prefix: views, no copy of theta's
             log_loss = flow.log_loss[r][used]
             name, reason = self._status(int(flow.status[r]), int(flow.steps[r]), log_loss, target)
             results.append(
@@ -475,14 +476,16 @@ class GradientFlow:
         return results
 
     def _structured_advance(self, problem, theta, tau):
-        """advance(goal): the low-rank Radau method (``structured``) from (theta, tau) to tau = goal, in place."""
+        """advance(goal) on the network's structured operator (``structured``), in place: DOP853 level by level
+        while a level takes at most EXPLICIT_LEVEL_STEPS steps and the measured -log L follows tau, then the
+        low-rank Radau method from the last such level on. ``handover`` is the tau where Radau took over (None
+        while explicit)."""
         from .implicit import SlowManifoldStart
-        from .structured import LowRankRadau, Velocity
+        from .structured import EXPLICIT_LEVEL_STEPS, ExplicitPhase, LowRankRadau, Velocity, drifted, initial_step
 
         velocity = Velocity(problem)
         start = SlowManifoldStart(problem) if problem.task == "classification" else None
-        F, _ = velocity(theta)
-        first = 0.01 * np.linalg.norm(theta) / np.linalg.norm(F) if np.all(np.isfinite(F)) else 1e-6
+        first = initial_step(velocity, theta)
 
         def solver(t, goal, first_step, rtol):
             # driven step by step (not solve_ivp, which keeps every step's state: GBs at P = 10^6)
@@ -498,7 +501,26 @@ class GradientFlow:
                 start=start,
             )
 
-        return self._radau_advance(problem, theta, tau, solver, first if np.isfinite(first) and first > 0 else 1e-6)
+        explicit = ExplicitPhase(velocity, theta, tau, rtol=self.rtol, atol=self.atol, first_step=first)
+        radau = []
+
+        def step(goal, state):
+            if radau:
+                return radau[0](goal, state)
+            evaluations = explicit.evaluations
+            # the first level also finds the step size and crosses the initial transient: no budget there
+            there = explicit.to(goal, budget=self.max_steps if explicit.steps == 0 else EXPLICIT_LEVEL_STEPS)
+            if there is not None and not drifted(-problem.log_loss(there), goal):
+                theta[:] = there
+                return codes.FLOW_CONVERGED, goal, explicit.evaluations - evaluations
+            advance.handover = state.tau  # theta is still the last level's state
+            radau.append(self._radau_step(problem, theta, solver, min(explicit.step_size, first)))
+            status, tau, more = radau[0](goal, state)
+            return status, tau, explicit.evaluations - evaluations + more
+
+        advance = _Advance(tau, step)
+        advance.handover = None
+        return advance
 
     @staticmethod
     def _record(problem, theta, tau, k, records) -> float:
@@ -588,6 +610,10 @@ class GradientFlow:
         """advance(goal) by the implicit solver ``make_solver(t, goal, first_step, rtol)`` makes, driven step by
         step from (theta, tau), in place; each level starts with the step the last one ended on. A run whose
         implicit phase has evaluated its velocity max_steps times stops there (max_steps)."""
+        return _Advance(tau, self._radau_step(problem, theta, make_solver, first_step))
+
+    def _radau_step(self, problem, theta, make_solver, first_step=None):
+        """The step function of ``_radau_advance``: step(goal, state) -> (status, tau, velocity evaluations)."""
         from .implicit import stiff_rtol
 
         proposal = [first_step]
@@ -609,7 +635,7 @@ class GradientFlow:
             theta[:] = solver.y
             return codes.FLOW_CONVERGED, goal, solver.nfev
 
-        return _Advance(tau, step)
+        return step
 
     def _status(self, code, steps, log_loss, target):
         measured = log_loss[np.isfinite(log_loss)]
@@ -637,6 +663,12 @@ def _flow_records(problem, runs, K) -> SimpleNamespace:
         status=np.zeros(runs, dtype=np.int64),
         steps=np.zeros(runs, dtype=np.int64),
     )
+
+
+def _structured_note(handover) -> str:
+    if handover is None:
+        return " (structured operator; explicit DOP853 throughout)"
+    return f" (structured operator; DOP853, then Radau with a low-rank Jacobian from log L = {-handover:.6g})"
 
 
 REGRESSION_OPERATOR_PARAMS = 32  # regression flows of networks above this size train on their operator
