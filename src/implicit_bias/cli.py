@@ -263,7 +263,7 @@ def _run_arguments(p):
         "--init",
         required=True,
         type=_init,
-        help="a scheme (paper, theorem2..6, corollary7, random), or given directions as JSON: "
+        help="a scheme (paper, theorem2..6, corollary7, uniform, random, full_support), or given directions as JSON: "
         '{"vectors": [[...], ...]} or {"file": "v.npz"} (arrays v_1..v_L)',
     )
     p.add_argument("--alpha", required=True, type=float, help="initial scale alpha > 0")

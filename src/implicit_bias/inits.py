@@ -17,6 +17,11 @@ Schemes (``INITS``), each seeded by the run's seed:
 - ``corollary7``: W_l(0) = alpha I (eta̅ = 1), W_L(0) = 0.
 - ``theorem6``: fully-connected, W̄_l random orthogonal and |w̄_L| = 1/2, which meets 6.1's conditions.
 - ``random``: every v̄_l ~ N(0, I / k_l).
+- ``full_support``: Theorem 2's gap for one data point and L >= 3, in Assumption 1's real coordinates (diag,
+  transform), each coordinate scaled so that all of them blow up at the same time: the limit then keeps
+  every coordinate, |rho_j| ∝ |[S x]_j|^(-L/(L-2)), the full-support KKT point of the l_(2/L) max-margin
+  problem. (From generic inits the coordinate that blows up first takes the whole limit, whose support is
+  then no larger than its one active constraint, and stationarity holds for every exponent.)
 
 Or a researcher's own directions, the same for every seed: ``{vectors: [[...], ..., [...]]}`` inline, or
 ``{file: path.npz}`` holding arrays ``v_1`` .. ``v_L``; checked against the network's layer shapes. The
@@ -170,6 +175,35 @@ def _theorem6(network, X, rng):
     return layers + [0.5 * last / np.linalg.norm(last)]
 
 
+def blow_up_time(r: float, L: int) -> float:
+    """When the scalar flow of one coordinate, v_1 = .. = v_{L-1} = a, v_L = b, from (1, .., 1, r) with
+    da/ds = a^(L-2) b and db/ds = a^(L-1), blows up: a^2 - b^2 = 1 - r^2 is conserved, so
+    s* = int_r^inf db / (b^2 + 1 - r^2)^((L-1)/2)."""
+    from scipy.integrate import quad
+
+    c = 1.0 - r * r
+    return quad(lambda b: (b * b + c) ** (-(L - 1) / 2), r, np.inf, epsabs=0.0, epsrel=1e-13)[0]
+
+
+def _full_support(network, X, rng):
+    if network.depth < 3 or X.shape[0] != 1:
+        raise ValueError("full_support init needs a network of depth >= 3 and one data point (n = 1)")
+    decomposition = _decomposition(network, "full_support")
+    if not decomposition.is_real:
+        raise ValueError("full_support init needs a real decomposition (diag, transform)")
+    s = decomposition.S @ X[0]
+    if np.any(np.abs(s) < 1e-12 * np.abs(s).max()):
+        raise ValueError("full_support init needs every coordinate [S x]_j of the data point to be non-zero")
+    L = network.depth
+    r = rng.uniform(0.2, 0.8, size=s.size)  # the last layer's share of each coordinate: the gap is k^2 (1 - r^2)
+    # Coordinate j runs the scalar flow at speed |s_j| k_j^(L-2) (the flow's common clock times |s_j|, the scale
+    # k_j sped up by k_j^(L-2)): equal blow-up times when k_j^(L-2) = s*(r_j) / |s_j|.
+    k = (np.array([blow_up_time(rj, L) for rj in r]) / np.abs(s)) ** (1.0 / (L - 2))
+    k /= k.max()
+    eta = [k] * (L - 1) + [np.sign(s) * r * k]  # every coordinate grows from the start (s is y x's)
+    return [u @ e for u, e in zip(decomposition.U, eta)]
+
+
 def _random(network, X, rng):
     return _random_vectors(rng, network.shape)
 
@@ -184,11 +218,14 @@ INITS = {
     "corollary7": _eta_one("corollary7"),
     "uniform": _eta_one("theorem4"),
     "random": _random,
+    "full_support": _full_support,
 }
+LABELLED = {"full_support"}  # schemes that see the points y_i x_i
 
 
-def initial_directions(scheme: str, network: LinearTensorNetwork, X, *, seed: int) -> list[np.ndarray]:
-    """The directions v̄_1..v̄_L of ``scheme`` for this network and data, seeded by ``seed``.
+def initial_directions(scheme: str, network: LinearTensorNetwork, X, *, seed: int, y=None) -> list[np.ndarray]:
+    """The directions v̄_1..v̄_L of ``scheme`` for this network and data, seeded by ``seed``. A scheme of
+    ``LABELLED`` sees the points y_i x_i (classification labels ``y``: the flow depends on nothing else).
 
     Raises:
         ValueError: unknown scheme, or a network/data the scheme cannot serve.
@@ -198,19 +235,24 @@ def initial_directions(scheme: str, network: LinearTensorNetwork, X, *, seed: in
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     rng = np.random.default_rng(int(seed))
-    return INITS[scheme](network, np.atleast_2d(np.asarray(X, dtype=np.float64)), rng)
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    if scheme in LABELLED:
+        if y is None:
+            raise ValueError(f"{scheme} init needs the data's classification labels")
+        X = X * np.asarray(y, dtype=np.float64)[:, None]
+    return INITS[scheme](network, X, rng)
 
 
-def initialize(scheme: str | dict, network: LinearTensorNetwork, X, *, alpha: float, seed: int) -> np.ndarray:
+def initialize(scheme: str | dict, network: LinearTensorNetwork, X, *, alpha: float, seed: int, y=None) -> np.ndarray:
     """Flat initial parameters v_l(0) = alpha * v̄_l, for a scheme or given directions (a dict)."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not np.isfinite(alpha) or alpha <= 0:
         raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
     if isinstance(scheme, dict):
         return alpha * network.flatten(given_directions(scheme, network))
-    return alpha * network.flatten(initial_directions(scheme, network, X, seed=seed))
+    return alpha * network.flatten(initial_directions(scheme, network, X, seed=seed, y=y))
 
 
-def resolve_scheme(scheme: str | dict, network: LinearTensorNetwork, X) -> tuple[str | dict, str]:
+def resolve_scheme(scheme: str | dict, network: LinearTensorNetwork, X, y=None) -> tuple[str | dict, str]:
     """The scheme to use for this network: ``scheme`` where it applies, else ``random``, with a note.
 
     An experiment may mix networks that a theorem's init cannot serve (e.g. theorem5 and a depth-3
@@ -222,7 +264,7 @@ def resolve_scheme(scheme: str | dict, network: LinearTensorNetwork, X) -> tuple
     if scheme not in INITS:
         raise ValueError(f"unknown init scheme {scheme!r}; expected one of {sorted(INITS)}")
     try:
-        initial_directions(scheme, network, X, seed=0)
+        initial_directions(scheme, network, X, seed=0, y=y)
     except ValueError as error:
         return "random", f"{scheme} does not apply ({error}); trained from the random init"
     return scheme, ""

@@ -29,8 +29,9 @@ def initial_state(dataset: Dataset, *, architecture: dict, init: str | dict, alp
     ``inits.resolve_scheme``); one function for both, so a run and its prediction cannot disagree.
     """
     network = network_for(architecture, dataset)
-    scheme, note = resolve_scheme(init, network, dataset.X)
-    return network, scheme, note, initialize(scheme, network, dataset.X, alpha=alpha, seed=seed)
+    labels = dataset.y if dataset.task == "classification" else None
+    scheme, note = resolve_scheme(init, network, dataset.X, labels)
+    return network, scheme, note, initialize(scheme, network, dataset.X, alpha=alpha, seed=seed, y=labels)
 
 
 def train_run(

@@ -29,7 +29,8 @@ def views(dataset, net, init, alphas, seeds, solver=None, spec=None, decide=()):
     continues while a check of those claims is inconclusive, as the workflow's training does."""
     solver = solver or GradientFlow()
     problem = Problem(net, dataset.X, dataset.y, dataset.task)
-    thetas = np.stack([initialize(init, net, dataset.X, alpha=a, seed=s) for a in alphas for s in seeds])
+    labels = dataset.y if dataset.task == "classification" else None
+    thetas = np.stack([initialize(init, net, dataset.X, alpha=a, seed=s, y=labels) for a in alphas for s in seeds])
     results = solver.run(problem, thetas)
     settings = spec or solver.settings()
     pairs = [(a, s) for a in alphas for s in seeds]
@@ -72,6 +73,12 @@ def separable(seed, n, d):
     return Dataset(X, np.sign(X @ rng.normal(size=d)), "classification")
 
 
+def full_support_point():
+    """The default config's instance of Corollary 2's exponent (init full_support): one point, every
+    coordinate kept by the limit."""
+    return Dataset(np.array([[0.8, -1.2, 1.6, -2.0]]), np.array([-1.0]), "classification")
+
+
 def underdetermined(seed, n, d):
     rng = np.random.default_rng(seed)
     return Dataset(rng.normal(size=(n, d)), rng.normal(size=n), "regression")
@@ -105,6 +112,33 @@ def test_theorem1_and_corollary1_on_fc(depth):
 def test_theorem2_family(net, claims):
     runs = views(separable(3, 3, net.dim), net, "theorem2", [0.3, 1.0], [0, 1], solver=DECIDING, decide=claims)
     assert_all_pass(check_runs(claims, runs), claims)
+
+
+def test_other_exponents_are_controls_where_the_limit_has_more_support_than_active_constraints():
+    """Depth 3: on the full-support limit (one point, init full_support) exponents 1, 2 and 2/4 are controls and
+    are rejected; on a limit with no more coordinates than support vectors every exponent is stationary, and
+    the row says why none is a control there."""
+    claims = ["theorem2", "corollary2"]
+    wide = views(full_support_point(), diag(4, depth=3), "full_support", [0.3, 1.0], [0], solver=DECIDING)
+    rows = check_runs(claims, wide)
+    assert_all_pass(rows, claims)
+    controls = {r.alternative for r in rows if r.role == "control" and r.claim == "corollary2"}
+    assert {"exponent 1 (l1)", "exponent 2/4", "l2 max-margin"} <= controls
+    narrow = views(separable(3, 3, 4), diag(4, depth=3), "theorem2", [1.0], [0], solver=DECIDING, decide=claims)
+    rows = [r for r in check_runs(claims, narrow) if r.claim == "corollary2"]
+    assert all(r.alternative not in ("exponent 1 (l1)", "exponent 2/4") for r in rows)
+    assert "is no larger than its active constraints" in next(r.reason for r in rows if r.role == "claim")
+    # a conv limit with three DFT coordinates (a conjugate pair, 1.48, and a real one, 1.37) against two active
+    # constraints: the exponents reweight it by 3 % at most, and their residuals (0.009, 0.004) are within KKT's
+    # tolerance: no control there either
+    claims = ["theorem2", "corollary3"]
+    alike = views(separable(3, 3, 4), conv(4, depth=3), "theorem2", [0.3], [0], solver=DECIDING, decide=claims)
+    rows = check_runs(claims, alike)
+    assert_all_pass(rows, claims)
+    assert all(r.alternative not in ("exponent 1 (l1)", "exponent 2/4") for r in rows)
+    reason = next(r.reason for r in rows if r.role == "claim")
+    factor = float(reason.split("the limit's support moduli differ by a factor ")[1].split(" ")[0])
+    assert 1.0 < factor < 1.1 and "too little to tell the exponents apart" in reason
 
 
 @pytest.mark.parametrize("filters", [[1], [2], [3]])

@@ -144,6 +144,22 @@ def test_theorem4_on_conv_needs_even_data():
             lambda: initial_directions("theorem6", fc(2, depth=2, widths=[3]), np.ones((1, 2)), seed=0),
             "theorem6 init needs a fully-connected network with every width equal to d",
         ),
+        (
+            lambda: initial_directions("full_support", diag(2, depth=3), np.ones((1, 2)), seed=0),
+            "full_support init needs the data's classification labels",
+        ),
+        (
+            lambda: initial_directions("full_support", diag(2, depth=2), np.ones((1, 2)), seed=0, y=[1.0]),
+            "full_support init needs a network of depth >= 3 and one data point (n = 1)",
+        ),
+        (
+            lambda: initial_directions("full_support", conv(3, depth=3), np.ones((1, 3)), seed=0, y=[1.0]),
+            "full_support init needs a real decomposition (diag, transform)",
+        ),
+        (
+            lambda: initial_directions("full_support", diag(2, depth=3), np.array([[1.0, 0.0]]), seed=0, y=[1.0]),
+            "full_support init needs every coordinate [S x]_j of the data point to be non-zero",
+        ),
     ],
 )
 def test_bad_init_requests_are_rejected(call, message):
@@ -163,6 +179,7 @@ def test_registry_has_the_config_names():
         "corollary7",
         "uniform",
         "random",
+        "full_support",
     }
     import yaml
 
@@ -219,3 +236,45 @@ def test_given_directions_start_the_run_and_the_premises_are_judged_on_them(tmp_
     assert run.attrs["init_applied"] == "given"
     assert run.attrs["init_sha256"] == hashlib.sha256((tmp_path / "v.npz").read_bytes()).hexdigest()
     np.testing.assert_array_equal(run["theta_init_3"], 0.5 * np.array([0.1] * 5))
+
+
+@pytest.mark.parametrize("r", [0.2, 0.5, 0.8])
+def test_the_blow_up_time_is_the_closed_form_at_depths_3_and_4(r):
+    """s* = int_r^inf (b^2 + c)^-(L-1)/2 db, c = 1 - r^2: (pi/2 - arctan(r/sqrt c)) / sqrt c at L = 3 and
+    (1 - r) / c at L = 4; and the scalar flow itself blows up there."""
+    from scipy.integrate import solve_ivp
+
+    from implicit_bias.inits import blow_up_time
+
+    c = 1 - r * r
+    assert blow_up_time(r, 3) == pytest.approx((np.pi / 2 - np.arctan(r / np.sqrt(c))) / np.sqrt(c), rel=1e-12)
+    assert blow_up_time(r, 4) == pytest.approx((1 - r) / c, rel=1e-12)
+    s = blow_up_time(r, 3)
+    flow = solve_ivp(lambda t, v: [v[0] * v[1], v[0] ** 2], (0, s), [1.0, r], rtol=1e-12, atol=1e-12)
+    assert flow.status == -1 or flow.y[0, -1] > 1e5  # it blows up at s*, not before: the step size underflows
+    before = solve_ivp(lambda t, v: [v[0] * v[1], v[0] ** 2], (0, 0.99 * s), [1.0, r], rtol=1e-12, atol=1e-12)
+    assert before.status == 0 and 10 < before.y[0, -1] < 1e3
+
+
+@pytest.mark.parametrize("depth", [3, 4])
+@pytest.mark.parametrize("label", [1.0, -1.0])
+def test_full_support_init_keeps_every_coordinate_in_the_limit(depth, label):
+    """Every coordinate blows up at once, so the flow's limit is the full-support KKT point of the l_(2/L)
+    max-margin problem, |beta_j| ∝ |y x_j|^(-L/(L-2)) with beta_j's sign y x_j's; Theorem 2's gap holds; from
+    the theorem2 init the limit is the one coordinate that blew up first."""
+    from implicit_bias.training.problem import Problem
+    from implicit_bias.training.solvers import GradientFlow
+
+    X, y = np.array([[0.8, -1.2, 1.6, -2.0]]), np.array([label])
+    net = diag(4, depth=depth)
+    vectors = initial_directions("full_support", net, X, seed=0, y=y)
+    assert premise("theorem2", net, vectors, X).holds
+    problem = Problem(net, X, y, "classification")
+    s = y[0] * X[0]
+    expected = np.sign(s) * np.abs(s) ** (-depth / (depth - 2))
+    (run,) = GradientFlow(log_loss_target=-1e8).run(problem, initialize("full_support", net, X, alpha=0.5, seed=0, y=y))
+    limit = run.beta[-1] / np.linalg.norm(run.beta[-1])
+    assert np.linalg.norm(limit - expected / np.linalg.norm(expected)) < 1e-5
+    (generic,) = GradientFlow(log_loss_target=-1e8).run(problem, initialize("theorem2", net, X, alpha=0.5, seed=0))
+    shares = np.abs(generic.beta[-1]) / np.abs(generic.beta[-1]).max()
+    assert np.sum(shares > 1e-2) == 1

@@ -13,7 +13,16 @@ from implicit_bias.theory import check_runs, lemma5_1, regression
 from implicit_bias.theory import classification as mm
 from implicit_bias.theory.claims import classification as claims_classification
 from implicit_bias.theory.claims import regression as claims_regression
-from tests.unit.test_claims import DECIDING, SWEEP, assert_all_pass, even_data, separable, underdetermined, views
+from tests.unit.test_claims import (
+    DECIDING,
+    SWEEP,
+    assert_all_pass,
+    even_data,
+    full_support_point,
+    separable,
+    underdetermined,
+    views,
+)
 
 THEOREM4_RHO = regression.theorem4_rho
 
@@ -123,21 +132,22 @@ def test_lemma5_1_with_the_neighbouring_depth_is_refuted(monkeypatch):
     assert errors and {r.status for r in errors} == {"fail"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue 23): on instances whose limit has no more support than active constraints the "
-    "KKT residual is ~1e-16 for every exponent, so l1 stationarity in place of l_(2/3) is not refuted; "
-    "it needs instances with more support than active constraints",
-)
-def test_l1_stationarity_in_place_of_l_two_thirds_at_depth_3_is_refuted(monkeypatch):
-    net = diag(4, depth=3)
-    runs = views(separable(3, 3, 4), net, "theorem2", [0.3, 1.0], [0, 1], solver=DECIDING, decide=["corollary2"])
-    assert_all_pass(check_runs(["corollary2"], runs), ["corollary2"])
+@pytest.fixture(scope="module")
+def full_support_runs():
+    return views(full_support_point(), diag(4, depth=3), "full_support", [0.3, 1.0], [0], solver=DECIDING)
+
+
+@pytest.mark.parametrize("wrong", [2, 1, 4], ids=["l1", "l2", "exponent 2/4"])
+def test_a_wrong_exponent_in_place_of_l_two_thirds_at_depth_3_is_refuted(full_support_runs, monkeypatch, wrong):
+    """On a limit with more support than active constraints (init full_support) stationarity tells exponents
+    apart: l1, l2 or l_(2/4) in place of l_(2/3) is refuted. (On limits whose support is no larger than their
+    active set every exponent is stationary, and the check says so instead of using them as controls.)"""
+    assert_all_pass(check_runs(["corollary2"], full_support_runs), ["corollary2"])
     real = mm.kkt_residual
     monkeypatch.setattr(
-        mm, "kkt_residual", lambda beta, X, y, T, power, **kw: real(beta, X, y, T, 2 if power == 3 else power, **kw)
+        mm, "kkt_residual", lambda beta, X, y, T, power, **kw: real(beta, X, y, T, wrong if power == 3 else power, **kw)
     )
-    refuted(check_runs(["corollary2"], runs), "corollary2")
+    refuted(check_runs(["corollary2"], full_support_runs), "corollary2")
 
 
 def _theorem6_with_a_ridge(monkeypatch, ridge):

@@ -124,6 +124,10 @@ _LIMIT_TOLERANCE = (
     f"flow: {FLOW_RELATIVE:g} (its limit points agree with independent integrators to ~1e-8); "
     "GD: 10·lr (a fixed step shifts the limit by O(lr))"
 )
+_EXPONENTS = (
+    "L ≥ 3, where the limit tells them apart (more support than active constraints, moduli that differ): "
+    "exponents 1 and 2/(L+1) in place of 2/L"
+)
 _NONE = "none: an observation, reported with its numbers and never passed or failed"
 _DIRECTION_FIGURES = ("direction_error", "tail_fits", "forest", "agreement", "limit_images")
 _LIMIT_FIGURES = ("agreement",)
@@ -180,7 +184,7 @@ _DECLARED = (
         metric=_GAP_OR_KKT,
         tolerance=_GAP_OR_KKT_TOLERANCE,
         premise="theorem2",
-        controls=("ℓ2 max-margin", "the other transform's ℓ_{2/L} max-margin"),
+        controls=("ℓ2 max-margin", "the other transform's ℓ_{2/L} max-margin", _EXPONENTS),
         figures=_DIRECTION_FIGURES,
         predict=c4.predict_theorem2,
         check=c4.check_theorem2,
@@ -194,7 +198,7 @@ _DECLARED = (
         metric=_GAP_OR_KKT,
         tolerance=_GAP_OR_KKT_TOLERANCE,
         premise="theorem2",
-        controls=("ℓ2 max-margin", "DFT-domain ℓ_{2/L} max-margin"),
+        controls=("ℓ2 max-margin", "DFT-domain ℓ_{2/L} max-margin", _EXPONENTS),
         figures=_DIRECTION_FIGURES,
         predict=c4.predict_corollary2,
         check=c4.check_corollary2,
@@ -208,7 +212,7 @@ _DECLARED = (
         metric=_GAP_OR_KKT,
         tolerance=_GAP_OR_KKT_TOLERANCE,
         premise="theorem2",
-        controls=("ℓ2 max-margin", "standard-basis ℓ_{2/L} max-margin"),
+        controls=("ℓ2 max-margin", "standard-basis ℓ_{2/L} max-margin", _EXPONENTS),
         figures=_DIRECTION_FIGURES,
         predict=c4.predict_corollary3,
         check=c4.check_corollary3,

@@ -231,14 +231,50 @@ def kkt_rows(claim, run, S):
     d = run.network.dim
     controls = {"l2 max-margin": kkt(np.eye(d), 1, np.ones(d, dtype=bool))}
     controls.update({f"{name} l_(2/{L}) max-margin": kkt(T, L) for name, T in _alternative_transforms(run, S).items()})
+    support = support_of_limit(run, S)
+    exponents, why = _exponent_controls(run, S, L, support, active)
+    controls.update({name: kkt(S, power, support) for name, power in exponents.items()})
     return judge_vanishing(
         claim,
         run,
         f"KKT stationarity residual of the l_(2/{L}) max-margin (non-convex)",
-        kkt(S, L),
+        kkt(S, L, support),
         tolerance=KKT,
         controls=controls,
+        why=why,
     )
+
+
+EXPONENT_REWEIGHTING = 1.5  # another exponent is a control where it reweights the support's coordinates this much
+
+
+def _exponent_controls(run, S, L, support, active) -> tuple[dict, str]:
+    """Other exponents of the l_(2/L) problem as controls ({name: L' with p = 2/L'}), where the limit can tell them
+    apart, and why not where it cannot. Exponent p' in place of p reweights the objective's gradient on the
+    support by |rho_j|^(p' - p): with no more support coordinates than active constraints any gradient is a
+    combination of the constraints (every exponent is stationary), and with moduli alike it barely moves."""
+    if support.sum() <= active.sum():
+        return {}, (
+            f"the limit's support ({int(support.sum())} coordinates) is no larger than its active constraints "
+            f"({int(active.sum())}): every exponent's stationarity holds there, so other exponents are no control"
+        )
+    rho = np.abs(S @ mm.normalized_margin_direction(run.beta[run.final], run.X, run.y))[support]
+    spread = float(np.log(rho.max() / rho.min()))
+    exponents, alike = {}, []
+    for name, power in (("exponent 1 (l1)", 2), (f"exponent 2/{L + 1}", L + 1)):
+        reweighting = float(np.exp(abs(2.0 / power - 2.0 / L) * spread))
+        if reweighting >= EXPONENT_REWEIGHTING:
+            exponents[name] = power
+        else:
+            alike.append(f"{name} reweights it by x{reweighting:.3g} at most")
+    why = ""
+    if alike:
+        why = (
+            f"the limit's support moduli differ by a factor {np.exp(spread):.3g} only: "
+            + ", ".join(alike)
+            + f" (< x{EXPONENT_REWEIGHTING:g}), too little to tell the exponents apart, so they are no control"
+        )
+    return exponents, why
 
 
 def theorem2_rows(claim, run, prediction):
