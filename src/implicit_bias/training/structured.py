@@ -110,6 +110,11 @@ class ExplicitPhase:
     def evaluations(self) -> int:
         return self.solver.nfev
 
+    def close(self):
+        """Free the solver's stages (16 of theta's size) once Radau has taken over."""
+        self.solver.__dict__.clear()
+        self._dense = None
+
     @property
     def step_size(self) -> float:
         return self.solver.h_abs
