@@ -174,3 +174,27 @@ def test_the_implicit_phase_frees_each_levels_solver(monkeypatch):
     assert run.status == "converged" and "then Radau" in run.reason
     records = run.theta.nbytes + run.beta.nbytes
     assert peak - records < 200 * theta.nbytes, (peak - records) / theta.nbytes
+
+
+def test_a_flow_continued_deep_in_a_stiff_phase_hands_over_at_its_first_level(monkeypatch):
+    """The explicit phase's first level gets FIRST_LEVEL_BUDGET times a level's steps (it finds the step size
+    and crosses the initial transient), not an unbounded budget: a classification continued from deep in its
+    stiff phase (the workflow continues runs a decade at a time) hands over to Radau at once. Unbounded, conv
+    L = 2 at d = 1000 spent minutes of DOP853 steps from -1e7 on."""
+    problem, theta = _problem({"name": "diag", "depth": 2}, "classification")
+    _structured(monkeypatch)
+    solver = GradientFlow(log_loss_target=-1e4)
+    (run,) = solver.run(problem, theta)
+    explicit_steps = []
+    real = structured_module.ExplicitPhase.to
+
+    def counted(self, goal, budget=structured_module.EXPLICIT_LEVEL_STEPS):
+        explicit_steps.append(budget)
+        return real(self, goal, budget)
+
+    monkeypatch.setattr(structured_module.ExplicitPhase, "to", counted)
+    monkeypatch.setattr(structured_module, "EXPLICIT_LEVEL_STEPS", 1)
+    continued = solver.extend(problem, run, -1e5)
+    assert continued.status == "converged"
+    assert explicit_steps[0] == structured_module.FIRST_LEVEL_BUDGET
+    assert "then Radau with a low-rank Jacobian from log L = -10000)" in continued.reason

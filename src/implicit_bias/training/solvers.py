@@ -481,7 +481,15 @@ class GradientFlow:
         low-rank Radau method from the last such level on. ``handover`` is the tau where Radau took over (None
         while explicit)."""
         from .implicit import SlowManifoldStart
-        from .structured import EXPLICIT_LEVEL_STEPS, ExplicitPhase, LowRankRadau, Velocity, drifted, initial_step
+        from .structured import (
+            EXPLICIT_LEVEL_STEPS,
+            FIRST_LEVEL_BUDGET,
+            ExplicitPhase,
+            LowRankRadau,
+            Velocity,
+            drifted,
+            initial_step,
+        )
 
         velocity = Velocity(problem)
         start = SlowManifoldStart(problem) if problem.task == "classification" else None
@@ -508,8 +516,10 @@ class GradientFlow:
             if radau:
                 return radau[0](goal, state)
             evaluations = explicit.evaluations
-            # the first level also finds the step size and crosses the initial transient: no budget there
-            there = explicit.to(goal, budget=self.max_steps if explicit.steps == 0 else EXPLICIT_LEVEL_STEPS)
+            # the first level also finds the step size and crosses the initial transient: a larger budget there
+            # (bounded: a run continued from deep in a stiff flow must hand over soon)
+            first_level = explicit.steps == 0
+            there = explicit.to(goal, budget=EXPLICIT_LEVEL_STEPS * (FIRST_LEVEL_BUDGET if first_level else 1))
             if there is not None and not drifted(-problem.log_loss(there), goal):
                 theta[:] = there
                 return codes.FLOW_CONVERGED, goal, explicit.evaluations - evaluations

@@ -84,6 +84,7 @@ class Velocity:
 
 
 EXPLICIT_LEVEL_STEPS = 20  # DOP853 steps (12 velocities each) a level may take before Radau takes over
+FIRST_LEVEL_BUDGET = 5  # times EXPLICIT_LEVEL_STEPS on the first level (diag L = 3 regression at d = 1000: 46 steps)
 DRIFT = 1e-6  # measured -log L may differ from tau by this, relative to max(1, |tau|)
 
 
