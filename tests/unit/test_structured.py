@@ -198,3 +198,26 @@ def test_a_flow_continued_deep_in_a_stiff_phase_hands_over_at_its_first_level(mo
     assert continued.status == "converged"
     assert explicit_steps[0] == structured_module.FIRST_LEVEL_BUDGET
     assert "then Radau with a low-rank Jacobian from log L = -10000)" in continued.reason
+
+
+def test_a_large_network_records_theta_at_fewer_levels_within_the_memory_bound(monkeypatch):
+    """Theta's records of a structured flow stay within THETA_RECORD_BYTES (fc of width d at d = 1000: 67 levels
+    instead of 200, 0.5 instead of 1.6 GB), never below MIN_STRUCTURED_LEVELS; the reason says so, and the limit
+    is the same."""
+    from implicit_bias.training import solvers
+
+    data = random_dataset("regression", n=10, d=1000, seed=0)
+    network = networks.build_network({"name": "diag", "depth": 2}, 1000)
+    problem = Problem(network, data.X, data.y, "regression")
+    theta = initialize("random", network, data.X, alpha=0.5, seed=0)
+    (full,) = GradientFlow().run(problem, theta)
+    monkeypatch.setattr(solvers, "THETA_RECORD_BYTES", 60 * theta.nbytes)
+    (fewer,) = GradientFlow().run(problem, theta)
+    assert full.theta.shape[0] == 200 and fewer.theta.shape[0] == 60
+    assert "(recorded at 60 levels, not 200: Theta's records would take " in fewer.reason
+    target = GradientFlow().target(problem)
+    assert fewer.status == "converged" and fewer.log_loss[-1] <= target + 1e-6 * abs(target)
+    assert np.linalg.norm(fewer.beta[-1] - full.beta[-1]) / np.linalg.norm(full.beta[-1]) < 1e-8
+    monkeypatch.setattr(solvers, "THETA_RECORD_BYTES", theta.nbytes)
+    (floor,) = GradientFlow().run(problem, theta)
+    assert floor.theta.shape[0] == solvers.MIN_STRUCTURED_LEVELS

@@ -20,6 +20,10 @@ from .problem import Problem, RunResult
 FINEST_RTOL = 1e-15  # relative tolerances below float64's resolution cannot be met
 MAX_CHECKPOINTS = 10_000_000  # a bound on the setting; what fits in memory is checked per run (_check_records)
 MAX_RECORD_BYTES = 4 * 2**30  # beta and Theta at every checkpoint of every run of a batch
+# A flow on the structured operator records Theta at fewer levels where `checkpoints` of them would take more than
+# this (fc of width d at d = 1000: 200 levels of 10^6 parameters are 1.6 GB), but at least MIN_STRUCTURED_LEVELS.
+THETA_RECORD_BYTES = 512 * 2**20
+MIN_STRUCTURED_LEVELS = 40
 # How deep a classification flow continues by default while its checks cannot decide (GradientFlow.cap): as
 # deep as the flow goes in seconds on the paper's networks (diag L = 2, d = 6: -1e12 in 2.4 s) and as float64
 # resolves what the checks measure: the softmax weights, and so X^T r, round to ~tau * eps (docs/results.md).
@@ -319,11 +323,12 @@ class GradientFlow:
     def _classification_target(self) -> float:
         return -1e6 if self.log_loss_target is None else float(self.log_loss_target)
 
-    def levels(self, start: float, stop: float) -> np.ndarray:
-        """Levels of tau = -log L from ``start`` to ``stop``: linear near 0, logarithmic far out."""
+    def levels(self, start: float, stop: float, count: int | None = None) -> np.ndarray:
+        """``count`` (default ``checkpoints``) levels of tau = -log L from ``start`` to ``stop``: linear near 0,
+        logarithmic far out."""
         if start >= stop:
             return np.array([start])
-        levels = np.sinh(np.linspace(np.arcsinh(start), np.arcsinh(stop), self.checkpoints))
+        levels = np.sinh(np.linspace(np.arcsinh(start), np.arcsinh(stop), count or self.checkpoints))
         levels[0], levels[-1] = start, stop
         return levels
 
@@ -357,7 +362,7 @@ class GradientFlow:
         from threadpoolctl import threadpool_limits
 
         thetas = _initial_parameters(problem, thetas0)
-        _check_records("flow.checkpoints", thetas.shape[0], self.checkpoints, problem)
+        _check_records("flow.checkpoints", thetas.shape[0], self._recorded_levels(problem), problem)
         why = [self._invalid_start(problem, theta) for theta in thetas]
         valid = [r for r, w in enumerate(why) if not w]
         # One BLAS thread, as the workflow's jobs run: the stiff phase's linear algebra is small (Radau's
@@ -431,17 +436,25 @@ class GradientFlow:
         notes = [" (stiff: finished with the implicit Radau method)" if stiff else "" for stiff in implicit]
         return self._results(levels, flow, init, thetas, -stop, notes)
 
+    def _recorded_levels(self, problem: Problem) -> int:
+        """How many levels a run records: ``checkpoints``, or on the structured operator as many as keep Theta's
+        records within THETA_RECORD_BYTES (at least MIN_STRUCTURED_LEVELS, never more than asked)."""
+        if not (_regression_on_operator(problem) or problem.network.structured):
+            return self.checkpoints
+        fit = THETA_RECORD_BYTES // (8 * problem.network.n_params)
+        return min(self.checkpoints, max(MIN_STRUCTURED_LEVELS, fit))
+
     def _integrate_structured(self, problem: Problem, thetas, progress=None) -> list[RunResult]:
-        """Every run on the network's structured operator with the low-rank Radau method (``structured``)."""
+        """Every run on the network's structured operator, DOP853 then the low-rank Radau method (``structured``)."""
         init = thetas.copy()
-        runs, K = thetas.shape[0], self.checkpoints
+        runs, K = thetas.shape[0], self._recorded_levels(problem)
         stop = -self.target(problem)
         flow = _flow_records(problem, runs, K)
         levels = np.full((runs, K), np.inf)
         notes = []
         for r in range(runs):
             tau = -problem.log_loss(thetas[r])
-            own = self.levels(tau, stop)
+            own = self.levels(tau, stop, K)
             levels[r, : own.size] = own
             records = (flow.beta[r], flow.log_loss[r], flow.reached[r], flow.theta[r])
             advance = self._structured_advance(problem, thetas[r], tau)
@@ -450,7 +463,7 @@ class GradientFlow:
                 last = own.size - 1
                 flow.status[r] = self._push_to_target(problem, advance, thetas[r], last, -stop, records)
             flow.steps[r] = advance.steps
-            notes.append(_structured_note(advance.handover))
+            notes.append(_structured_note(advance.handover) + _fewer_levels_note(self.checkpoints, problem, K))
         return self._results(levels, flow, init, thetas, -stop, notes)
 
     def _results(self, levels, flow, init, thetas, target, notes) -> list[RunResult]:
@@ -685,6 +698,13 @@ def _flow_records(problem, runs, K) -> SimpleNamespace:
         status=np.zeros(runs, dtype=np.int64),
         steps=np.zeros(runs, dtype=np.int64),
     )
+
+
+def _fewer_levels_note(asked: int, problem, K: int) -> str:
+    if K == asked:
+        return ""
+    full = 8 * asked * problem.network.n_params / 2**30
+    return f" (recorded at {K} levels, not {asked}: Theta's records would take {full:.3g} GiB)"
 
 
 def _structured_note(handover) -> str:
