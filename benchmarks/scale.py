@@ -10,7 +10,7 @@ One line per case:
   full-batch GD at a fixed lr, float64. Over 500 steps, ours with its set-up (checks, operator, records:
   0.4-4 ms a run, which at 50 steps was most of a diag run's time), the reference without. Alternating, in
   the same process, best of three.
-- Flows: ``GradientFlow`` (structured operator, low-rank Radau) to convergence (regression) or to
+- Flows: ``GradientFlow`` (structured operator: DOP853, then the low-rank Radau where it turns stiff) to convergence (regression) or to
   log L = -1e6 (classification), against ``scipy.integrate.solve_ivp`` (LSODA, no Jacobian; RK45 over 5000
   parameters, where LSODA's dense work array does not fit) on the same structured velocity, stopped at ``--cap``
   seconds (reference_seconds is then ">cap").
