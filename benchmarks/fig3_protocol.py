@@ -17,9 +17,9 @@ import time
 import numpy as np
 import torch
 
+from implicit_bias.architectures import conv, diag, fc
 from implicit_bias.datasets import paper_classification
 from implicit_bias.inits import initialize
-from implicit_bias.networks import conv, diag, fc
 from implicit_bias.training import GradientDescent, Problem
 
 ALPHAS = (0.01, 0.5, 1.0)

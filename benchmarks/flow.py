@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
+from implicit_bias.architectures import conv, diag, fc
 from implicit_bias.datasets import paper_classification, random_dataset
 from implicit_bias.inits import initialize
-from implicit_bias.networks import conv, diag, fc
 from implicit_bias.training import GradientFlow, Problem
 
 ALPHAS = (0.01, 0.5, 1.0)

@@ -28,7 +28,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the workflow's jobs run: one
 
 import torch
 
-from implicit_bias import networks
+from implicit_bias import architectures
 from implicit_bias.datasets import random_dataset
 from implicit_bias.inits import initialize
 from implicit_bias.training.problem import Problem
@@ -48,7 +48,7 @@ NETWORKS = {
 
 def _setup(label, task, d, n):
     data = random_dataset(task, n=n, d=d, seed=0)
-    network = networks.build_network(NETWORKS[label], d)
+    network = architectures.build_network(NETWORKS[label], d)
     theta = initialize("random", network, data.X, alpha=0.5, seed=0)
     return Problem(network, data.X, data.y, task), theta
 

@@ -54,7 +54,7 @@ def is_even(x, *, atol: float = 1e-12) -> bool:
 
 
 def orthogonal_decomposition(network: LinearTensorNetwork, *, even: bool = False):
-    """The decomposition of Assumption 1 where the paper gives one, else None.
+    """The decomposition of Assumption 1 where the paper gives one (its architecture declares it), else None.
 
     Args:
         network: the network.
@@ -63,28 +63,9 @@ def orthogonal_decomposition(network: LinearTensorNetwork, *, even: bool = False
     Returns:
         An ``OrthogonalDecomposition`` or None when the architecture has none.
     """
-    d, L = network.dim, network.depth
-    if network.name == "diag":
-        return OrthogonalDecomposition(np.eye(d), (np.eye(d),) * L)
-    if network.name == "conv" and all(k == d for k in network.shape):
-        F = dft_matrix(d)
-        if even:
-            real = F.real.copy()
-            return OrthogonalDecomposition(
-                d ** ((L - 1) / 2) * real, (real,) * L, domain="even inputs and even parameters"
-            )
-        return OrthogonalDecomposition(d ** ((L - 1) / 2) * F, (F.conj(),) * L)
-    if network.name == "transform":
-        return OrthogonalDecomposition(np.asarray(network.settings["matrix"]), (np.eye(d),) * L)
-    if network.name == "matrix_sensing":
-        Q = np.asarray(network.settings["basis"])
-        columns = np.stack([np.outer(Q[:, j], Q[:, j]).ravel(order="F") for j in range(d)], axis=1)
-        # Not a decomposition of M(x) as a tensor: it holds for parameters W_l = Q diag(eta_l) Q^T,
-        # the invariant set that the Corollary 7 initialisation starts in (Appendix F.5).
-        return OrthogonalDecomposition(
-            np.eye(d), (columns,) * L, domain="parameters diagonal in the sensors' eigenbasis"
-        )
-    return None
+    if network.architecture.decomposition is None:
+        return None
+    return network.architecture.decomposition(network, even=even)
 
 
 def single_point_svd(network: LinearTensorNetwork, x, *, rtol: float = 1e-12):

@@ -13,10 +13,11 @@ import re
 
 import numpy as np
 
+from . import architectures
+from .architectures import ARCHITECTURES, build_network
 from .datasets import DataError, Dataset, validate_data
 from .inits import INITS, given_directions
 from .labels import alpha_label, architecture_label
-from .networks import ARCHITECTURES, build_network
 from .theory import CLAIMS
 from .training import make_solver
 
@@ -33,15 +34,25 @@ def _fail(key, message):
     raise ConfigError(f"{key}: {message}")
 
 
+def full_schema(schema: dict) -> dict:
+    """workflow/schemas/config.schema.yaml with its ``architecture`` stub replaced by what the architectures
+    declare (``architectures.config_schema``: their names and settings), so that a new architecture is its
+    module alone."""
+    if "architecture" not in schema.get("$defs", {}):
+        return schema
+    return {**schema, "$defs": {**schema["$defs"], "architecture": architectures.config_schema()}}
+
+
 def schema_problems(config: dict, schema: dict) -> list[str]:
     """What the JSON schema refuses in ``config``, one line each: the key, what is wrong, and for an unknown
-    key the closest known one (Snakemake's own validation prints the whole schema before the line that matters)."""
+    key the closest known one (Snakemake's own validation prints the whole schema before the line that matters).
+    An architecture entry is checked against its module's declared settings (``full_schema``)."""
     import difflib
 
     import jsonschema
 
-    problems = []
-    for error in sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.path)):
+    problems, validator = [], jsonschema.Draft202012Validator(full_schema(schema))
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(e.path)):
         key = ".".join(map(str, error.absolute_path)) or "(top level)"
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             known = list((error.schema.get("properties") or {}).keys())
@@ -154,17 +165,7 @@ def validate_experiment(name: str, spec: dict) -> Dataset:
         if arch.get("name") not in ARCHITECTURES:
             _fail(f"{akey}.name", f"unknown architecture {arch.get('name')!r}; expected one of {sorted(ARCHITECTURES)}")
         try:
-            networks[architecture_label(arch)] = build_network(
-                {
-                    **arch,
-                    **(
-                        {"basis": dataset.basis}
-                        if arch["name"] == "matrix_sensing" and dataset.basis is not None
-                        else {}
-                    ),
-                },
-                d,
-            )
+            networks[architecture_label(arch)] = build_network(arch, d, data_settings={"basis": dataset.basis})
         except (ValueError, TypeError) as error:
             _fail(akey, str(error))
     labels = [architecture_label(a) for a in spec.get("architectures", [])]

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .architectures import orthogonal
 from .decompositions import is_even, orthogonal_decomposition, single_point_svd
 from .networks import LinearTensorNetwork
 
@@ -118,7 +119,8 @@ def _decomposition(network, scheme, *, real=False, X=None):
     if decomposition is None:
         raise ValueError(
             f"{scheme} init needs the orthogonal decomposition of Assumption 1, "
-            f"which {network.describe()} does not have (diag, full-length conv, transform and matrix_sensing do)"
+            f"which {network.describe()} does not have (the architectures that can: {', '.join(orthogonal())}; "
+            "conv with full-length filters)"
         )
     if real and not decomposition.is_real:
         raise ValueError(f"{scheme} init needs a real decomposition (Theorem 4)")

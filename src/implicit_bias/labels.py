@@ -6,17 +6,12 @@ run's labels from its file's attributes, never by parsing the name.
 
 from __future__ import annotations
 
+from .architectures import architecture
+
 
 def architecture_label(spec: dict) -> str:
     """A file-name-safe label such as conv_L2_k3, fc_L3_w4-4, diag_L2, transform_L2_dct."""
-    parts = [spec["name"], f"L{spec.get('depth', 2)}"]
-    if spec.get("filters"):
-        parts.append("k" + "-".join(str(k) for k in spec["filters"]))
-    if spec.get("widths"):
-        parts.append("w" + "-".join(str(w) for w in spec["widths"]))
-    if spec["name"] == "transform":
-        parts.append(str(spec.get("kind", "dct")) + (f"{spec['seed']}" if "seed" in spec else ""))
-    return "_".join(parts)
+    return "_".join([spec["name"], f"L{spec.get('depth', 2)}", *architecture(spec["name"]).label(spec)])
 
 
 def alpha_label(alpha: float) -> str:

@@ -6,20 +6,18 @@ import json
 
 import numpy as np
 
+from .architectures import build_network
 from .datasets import Dataset
 from .inits import describe_init, initialize, read_init_file, resolve_scheme
 from .labels import architecture_label
 from .netcdf import Record
-from .networks import LinearTensorNetwork, build_network
+from .networks import LinearTensorNetwork
 from .training import Problem, RunResult, make_solver
 
 
 def network_for(spec: dict, dataset: Dataset) -> LinearTensorNetwork:
     """Build the architecture ``spec`` for this dataset (matrix sensing takes the data's eigenbasis)."""
-    spec = dict(spec)
-    if spec.get("name") == "matrix_sensing" and "basis" not in spec and dataset.basis is not None:
-        spec["basis"] = dataset.basis
-    return build_network(spec, dataset.X.shape[1])
+    return build_network(spec, dataset.X.shape[1], data_settings={"basis": dataset.basis})
 
 
 def initial_state(dataset: Dataset, *, architecture: dict, init: str | dict, alpha: float, seed: int):

@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
+from implicit_bias.architectures import conv, diag, fc, matrix_sensing, transform
 from implicit_bias.datasets import Dataset, paper_classification, paper_regression, random_dataset
 from implicit_bias.deciding import train_until_decided, undecided_claims
 from implicit_bias.inits import initialize
-from implicit_bias.networks import conv, diag, fc, matrix_sensing, transform
 from implicit_bias.theory import CLAIM_IDS, RunView, check, check_runs, predict
 from implicit_bias.theory import classification as mm
 from implicit_bias.training import GradientDescent, GradientFlow, Problem

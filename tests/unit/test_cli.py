@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from implicit_bias.architectures import conv
 from implicit_bias.cli import main
 from implicit_bias.datasets import Dataset, paper_regression
 from implicit_bias.inits import initialize
 from implicit_bias.netcdf import write_netcdf
-from implicit_bias.networks import conv
 from implicit_bias.runs import train_run
 from implicit_bias.training import GradientFlow, Problem
 

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
+from implicit_bias.architectures import conv, diag, fc
 from implicit_bias.inits import initialize
-from implicit_bias.networks import conv, diag, fc
 from implicit_bias.training import GradientDescent, GradientFlow, Problem, compile_kernels, compiled
 from implicit_bias.training.cache import build_key, file_sha256, kernel_sources
 

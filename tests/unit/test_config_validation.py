@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 import yaml
 
-from implicit_bias.experiments import ConfigError, validate_experiment
+from implicit_bias.experiments import ConfigError, full_schema, validate_experiment
 
-SCHEMA = yaml.safe_load(
+SCHEMA_FILE = yaml.safe_load(
     (Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml").read_text()
 )
+SCHEMA = full_schema(SCHEMA_FILE)  # what the workflow validates with: the architectures' declarations filled in
 
 REGRESSION = {
     "task": "regression",
@@ -706,6 +707,28 @@ def test_schema_problems_are_one_line_each_with_the_closest_key():
         + ", ".join(SCHEMA["$defs"]["experiment"]["properties"]["solver"]["properties"]),
     ]
     assert schema_problems({"experiments": {"exp": REGRESSION}}, SCHEMA) == []
+
+
+def test_the_workflow_checks_architecture_entries_against_the_architectures_own_declarations():
+    """The schema file has a stub for an architecture entry; what a name may be and which settings it takes come
+    from the modules of implicit_bias.architectures, filled in when the workflow validates (schema_problems)."""
+    from implicit_bias.experiments import schema_problems
+
+    def problems(architecture):
+        return schema_problems(
+            {"experiments": {"exp": edited(REGRESSION, ["architectures"], [architecture])}}, SCHEMA_FILE
+        )
+
+    assert problems({"name": "conv", "depth": 2, "filter": [3]}) == [
+        "experiments.exp.architectures.0: unknown key 'filter'; did you mean 'filters'? known keys: name, depth, "
+        "filters, widths, kind, seed, basis_tensors"
+    ]
+    assert problems({"name": "resnet", "depth": 2})[0].startswith(
+        "experiments.exp.architectures.0.name: 'resnet' is not one of ['diag', 'conv', 'fc', 'matrix_sensing'"
+    )
+    assert problems({"name": "fc", "depth": 2, "widths": [0]}) == [
+        "experiments.exp.architectures.0.widths.0: 0 is less than the minimum of 1"
+    ]
 
 
 def test_schema_defaults_never_reach_data_of_another_kind():

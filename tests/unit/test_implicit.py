@@ -4,9 +4,9 @@ the velocity's rounding, and what they reach."""
 import numpy as np
 import pytest
 
+from implicit_bias.architectures import conv, diag
 from implicit_bias.geometry import angle_degrees
 from implicit_bias.inits import initialize
-from implicit_bias.networks import conv, diag
 from implicit_bias.training import GradientFlow, Problem, implicit
 
 EPS = np.finfo(float).eps

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from implicit_bias.architectures import conv, diag, fc, matrix_sensing
 from implicit_bias.decompositions import dft_matrix, single_point_svd
 from implicit_bias.inits import INITS, initial_directions, initialize, premise
-from implicit_bias.networks import conv, diag, fc, matrix_sensing
 
 PAPER_NETWORKS = [fc(2, depth=2), diag(2, depth=2), conv(2, depth=2)]
 

@@ -7,8 +7,8 @@ program in place of the exact one."""
 import numpy as np
 import pytest
 
+from implicit_bias.architectures import conv, diag, fc
 from implicit_bias.decompositions import OrthogonalDecomposition
-from implicit_bias.networks import conv, diag, fc
 from implicit_bias.theory import check_runs, lemma5_1, regression
 from implicit_bias.theory import classification as mm
 from implicit_bias.theory.claims import classification as claims_classification

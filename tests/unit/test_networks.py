@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from implicit_bias.architectures import build_network, conv, diag, fc, generic, matrix_sensing
 from implicit_bias.decompositions import dft_matrix, is_even, orthogonal_decomposition, single_point_svd
-from implicit_bias.networks import build_network, conv, diag, fc, generic, matrix_sensing
 
 
 # --- direct definitions (eqs. 3-5, 10-13), written independently of the entry lists -----------

@@ -4,24 +4,29 @@ import numpy as np
 import pytest
 import torch
 
-from implicit_bias import networks, operators
+from implicit_bias import architectures, operators
 
 RNG = np.random.default_rng(7)
 
 
 def _cases():
     for depth in (2, 3, 4):
-        yield networks.diag(5, depth=depth)
-        yield networks.conv(6, depth=depth)
-        yield networks.conv(6, depth=depth, filters=[3] + [6] * (depth - 2))
-        yield networks.fc(4, depth=depth, widths=[3, 2, 5][: depth - 1])
-        yield networks.transform(4, depth=depth, kind="random_orthogonal", seed=depth)
-    yield networks.matrix_sensing(3, depth=2, basis=np.linalg.qr(RNG.standard_normal((3, 3)))[0])
-    yield networks.matrix_sensing(2, depth=3)
+        yield architectures.diag(5, depth=depth)
+        yield architectures.conv(6, depth=depth)
+        yield architectures.conv(6, depth=depth, filters=[3] + [6] * (depth - 2))
+        yield architectures.fc(4, depth=depth, widths=[3, 2, 5][: depth - 1])
+        yield architectures.transform(4, depth=depth, kind="random_orthogonal", seed=depth)
+    yield architectures.matrix_sensing(3, depth=2, basis=np.linalg.qr(RNG.standard_normal((3, 3)))[0])
+    yield architectures.matrix_sensing(2, depth=3)
 
 
 CASES = list(_cases())
 IDS = [f"{n.name}-L{n.depth}-{n.shape}" for n in CASES]
+
+
+def test_every_architecture_with_an_operator_is_tested_against_its_entry_list():
+    with_operator = {name for name, arch in architectures.ARCHITECTURES.items() if arch.operator is not None}
+    assert {network.name for network in CASES} == with_operator
 
 
 def _entry_list(network):
@@ -78,7 +83,7 @@ def test_torch_computes_the_same_operators(network):
 
 
 def test_large_networks_never_list_their_entries():
-    net = networks.conv(1000, depth=3)  # 10^9 entries
+    net = architectures.conv(1000, depth=3)  # 10^9 entries
     assert net.entry_count == 10**9 and net.structured
     theta = RNG.standard_normal(net.n_params)
     beta = net.beta(theta)
@@ -93,7 +98,11 @@ def test_large_networks_never_list_their_entries():
 def test_entry_count_matches_the_list():
     for network in CASES:
         assert network.entry_count >= network.coord.size
-    assert networks.fc(4, depth=3, widths=[3, 2]).entry_count == 24 == networks.fc(4, depth=3, widths=[3, 2]).coord.size
+    assert (
+        architectures.fc(4, depth=3, widths=[3, 2]).entry_count
+        == 24
+        == architectures.fc(4, depth=3, widths=[3, 2]).coord.size
+    )
 
 
 @pytest.mark.parametrize("network", CASES, ids=IDS)

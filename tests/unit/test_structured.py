@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from implicit_bias import networks
+from implicit_bias import architectures, networks
 from implicit_bias.datasets import random_dataset
 from implicit_bias.inits import initialize
 from implicit_bias.training import structured as structured_module
@@ -16,7 +16,7 @@ SPECS = [{"name": "diag", "depth": 2}, {"name": "conv", "depth": 3}, {"name": "f
 
 def _problem(spec, task, d=6, n=4):
     data = random_dataset(task, n=n, d=d, seed=1)
-    network = networks.build_network(spec, d)
+    network = architectures.build_network(spec, d)
     return Problem(network, data.X, data.y, task), initialize("random", network, data.X, alpha=0.5, seed=0)
 
 
@@ -52,7 +52,7 @@ def test_a_drifting_explicit_phase_hands_over_to_radau():
     """A regression's residual reaches theta's rounding floor under DOP853 (its measured -log L stops following
     tau): the flow hands over to Radau at the first level that drifted, and still reaches its target."""
     data = random_dataset("regression", n=20, d=100, seed=0)
-    network = networks.build_network({"name": "conv", "depth": 2}, 100)
+    network = architectures.build_network({"name": "conv", "depth": 2}, 100)
     problem = Problem(network, data.X, data.y, "regression")
     theta = initialize("random", network, data.X, alpha=0.5, seed=0)
     solver = GradientFlow()
@@ -111,7 +111,7 @@ def test_gd_on_the_operator_stops_a_diverging_run(monkeypatch):
 
 def test_a_network_of_a_billion_entries_trains_without_listing_them():
     data = random_dataset("regression", n=20, d=1000, seed=0)
-    network = networks.conv(1000, depth=3)
+    network = architectures.conv(1000, depth=3)
     problem = Problem(network, data.X, data.y, "regression")
     theta = initialize("random", network, data.X, alpha=0.5, seed=0)
     (run,) = GradientDescent(lr=1e-4, steps=3, checkpoints=2).run(problem, theta)
@@ -127,7 +127,7 @@ def test_a_small_alpha_regression_of_a_mid_sized_network_reaches_theorem4s_limit
     from implicit_bias.training.solvers import REGRESSION_OPERATOR_PARAMS
 
     data = random_dataset("sparse_regression", n=50, d=100, seed=0)
-    network = networks.build_network({"name": "diag", "depth": 2}, 100)
+    network = architectures.build_network({"name": "diag", "depth": 2}, 100)
     assert not network.structured and network.n_params > REGRESSION_OPERATOR_PARAMS
     theta = initialize("uniform", network, data.X, alpha=1e-3, seed=0)
     (run,) = GradientFlow().run(Problem(network, data.X, data.y, "regression"), theta)
@@ -141,7 +141,7 @@ def test_a_flow_on_the_operator_logs_its_checkpoints_and_keeps_its_bits():
     from implicit_bias.training.solvers import Progress
 
     data = random_dataset("sparse_regression", n=50, d=100, seed=0)
-    network = networks.build_network({"name": "diag", "depth": 2}, 100)
+    network = architectures.build_network({"name": "diag", "depth": 2}, 100)
     problem = Problem(network, data.X, data.y, "regression")
     theta = initialize("uniform", network, data.X, alpha=1.0, seed=0)
     lines = []
@@ -161,7 +161,7 @@ def test_the_implicit_phase_frees_each_levels_solver(monkeypatch):
     import tracemalloc
 
     data = random_dataset("regression", n=10, d=3000, seed=0)
-    network = networks.build_network({"name": "diag", "depth": 2}, 3000)
+    network = architectures.build_network({"name": "diag", "depth": 2}, 3000)
     problem = Problem(network, data.X, data.y, "regression")
     theta = initialize("random", network, data.X, alpha=0.5, seed=0)
     monkeypatch.setattr(structured_module, "EXPLICIT_LEVEL_STEPS", 0)  # Radau from the second level on
@@ -207,7 +207,7 @@ def test_a_large_network_records_theta_at_fewer_levels_within_the_memory_bound(m
     from implicit_bias.training import solvers
 
     data = random_dataset("regression", n=10, d=1000, seed=0)
-    network = networks.build_network({"name": "diag", "depth": 2}, 1000)
+    network = architectures.build_network({"name": "diag", "depth": 2}, 1000)
     problem = Problem(network, data.X, data.y, "regression")
     theta = initialize("random", network, data.X, alpha=0.5, seed=0)
     (full,) = GradientFlow().run(problem, theta)

@@ -5,8 +5,8 @@ import pytest
 from scipy.integrate import quad, solve_ivp
 from scipy.optimize import minimize
 
+from implicit_bias.architectures import conv, diag, fc
 from implicit_bias.decompositions import dft_matrix
-from implicit_bias.networks import conv, diag, fc
 from implicit_bias.theory import classification as cls
 from implicit_bias.theory import lemma5_1, regression
 from implicit_bias.theory.claims.observations import check_theory_lemma5_1

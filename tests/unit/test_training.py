@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
+from implicit_bias.architectures import conv, diag, fc
 from implicit_bias.inits import initialize
-from implicit_bias.networks import conv, diag, fc
 from implicit_bias.training import GradientDescent, GradientFlow, Problem, log_spaced_steps, make_solver
 
 PAPER_X, PAPER_Y = np.array([[1.0, 2.0]]), np.array([1.0])
@@ -182,7 +182,7 @@ def test_a_generated_kernel_kept_on_disk_serves_a_new_process_and_a_large_networ
 
     script = (
         "import numpy as np\n"
-        "from implicit_bias.networks import conv\n"
+        "from implicit_bias.architectures import conv\n"
         "from implicit_bias.training import GradientDescent, Problem\n"
         f"X, y = np.array({CLASS_X.tolist()}), np.array({CLASS_Y.tolist()})\n"
         "runs = GradientDescent(lr=0.01, steps=300).run(Problem(conv(2, depth=2), X, y, 'classification'), "

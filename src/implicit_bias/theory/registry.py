@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..architectures import orthogonal
 from ..inits import premise
 from .claims import classification as c4
 from .claims import observations as c6
@@ -28,7 +29,7 @@ from .judging import ANGLE_DEGREES, FLOW_RELATIVE, KKT, RELATIVE_GAP, SINGULAR_R
 from .records import Prediction, RunView
 
 THEOREM, OBSERVATION = "theorem", "observation"
-ORTHOGONAL = ("diag", "conv", "matrix_sensing", "transform")  # architectures with Assumption 1 (conv: full length)
+ORTHOGONAL = orthogonal()  # architectures with Assumption 1: diag, conv (full length), matrix_sensing, transform
 SECTION6 = ("fc", "diag", "conv")
 
 

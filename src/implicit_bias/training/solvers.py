@@ -722,10 +722,8 @@ def _regression_on_operator(problem: Problem) -> bool:
     d = 100, alpha = 1e-3: the step underflowed at log L = -36 of -52; the operator converges in 1.1 s). The
     paper's toy networks (at most 27 parameters) keep the entry engine and its bits; classification keeps it up to
     networks.PARAM_LIMIT, where the operator's deep phase is still 20x slower (fc L = 3, d = 8, to log L = -1e10)."""
-    from ..operators import STRUCTURED
-
     network = problem.network
-    return problem.task == "regression" and network.name in STRUCTURED and network.n_params > REGRESSION_OPERATOR_PARAMS
+    return problem.task == "regression" and network.has_operator and network.n_params > REGRESSION_OPERATOR_PARAMS
 
 
 def _velocity(problem: Problem, theta):
@@ -758,7 +756,7 @@ def compile_kernels() -> list[str]:
     each task: where no ahead-of-time build can be made (``compiled.build``), the workflow does this
     once, before its training jobs, which would otherwise each compile them at once on an empty cache.
     Returns the compiled signatures."""
-    from ..networks import diag
+    from ..architectures import diag
 
     network = diag(2, depth=2)
     X = np.array([[1.0, 0.5], [-0.5, -1.0]])

@@ -1,0 +1,101 @@
+"""Fully-connected linear networks (eq. 5/10): f(x) = x^T W_1 W_2 ... W_{L-1} w_L."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from ..operators import Operator, matvec, vecmat
+from .base import Architecture, check_depth, check_dim, make_network
+
+
+def fc(dim: int, *, depth: int, widths=None):
+    """L-layer fully-connected network (eq. 5/10), v_l = vec(W_l) (column-major), v_L = w_L.
+
+    ``widths`` are the hidden widths d_2..d_L (default: all d). The nonzero entries of the
+    block-diagonal recursion of Appendix B are the paths (a_1, ..., a_L) through the layers:
+    [M(x)]_{a_1 + d_1 a_2, ..., a_{L-1} + d_{L-1} a_L, a_L} = x_{a_1}.
+    """
+    check_dim(dim)
+    check_depth(depth)
+    widths = [dim] * (depth - 1) if widths is None else [int(w) for w in widths]
+    if len(widths) != depth - 1:
+        raise ValueError(
+            f"fc: widths must list the hidden widths d_2..d_L, {depth - 1} value(s) for depth {depth}; got {widths}"
+        )
+    if any(w < 1 for w in widths):
+        raise ValueError(f"fc: widths must be positive integers, got {widths}")
+    dims = [dim, *widths]
+    shape = tuple(dims[l] * dims[l + 1] for l in range(depth - 1)) + (dims[-1],)
+
+    def entries():
+        for path in itertools.product(*(range(n) for n in dims)):
+            index = tuple(path[l] + dims[l] * path[l + 1] for l in range(depth - 1)) + (path[-1],)
+            yield path[0], index, 1.0
+
+    return make_network(ARCHITECTURE, dim, shape, entries, {"depth": depth, "widths": widths})
+
+
+class FullyConnected(Operator):
+    """beta = W_1 W_2 ... W_{L-1} w_L, v_l = vec(W_l) column-major. The gradient of layer l is the outer
+    product of W_{l-1}^T .. W_1^T u with W_{l+1} .. w_L."""
+
+    def __init__(self, network):
+        super().__init__(network)
+        self.dims = [network.dim, *network.settings["widths"]]
+
+    def _matrices(self, layers):
+        # column-major vec(W) of a (a x b) matrix is the row-major (b x a) matrix W^T
+        return [
+            v.reshape(*v.shape[:-1], self.dims[l + 1], self.dims[l]).swapaxes(-1, -2) for l, v in enumerate(layers[:-1])
+        ]
+
+    def _suffixes(self, Ws, w):
+        """[W_1 .. w_L, W_2 .. w_L, ..., w_L]: the chain's right ends."""
+        ends = [w]
+        for W in reversed(Ws):
+            ends.insert(0, matvec(W, ends[0]))
+        return ends
+
+    def beta_of(self, layers):
+        return self._suffixes(self._matrices(layers), layers[-1])[0]
+
+    def pullback_of(self, u, layers):
+        Ws = self._matrices(layers)
+        ends = self._suffixes(Ws, layers[-1])
+        grads, left = [], u
+        for l, W in enumerate(Ws):
+            # d f / d W_l = left right^T; its column-major vec is the row-major (right x left) outer product
+            outer = ends[l + 1][..., :, None] * left[..., None, :]
+            grads.append(outer.reshape(*outer.shape[:-2], -1))
+            left = vecmat(left, W)
+        grads.append(left)
+        return grads
+
+    def gram(self, X, theta, chunk=None):
+        """<x_i^T P_l, x_j^T P_l> |s_(l+1)|^2 summed over layers: d f/d W_l = (P_l^T x) s_(l+1)^T."""
+        layers = self.layers(theta)
+        Ws = self._matrices(layers)
+        ends = self._suffixes(Ws, layers[-1])
+        total, left = 0.0, X
+        for l, W in enumerate(Ws):
+            total = total + (left @ left.T) * (ends[l + 1] @ ends[l + 1])
+            left = left @ W
+        return total + left @ left.T
+
+
+ARCHITECTURE = Architecture(
+    name="fc",
+    build=fc,
+    description="fully-connected linear network, beta = W_1 ... W_(L-1) w_L (eq. 5)",
+    settings={
+        "widths": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1},
+            "description": "fc: hidden widths d_2..d_L; default d.",
+        }
+    },
+    operator=FullyConnected,
+    entry_count=lambda dim, shape, settings: math.prod([dim, *settings["widths"]]),
+    label=lambda spec: ["w" + "-".join(str(w) for w in spec["widths"])] if spec.get("widths") else [],
+)
