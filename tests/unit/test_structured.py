@@ -46,6 +46,11 @@ def test_structured_flow_reaches_the_entry_lists_limit(monkeypatch, spec, task, 
     assert structured.log_loss[-1] <= solver.target(problem) + 1e-6 * abs(solver.target(problem))
     error = np.linalg.norm(structured.beta[-1] - reference.beta[-1]) / np.linalg.norm(reference.beta[-1])
     assert error < 1e-8
+    # every level on the way, Radau's interpolated ones too, is where the entry list's flow was at that tau
+    # (the last is where each pushed its measured loss to the target)
+    assert np.array_equal(structured.progress[:-1], reference.progress[:-1])
+    scale = np.linalg.norm(reference.beta[:-1], axis=1)
+    assert np.max(np.linalg.norm(structured.beta[:-1] - reference.beta[:-1], axis=1) / scale) < 1e-6
 
 
 def test_a_drifting_explicit_phase_hands_over_to_radau():
@@ -154,10 +159,41 @@ def test_a_flow_on_the_operator_logs_its_checkpoints_and_keeps_its_bits():
     assert float(lines[-1].split("log L = ")[1].split(",")[0]) == pytest.approx(told.log_loss[18], rel=1e-6)
 
 
-def test_the_implicit_phase_frees_each_levels_solver(monkeypatch):
-    """scipy's solvers sit in reference cycles (closures over themselves): unless their arrays are dropped, one
-    solver per level piles up ~10 copies of theta a level (2.4 GB at P = 10^6). Memory beyond the records stays
-    under 200 copies of theta over 100 Radau levels (without: ~1000)."""
+def test_a_classifications_radau_steps_are_not_cut_at_the_levels(monkeypatch):
+    """One low-rank Radau solver carries a classification flow past the levels, which it interpolates (its
+    collocation polynomial), and reaches the same limit as a solver a level, whose steps were cut at each:
+    recording 200 levels costs exactly the velocity evaluations of recording 20 (a solver a level: 1.6x)."""
+    from implicit_bias.training.solvers import GradientFlow as Flow
+
+    data = random_dataset("classification", n=10, d=300, seed=0)
+    network = architectures.build_network({"name": "diag", "depth": 2}, 300)
+    problem = Problem(network, data.X, data.y, "classification")
+    theta = initialize("random", network, data.X, alpha=0.5, seed=0)
+    monkeypatch.setattr(structured_module, "EXPLICIT_LEVEL_STEPS", 0)  # Radau from the first level on
+    target = -1e4
+    few, many = (GradientFlow(checkpoints=K, log_loss_target=target).run(problem, theta)[0] for K in (20, 200))
+    per_level = lambda self, problem, theta, make, first, bound: self._radau_step(problem, theta, make, first)  # noqa: E731
+    monkeypatch.setattr(Flow, "_continued_radau_step", per_level)
+    (cut,) = GradientFlow(checkpoints=200, log_loss_target=target).run(problem, theta)
+    assert few.status == many.status == cut.status == "converged" and "then Radau" in many.reason
+    assert few.steps == many.steps < cut.steps / 1.5
+    relative = np.linalg.norm(many.beta - cut.beta, axis=1) / np.linalg.norm(cut.beta, axis=1)
+    assert relative[-1] < 1e-8 and relative.max() < 1e-6, relative
+    # where the interpolated loss drifts from tau, the run goes on from the last level with a solver a level
+    monkeypatch.undo()
+    monkeypatch.setattr(structured_module, "EXPLICIT_LEVEL_STEPS", 0)
+    drifts = iter([False] * 50 + [True])
+    monkeypatch.setattr(structured_module, "drifted", lambda measured, tau: next(drifts, False))
+    (fell_back,) = GradientFlow(checkpoints=200, log_loss_target=target).run(problem, theta)
+    assert next(drifts, None) is None  # the drift was met
+    assert fell_back.status == "converged" and fell_back.steps > many.steps
+    assert np.linalg.norm(fell_back.beta[-1] - cut.beta[-1]) / np.linalg.norm(cut.beta[-1]) < 1e-8
+
+
+def test_the_implicit_phase_frees_its_solver(monkeypatch):
+    """scipy's solvers sit in reference cycles (closures over themselves): unless their arrays are dropped, each
+    run's solver lingers until a full garbage collection (a solver per level piled up ~10 copies of theta a
+    level, 2.4 GB at P = 10^6). Memory beyond the records stays under 200 copies of theta over 100 Radau levels."""
     import tracemalloc
 
     data = random_dataset("regression", n=10, d=3000, seed=0)
