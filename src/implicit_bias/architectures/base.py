@@ -54,6 +54,16 @@ class Architecture:
     from_data: tuple[str, ...] = ()
 
 
+def sizes_setting(description: str) -> dict:
+    """The JSON schema of a setting that lists one positive size per layer (conv's filters, fc's widths)."""
+    return {"type": "array", "items": {"type": "integer", "minimum": 1}, "description": description}
+
+
+def sizes_label(prefix: str, sizes) -> list[str]:
+    """A label part such as k3-3 or w16-16 for a sizes setting, none where it is left to its default."""
+    return [prefix + "-".join(str(k) for k in sizes)] if sizes else []
+
+
 def check_depth(depth):
     if not isinstance(depth, (int, np.integer)) or depth < 2:
         raise ValueError(f"depth must be an integer >= 2 (the paper's L >= 2), got {depth!r}")

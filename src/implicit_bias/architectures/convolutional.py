@@ -6,7 +6,7 @@ import itertools
 
 from ..decompositions import OrthogonalDecomposition, dft_matrix
 from ..operators import Operator, fft_of, product
-from .base import Architecture, check_depth, check_dim, make_network
+from .base import Architecture, check_depth, check_dim, make_network, sizes_label, sizes_setting
 
 
 def conv(dim: int, *, depth: int, filters=None):
@@ -64,14 +64,8 @@ ARCHITECTURE = Architecture(
     name="conv",
     build=conv,
     description="circular convolutional network (eq. 4)",
-    settings={
-        "filters": {
-            "type": "array",
-            "items": {"type": "integer", "minimum": 1},
-            "description": "conv: k_1..k_(L-1) (k_L = d); default full length.",
-        }
-    },
+    settings={"filters": sizes_setting("conv: k_1..k_(L-1) (k_L = d); default full length.")},
     operator=Convolution,
-    label=lambda spec: ["k" + "-".join(str(k) for k in spec["filters"])] if spec.get("filters") else [],
+    label=lambda spec: sizes_label("k", spec.get("filters")),
     decomposition=decomposition,
 )

@@ -6,7 +6,7 @@ import itertools
 import math
 
 from ..operators import Operator, matvec, vecmat
-from .base import Architecture, check_depth, check_dim, make_network
+from .base import Architecture, check_depth, check_dim, make_network, sizes_label, sizes_setting
 
 
 def fc(dim: int, *, depth: int, widths=None):
@@ -88,14 +88,8 @@ ARCHITECTURE = Architecture(
     name="fc",
     build=fc,
     description="fully-connected linear network, beta = W_1 ... W_(L-1) w_L (eq. 5)",
-    settings={
-        "widths": {
-            "type": "array",
-            "items": {"type": "integer", "minimum": 1},
-            "description": "fc: hidden widths d_2..d_L; default d.",
-        }
-    },
+    settings={"widths": sizes_setting("fc: hidden widths d_2..d_L; default d.")},
     operator=FullyConnected,
     entry_count=lambda dim, shape, settings: math.prod([dim, *settings["widths"]]),
-    label=lambda spec: ["w" + "-".join(str(w) for w in spec["widths"])] if spec.get("widths") else [],
+    label=lambda spec: sizes_label("w", spec.get("widths")),
 )
