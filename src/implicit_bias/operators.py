@@ -111,6 +111,11 @@ class Operator:
             total = [t if l == m else t + g for l, (t, g) in enumerate(zip(total, moved))]
         return concat(total)
 
+    def flow_coordinates(self, X, theta):
+        """Fewer coordinates that a flow from theta on data X moves in, exactly (an object with ``start``,
+        ``velocity(xi, loss_of)`` and ``theta_of(xi)``), or None: the flow moves in theta itself."""
+        return None
+
     def gram(self, X, theta, chunk: int = 16):
         """The per-point gradients' Gram matrix [<grad f(x_i), grad f(x_j)>] for the rows of X (one theta,
         NumPy): X J J^T X^T, by a pullback and a Jacobian-vector product per point (never the n x P matrix

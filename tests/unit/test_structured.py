@@ -53,6 +53,30 @@ def test_structured_flow_reaches_the_entry_lists_limit(monkeypatch, spec, task, 
     assert np.max(np.linalg.norm(structured.beta[:-1] - reference.beta[:-1], axis=1) / scale) < 1e-6
 
 
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("widths", [[7], [5, 4], [3, 5, 2]], ids=["L2", "L3", "L4"])
+def test_a_fully_connected_flow_moves_its_first_layer_in_the_data_row_space(task, widths):
+    """W_1 = W_1(0) + X^T B: the explicit phase integrates B (n x d_2) and the other layers, and its velocity is the
+    full one's, mapped through X^T (the first layer) and the identity (the others), at any point."""
+    data = random_dataset(task, n=4, d=9, seed=1)
+    network = architectures.build_network({"name": "fc", "depth": len(widths) + 1, "widths": widths}, 9)
+    problem = Problem(network, data.X, data.y, task)
+    theta = initialize("random", network, data.X, alpha=0.7, seed=0)
+    velocity = Velocity(problem)
+    flow = network.operator.flow_coordinates(data.X, theta)
+    np.testing.assert_array_equal(flow.theta_of(flow.start), theta)
+    xi = flow.start + 0.1 * np.random.default_rng(0).standard_normal(flow.start.size)
+    reduced = flow.velocity(xi, velocity.loss_of)
+    n, width = data.X.shape[0], widths[0]
+    first = data.X.T @ reduced[: n * width].reshape(n, width)
+    mapped = np.concatenate([first.ravel(order="F"), reduced[n * width :]])
+    full = velocity(flow.theta_of(xi))[0]
+    assert np.abs(mapped - full).max() < 1e-13 * np.abs(full).max()
+    assert flow.start.size == network.n_params - (9 - n) * width
+    square = random_dataset(task, n=9, d=9, seed=1)  # no fewer points than inputs: nothing to gain
+    assert network.operator.flow_coordinates(square.X, theta) is None
+
+
 def test_a_drifting_explicit_phase_hands_over_to_radau():
     """A regression's residual reaches theta's rounding floor under DOP853 (its measured -log L stops following
     tau): the flow hands over to Radau at the first level that drifted, and still reaches its target."""

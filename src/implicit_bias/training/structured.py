@@ -48,7 +48,10 @@ class Velocity:
 
     def _residual(self, theta):
         """(log L, d log L / d f, the weights of the Hessian's per-point term) at theta."""
-        f = self.X @ self.op.beta(theta)
+        return self.loss_of(self.X @ self.op.beta(theta))
+
+    def loss_of(self, f):
+        """(log L, d log L / d f, the weights of the Hessian's per-point term) at the outputs f."""
         if self.classification:
             margins = -self.y * f
             top = margins.max()
@@ -98,12 +101,20 @@ def initial_step(velocity, theta) -> float:
 class ExplicitPhase:
     """DOP853 on the velocity from (theta, tau), one solver throughout (its steps are not cut at the levels, which
     may be many to a step); ``to(goal)`` returns theta at goal from the step's dense output (7th order), or None
-    where that took more than ``budget`` steps past the last level, or failed."""
+    where that took more than ``budget`` steps past the last level, or failed.
+
+    Where the operator has fewer coordinates the flow moves in (``Operator.flow_coordinates``: a fully-connected
+    network's first layer stays in the data's row space), DOP853 integrates those, and theta is rebuilt at the
+    levels; Radau, which takes over from a level's theta, works on theta itself."""
 
     def __init__(self, velocity, theta, tau, *, rtol, atol, first_step):
-        self.solver = DOP853(
-            lambda t, th: velocity(th)[0], tau, theta.copy(), np.inf, rtol=rtol, atol=atol, first_step=first_step
-        )
+        coordinates = velocity.op.flow_coordinates(velocity.X, theta)
+        if coordinates is None:
+            fun, start, self._theta_of = (lambda t, th: velocity(th)[0]), theta.copy(), None
+        else:
+            fun = lambda t, xi: coordinates.velocity(xi, velocity.loss_of)  # noqa: E731
+            start, self._theta_of = coordinates.start, coordinates.theta_of
+        self.solver = DOP853(fun, tau, start, np.inf, rtol=rtol, atol=atol, first_step=first_step)
         self._dense, self._dense_at = None, None
         self.steps = 0
 
@@ -132,10 +143,12 @@ class ExplicitPhase:
         if solver.t < goal:
             return None
         if solver.t == goal:
-            return solver.y.copy()
-        if self._dense_at != solver.t:  # one interpolant a step (3 more velocities), for every level in it
-            self._dense, self._dense_at = solver.dense_output(), solver.t
-        return self._dense(goal)
+            there = solver.y.copy()
+        else:
+            if self._dense_at != solver.t:  # one interpolant a step (3 more velocities), for every level in it
+                self._dense, self._dense_at = solver.dense_output(), solver.t
+            there = self._dense(goal)
+        return there if self._theta_of is None else self._theta_of(there)
 
 
 def drifted(measured_tau: float, tau: float) -> bool:
