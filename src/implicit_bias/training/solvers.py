@@ -708,7 +708,7 @@ class GradientFlow:
             solver = held[0]
             if goal > solver.t_bound:
                 solver.t_bound, solver.status = goal, "running"
-            solver.rtol, solver.newton_tol = rtol, max(10 * np.finfo(float).eps / rtol, min(0.03, rtol**0.5))
+            solver.tolerate(rtol)
             start, budget = solver.nfev, self.max_steps - state.steps
             while solver.status == "running" and solver.t < goal and solver.nfev - start <= budget:
                 solver.step()

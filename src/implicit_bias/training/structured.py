@@ -252,12 +252,12 @@ class LowRankRadau(ManifoldStartMixin, Radau):
         OdeSolver.__init__(self, fun, t0, y0, t_bound, vectorized=False)
         self.y_old = None
         self.max_step = max_step
-        self.rtol, self.atol = rtol, atol
+        self.atol = atol
+        self.tolerate(rtol)
         self.f = self.fun(self.t, self.y)
         self.h_abs = min(abs(first_step), abs(t_bound - t0))
         self.h_abs_old = None
         self.error_norm_old = None
-        self.newton_tol = max(10 * np.finfo(float).eps / rtol, min(0.03, rtol**0.5))
         self.sol = None
         self.jac_factor = None
 
@@ -279,3 +279,9 @@ class LowRankRadau(ManifoldStartMixin, Radau):
         self.LU_complex = None
         self.Z = None
         self.start_on(start)
+
+    def tolerate(self, rtol):
+        """Set the relative tolerance, and Newton's with it as scipy's Radau derives it (a solver carried across
+        levels takes each level's, ``stiff_rtol``)."""
+        self.rtol = rtol
+        self.newton_tol = max(10 * np.finfo(float).eps / rtol, min(0.03, rtol**0.5))
