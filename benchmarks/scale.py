@@ -1,6 +1,6 @@
 """Research scale: training at d = 1000, n = 100 on the structured operators, beside plain references.
 
-    python benchmarks/scale.py [--d 1000] [--n 100] [--cases gd,flow] [--cap 60]
+    python benchmarks/scale.py [--d 1000] [--n 100] [--cases gd,flow,deep] [--cap 60]
 
 One line per case:
     scale case=<network>/<task>/<solver> d=… n=… seconds=… reference_seconds=… ratio=… peak_mb=…
@@ -14,6 +14,9 @@ One line per case:
   log L = -1e6 (classification), against ``scipy.integrate.solve_ivp`` (LSODA, no Jacobian; RK45 over 5000
   parameters, where LSODA's dense work array does not fit) on the same structured velocity, stopped at ``--cap``
   seconds (reference_seconds is then ">cap").
+- Deep flows (``deep``): classification to log L = -1e10, past DEEP_TAU = 1e8 on the support vectors' slow manifold
+  (``training/slow_manifold``); no reference (solve_ivp does not get past -1e6 within the cap on these), so
+  reference_seconds and ratio are ``na``.
 peak_mb is the peak of Python-tracked memory (NumPy's arrays included) in a separate, untimed run of the case.
 """
 
@@ -170,19 +173,36 @@ def flow_cases(d, n, cap):
             yield f"{label}/{task}/flow({run.status})", ours, shown, ratio, peak
 
 
+def deep_cases(d, n, target=-1e10):
+    for label in NETWORKS:
+        if label in REGRESSION_ONLY:
+            continue
+        problem, theta = _setup(label, "classification", d, n)
+        solver = GradientFlow(log_loss_target=target)
+        start = time.perf_counter()
+        (run,) = solver.run(problem, theta)
+        ours = time.perf_counter() - start
+        peak = _peak_mb(lambda s=solver, p=problem, t=theta: s.run(p, t))
+        yield f"{label}/classification_to_{target:g}/flow({run.status})", ours, "na", None, peak
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--d", type=int, default=1000)
     parser.add_argument("--n", type=int, default=100)
-    parser.add_argument("--cases", default="gd,flow")
+    parser.add_argument("--cases", default="gd,flow,deep")
     parser.add_argument("--cap", type=float, default=60.0, help="seconds a reference flow may take")
     args = parser.parse_args()
-    groups = {"gd": lambda: gd_cases(args.d, args.n), "flow": lambda: flow_cases(args.d, args.n, args.cap)}
+    groups = {
+        "gd": lambda: gd_cases(args.d, args.n),
+        "flow": lambda: flow_cases(args.d, args.n, args.cap),
+        "deep": lambda: deep_cases(args.d, args.n),
+    }
     for name in args.cases.split(","):
         for case, seconds, reference, ratio, peak in groups[name]():
             print(
                 f"scale case={case} d={args.d} n={args.n} seconds={seconds:.3g} reference_seconds={reference} "
-                f"ratio={ratio:.3g} peak_mb={peak:.0f}",
+                f"ratio={'na' if ratio is None else f'{ratio:.3g}'} peak_mb={peak:.0f}",
                 flush=True,
             )
 

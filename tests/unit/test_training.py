@@ -429,12 +429,12 @@ def test_a_plain_classification_flow_continues_to_the_default_cap_and_a_cap_at_t
     from implicit_bias.training.solvers import DEFAULT_LOG_LOSS_CAP
 
     plain = make_solver({"name": "flow"})
-    assert plain.cap("classification") == DEFAULT_LOG_LOSS_CAP == -1e12 and plain.continues("classification")
+    assert plain.cap("classification") == DEFAULT_LOG_LOSS_CAP == -1e100 and plain.continues("classification")
     assert plain.cap("regression") is None and not plain.continues("regression")
     at_target = make_solver({"name": "flow", "log_loss_target": -1e4, "log_loss_cap": -1e4})
     assert at_target.cap("classification") == -1e4 and not at_target.continues("classification")
-    deep = make_solver({"name": "flow", "log_loss_target": -1e100})
-    assert deep.cap("classification") == -1e100 and not deep.continues("classification")
+    deep = make_solver({"name": "flow", "log_loss_target": -1e120})
+    assert deep.cap("classification") == -1e120 and not deep.continues("classification")
     assert make_solver({"name": "flow", "log_loss_cap": -1e30}).cap("classification") == -1e30
 
 

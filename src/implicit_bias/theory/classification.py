@@ -131,13 +131,26 @@ def residual_direction(beta, X, y) -> np.ndarray:
     return unit(X.T @ (-y * weights))
 
 
+def run_residual_direction(network: LinearTensorNetwork, theta, X, y) -> np.ndarray:
+    """u = X^T r / ||X^T r|| at a run's theta: by the softmax weights, or where the run continued on its slow
+    manifold (lowest margin >= DEEP_TAU, where float64 no longer resolves them) by the weights of the flow's limit
+    there (``limit_weights``), which that phase moved by."""
+    from ..limit_weights import DEEP_TAU, limit_weights
+
+    beta = network.beta(theta)
+    if (y * (X @ beta)).min() < DEEP_TAU:
+        return residual_direction(beta, X, y)
+    return unit(X.T @ (-y * limit_weights(network.operator, X, y, theta)))  # r = -y p, as residual_direction
+
+
 def singular_vector_residual(network: LinearTensorNetwork, theta, X, y, *, u=None) -> float:
     """Theorem 1 (eq. 8): max_l || v_l/|v_l| - g_l/|g_l| || with g_l = M(-u) o (v_1, .., I, .., v_L).
 
-    ``u`` defaults to the run's own X^T r / |X^T r| at theta; a fixed ``u`` tests another direction.
+    ``u`` defaults to the run's own X^T r / |X^T r| at theta (``run_residual_direction``); a fixed ``u`` tests
+    another direction.
     """
     if u is None:
-        u = residual_direction(network.beta(theta), X, y)
+        u = run_residual_direction(network, theta, X, y)
     layers = network.unflatten(theta)
     grads = network.unflatten(network.gradient(-u, theta))
     return float(max(np.linalg.norm(unit(v) - unit(g)) for v, g in zip(layers, grads)))

@@ -24,10 +24,11 @@ MAX_RECORD_BYTES = 4 * 2**30  # beta and Theta at every checkpoint of every run 
 # this (fc of width d at d = 1000: 200 levels of 10^6 parameters are 1.6 GB), but at least MIN_STRUCTURED_LEVELS.
 THETA_RECORD_BYTES = 512 * 2**20
 MIN_STRUCTURED_LEVELS = 40
-# How deep a classification flow continues by default while its checks cannot decide (GradientFlow.cap): as
-# deep as the flow goes in seconds on the paper's networks (diag L = 2, d = 6: -1e12 in 2.4 s) and as float64
-# resolves what the checks measure: the softmax weights, and so X^T r, round to ~tau * eps (docs/results.md).
-DEFAULT_LOG_LOSS_CAP = -1e12
+# How deep a classification flow continues by default while its checks cannot decide (GradientFlow.cap). Past
+# DEEP_TAU it moves on its support vectors' slow manifold (``slow_manifold``), in log tau, in seconds per tens of
+# decades; the l1 biases of diag and conv networks at d = 1000 need ~1e40 to 1e50 (their gaps fall like 1/log tau).
+# Beta grows like tau, and its squares must stay in float64's range.
+DEFAULT_LOG_LOSS_CAP = -1e100
 
 
 def _require(condition: bool, message: str):
@@ -407,8 +408,20 @@ class GradientFlow:
             )
 
     def _integrate(self, problem: Problem, thetas, progress=None) -> list[RunResult]:
-        if _regression_on_operator(problem) or problem.network.structured:
+        if _regression_on_operator(problem) or problem.network.structured or self._starts_deep(problem, thetas):
             return self._integrate_structured(problem, thetas, progress)
+        if self._goes_deep(problem):
+            # the entry list's kernels to DEEP_TAU, then the slow manifold on the structured path (``extend``)
+            from ..limit_weights import DEEP_TAU
+
+            shallow = replace(
+                self, log_loss_target=-DEEP_TAU, log_loss_cap=None, checkpoints=max(2, self.checkpoints // 2)
+            )
+            deeper = max(2, self.checkpoints - shallow.checkpoints)
+            ends = shallow._integrate(problem, thetas, progress)
+            return [
+                self.extend(problem, end, self.target(problem), checkpoints=deeper) if end.ok else end for end in ends
+            ]
         init = thetas.copy()
         runs, K = thetas.shape[0], self.checkpoints
         stop = -self.target(problem)
@@ -435,6 +448,21 @@ class GradientFlow:
             steps[r] += advance.steps
         notes = [" (stiff: finished with the implicit Radau method)" if stiff else "" for stiff in implicit]
         return self._results(levels, flow, init, thetas, -stop, notes)
+
+    def _goes_deep(self, problem: Problem) -> bool:
+        """Whether a classification flow's target is past DEEP_TAU, where it continues on its slow manifold."""
+        from ..limit_weights import DEEP_TAU
+
+        return problem.task == "classification" and -self.target(problem) > DEEP_TAU
+
+    @staticmethod
+    def _starts_deep(problem: Problem, thetas) -> bool:
+        """Whether every run starts where a classification flow continues on its slow manifold (a run continued
+        past DEEP_TAU), which the structured path integrates for any network (by its entry list where it has no
+        structured operator)."""
+        from ..limit_weights import DEEP_TAU
+
+        return problem.task == "classification" and all(-problem.log_loss(t) >= DEEP_TAU for t in thetas)
 
     def _recorded_levels(self, problem: Problem) -> int:
         """How many levels a run records: ``checkpoints``, or on the structured operator as many as keep Theta's
@@ -464,7 +492,9 @@ class GradientFlow:
                 flow.status[r] = self._push_to_target(problem, advance, thetas[r], last, -stop, records)
             flow.steps[r] = advance.steps
             advance.close()
-            notes.append(_structured_note(advance.handover) + _fewer_levels_note(self.checkpoints, problem, K))
+            notes.append(
+                _structured_note(advance.handover, advance.deep_from) + _fewer_levels_note(self.checkpoints, problem, K)
+            )
         return self._results(levels, flow, init, thetas, -stop, notes)
 
     def _results(self, levels, flow, init, thetas, target, notes) -> list[RunResult]:
@@ -492,8 +522,10 @@ class GradientFlow:
     def _structured_advance(self, problem, theta, tau, stop):
         """advance(goal) on the network's structured operator (``structured``), in place: DOP853 level by level
         while a level takes at most EXPLICIT_LEVEL_STEPS steps and the measured -log L follows tau, then the
-        low-rank Radau method from the last such level on. ``handover`` is the tau where Radau took over (None
-        while explicit)."""
+        low-rank Radau method from the last such level on; a classification, from the first level at or past
+        DEEP_TAU, on its slow manifold (``slow_manifold``). ``handover`` is the tau where Radau took over (None
+        while explicit), ``deep_from`` where the slow manifold did."""
+        from ..limit_weights import DEEP_TAU
         from .implicit import SlowManifoldStart
         from .structured import (
             EXPLICIT_LEVEL_STEPS,
@@ -524,9 +556,16 @@ class GradientFlow:
             )
 
         explicit = ExplicitPhase(velocity, theta, tau, rtol=self.rtol, atol=self.atol, first_step=first)
-        radau = []
+        radau, deep = [], []
 
         def step(goal, state):
+            if deep:
+                return deep[0](goal, state)
+            if problem.task == "classification" and state.tau >= DEEP_TAU:
+                advance.deep_from = state.tau
+                close()
+                deep.append(self._slow_manifold_step(problem, theta, state.tau))
+                return deep[0](goal, state)
             if radau:
                 return radau[0](goal, state)
             evaluations = explicit.evaluations
@@ -548,10 +587,39 @@ class GradientFlow:
             status, tau, more = radau[0](goal, state)
             return status, tau, spent + more
 
+        def close():
+            explicit.close()
+            for phase in radau + deep:
+                phase.close()
+            radau.clear()
+
         advance = _Advance(tau, step)
-        advance.handover = None
-        advance.close = lambda: radau and radau[0].close()
+        advance.handover = advance.deep_from = None
+        advance.close = close
         return advance
+
+    def _slow_manifold_step(self, problem, theta, tau):
+        """A step function (as ``_radau_step``'s) on the flow's slow manifold from (theta, tau): its deep phase
+        (``slow_manifold``), whose budget of max_steps counts its velocity evaluations."""
+        from .slow_manifold import SlowManifoldPhase
+
+        phase = SlowManifoldPhase(problem, theta, tau)
+
+        def step(goal, state):
+            if goal <= state.tau:
+                return codes.FLOW_CONVERGED, state.tau, 0
+            start = phase.evaluations
+            there = phase.to(goal)
+            spent = phase.evaluations - start
+            if there is None or not np.all(np.isfinite(there)):
+                return codes.FLOW_STALLED, state.tau, spent
+            theta[:] = there
+            if state.steps + spent > self.max_steps:
+                return codes.FLOW_MAX_STEPS, goal, spent
+            return codes.FLOW_CONVERGED, goal, spent
+
+        step.close = phase.close
+        return step
 
     @staticmethod
     def _record(problem, theta, tau, k, records) -> float:
@@ -771,10 +839,14 @@ def _fewer_levels_note(asked: int, problem, K: int) -> str:
     return f" (recorded at {K} levels, not {asked}: Theta's records would take {full:.3g} GiB)"
 
 
-def _structured_note(handover) -> str:
+def _structured_note(handover, deep_from=None) -> str:
     if handover is None:
-        return " (structured operator; explicit DOP853 throughout)"
-    return f" (structured operator; DOP853, then Radau with a low-rank Jacobian from log L = {-handover:.6g})"
+        phases = "explicit DOP853 throughout" if deep_from is None else "DOP853"
+    else:
+        phases = f"DOP853, then Radau with a low-rank Jacobian from log L = {-handover:.6g}"
+    if deep_from is not None:
+        phases += f", then on the support vectors' slow manifold from log L = {-deep_from:.6g}"
+    return f" (structured operator; {phases})"
 
 
 REGRESSION_OPERATOR_PARAMS = 32  # regression flows of networks above this size train on their operator

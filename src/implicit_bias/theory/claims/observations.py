@@ -51,8 +51,8 @@ def check_remark1_xtr_direction(run, prediction):
     if (rows := gate("remark1_xtr_direction", run, prediction)) is not None:
         return rows
     early = _level_index(run, 0.1)
-    u_final = mm.residual_direction(run.beta[run.final], run.X, run.y)
-    u_early = mm.residual_direction(run.beta[early], run.X, run.y)
+    u_final = mm.run_residual_direction(run.network, run.theta[run.final], run.X, run.y)
+    u_early = mm.run_residual_direction(run.network, run.theta[early], run.X, run.y)
     angle = angle_degrees(u_final, u_early)
     settled = "settled" if angle < 0.01 else "still moving"
     return [
