@@ -1,6 +1,6 @@
 """Training until the checks can decide: a classification flow continues a decade of log L at a time,
 down to its cap (``GradientFlow.cap``), while a check of the claims it serves is inconclusive in a way that
-more training could settle, or passes only by extrapolation. (Apart from ``runs`` so that training that
+more training could settle, passes only by extrapolation, or fails by a tail fit (which stands only at the cap). (Apart from ``runs`` so that training that
 does not continue runs no claim code.)"""
 
 from __future__ import annotations
@@ -63,12 +63,14 @@ def train_until_decided(solver, problem, result, decide, log=None):
             return result, f"nothing left that training could decide at log L = {result.log_loss[-1]:.4g}"
         if target <= cap:
             return result, (
-                f"reached the cap log L = {cap:g} with {', '.join(undecided)} still inconclusive or extrapolated"
+                f"reached the cap log L = {cap:g} with {', '.join(undecided)} still inconclusive, extrapolated or "
+                "failing by a tail fit"
             )
         target = max(10 * target, cap)
         if log:
             log(
-                f"{', '.join(undecided)} inconclusive or extrapolated at log L = {result.log_loss[-1]:.4g}: "
+                f"{', '.join(undecided)} inconclusive, extrapolated or failing by a tail fit at log L = "
+                f"{result.log_loss[-1]:.4g}: "
                 f"continuing to {target:.4g}"
             )
         extended = solver.extend(problem, result, target)
