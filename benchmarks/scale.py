@@ -14,7 +14,7 @@ One line per case:
   log L = -1e6 (classification), against ``scipy.integrate.solve_ivp`` (LSODA, no Jacobian; RK45 over 5000
   parameters, where LSODA's dense work array does not fit) on the same structured velocity, stopped at ``--cap``
   seconds (reference_seconds is then ">cap").
-- Deep flows (``deep``): classification to log L = -1e10, past DEEP_TAU = 1e8 on the support vectors' slow manifold
+- Deep flows (``deep``): classification to log L = -1e10, past DEEP_TAU = 1e7 on the support vectors' slow manifold
   (``training/slow_manifold``); no reference (solve_ivp does not get past -1e6 within the cap on these), so
   reference_seconds and ratio are ``na``.
 peak_mb is the peak of Python-tracked memory (NumPy's arrays included) in a separate, untimed run of the case.
