@@ -36,6 +36,19 @@ def limit_weights(op, X, y, theta) -> np.ndarray:
     return weights / weights.sum()
 
 
+def _least_squares_form(gram, b):
+    """(R, t) with |R w - t|^2 / 2 = w^T G w / 2 - b^T w + const: G = R^T R by Cholesky (a 1e-14 ridge), or, where
+    rounding leaves G indefinite (points whose gradients are dependent), by its eigenvalues clipped at the ridge."""
+    ridge = 1e-14 * np.trace(gram) / gram.shape[0]
+    try:
+        R = np.linalg.cholesky(gram + ridge * np.eye(gram.shape[0])).T
+        return np.ascontiguousarray(R), solve_triangular(R, b, trans="T")
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh((gram + gram.T) / 2)
+        root = np.sqrt(np.maximum(values, ridge))
+        return np.ascontiguousarray(root[:, None] * vectors.T), (vectors.T @ b) / root
+
+
 def manifold_program(op, Xy, phi):
     """(w over all points, the velocity J_A^T w) at phi (normalised margins near 1): the quadratic program
     min w^T G w / 2 - b^T w over w >= 0 with the capture constraints' b. It is solved on the points whose constraint
@@ -51,12 +64,8 @@ def manifold_program(op, Xy, phi):
     while True:
         rows = Xy[active]
         gram = op.gram(rows, phi)
-        gram[np.diag_indices_from(gram)] += 1e-14 * np.trace(gram) / rows.shape[0]
-        try:
-            R = np.linalg.cholesky(gram).T  # gram = R^T R: w^T G w / 2 - b^T w = |R w - R^-T b|^2 / 2 + const
-        except np.linalg.LinAlgError:
-            return None, None
-        w_active, _ = nnls(np.ascontiguousarray(R), solve_triangular(R, bound[active], trans="T"))
+        R, target = _least_squares_form(gram, bound[active])
+        w_active, _ = nnls(R, target)
         velocity = op.pullback(rows.T @ w_active, phi[None, :])[0]
         rates = Xy @ op.beta_jvp(phi[None, :], velocity[None, :])[0]  # (G w)_i for every point
         violated = ~active & (rates < bound - 1e-9)

@@ -84,3 +84,20 @@ def test_a_flow_continued_past_deep_tau_reaches_corollary_2s_l1_max_margin():
     assert np.allclose(deep.log_loss[on_manifold], -deep.progress[on_manifold], rtol=1e-8)
     assert gap(shallow.beta[-1]) > 1e-3
     assert gap(deep.beta[-1]) < 1e-3
+
+
+def test_the_program_solves_by_eigenvalues_where_cholesky_fails(monkeypatch):
+    """Where rounding leaves the points' Gram matrix indefinite (dependent gradients), the program is solved through
+    its eigenvalues instead: the same weights and velocity as by Cholesky, where both apply."""
+    problem, theta = _deep_state({"name": "diag", "depth": 2})
+    network, X, y = problem.network, problem.X, problem.y
+    phi = theta / (y * (X @ network.beta(theta))).min() ** 0.5
+    by_cholesky = manifold_program(network.operator, X * y[:, None], phi)
+
+    def indefinite(matrix):
+        raise np.linalg.LinAlgError("Matrix is not positive definite")
+
+    monkeypatch.setattr(np.linalg, "cholesky", indefinite)
+    by_eigenvalues = manifold_program(network.operator, X * y[:, None], phi)
+    for a, b in zip(by_cholesky, by_eigenvalues):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
