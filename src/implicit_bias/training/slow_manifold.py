@@ -32,6 +32,7 @@ import numpy as np
 from scipy.integrate import DOP853
 
 from ..limit_weights import manifold_program
+from .structured import DenseSteps
 
 __all__ = ["SlowManifoldPhase"]
 
@@ -41,8 +42,8 @@ ATOL = 1e-13
 
 class SlowManifoldPhase:
     """The deep phase from (theta, tau): DOP853 on phi in s = log tau. ``to(goal)`` returns Theta at tau = goal
-    (from the step's dense output), or None where the integration failed; ``weights(goal)`` the limit's loss
-    weights there."""
+    (from the step's dense output), or None where the integration failed; ``evaluations`` counts the velocities
+    (each a quadratic program)."""
 
     def __init__(self, problem, theta, tau):
         self.op = problem.network.operator
@@ -50,12 +51,9 @@ class SlowManifoldPhase:
         self.Xy = problem.X * problem.y[:, None]
         self.evaluations = 0
         phi = theta / tau ** (1.0 / self.depth)
-        self.solver = DOP853(self._velocity, np.log(tau), phi, np.inf, rtol=RTOL, atol=ATOL, first_step=1e-3)
-        self._dense, self._dense_at = None, None
-
-    @property
-    def steps(self) -> int:
-        return self.evaluations
+        self._steps = DenseSteps(
+            DOP853(self._velocity, np.log(tau), phi, np.inf, rtol=RTOL, atol=ATOL, first_step=1e-3)
+        )
 
     def _velocity(self, s, phi):
         self.evaluations += 1
@@ -64,22 +62,9 @@ class SlowManifoldPhase:
             return np.full(phi.size, np.nan)  # a wild trial stage: DOP853 rejects the step
         return velocity - phi / self.depth
 
-    def phi(self, goal):
-        solver, s = self.solver, np.log(goal)
-        while solver.t < s:
-            solver.step()
-            if solver.status != "running" or not np.all(np.isfinite(solver.y)):
-                return None
-        if solver.t == s:
-            return solver.y.copy()
-        if self._dense_at != solver.t:
-            self._dense, self._dense_at = solver.dense_output(), solver.t
-        return self._dense(s)
-
     def to(self, goal):
-        phi = self.phi(goal)
+        phi = self._steps.to(np.log(goal))
         return None if phi is None else goal ** (1.0 / self.depth) * phi
 
     def close(self):
-        self.solver.__dict__.clear()
-        self._dense = None
+        self._steps.close()

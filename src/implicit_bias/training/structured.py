@@ -104,6 +104,38 @@ def initial_step(velocity, theta) -> float:
     return first if np.isfinite(first) and first > 0 else 1e-6
 
 
+class DenseSteps:
+    """An explicit scipy solver driven step by step (not solve_ivp, which keeps every step's state: GBs at
+    P = 10^6): ``to(goal, budget)`` steps until the solver is at or past goal and returns its state there, from the
+    last step's dense output (one interpolant a step, for every goal inside it), or None where that took more than
+    ``budget`` steps or failed."""
+
+    def __init__(self, solver):
+        self.solver, self.steps = solver, 0
+        self._dense, self._dense_at = None, None
+
+    def to(self, goal, budget=np.inf):
+        solver, taken = self.solver, 0
+        while solver.t < goal:
+            if taken >= budget:
+                return None
+            solver.step()
+            taken += 1
+            self.steps += 1
+            if solver.status != "running" or not np.all(np.isfinite(solver.y)):
+                return None
+        if solver.t == goal:
+            return solver.y.copy()
+        if self._dense_at != solver.t:  # DOP853: 3 more velocities an interpolant
+            self._dense, self._dense_at = solver.dense_output(), solver.t
+        return self._dense(goal)
+
+    def close(self):
+        """Free the solver's stages (DOP853: 16 of the state's size)."""
+        self.solver.__dict__.clear()
+        self._dense = None
+
+
 class ExplicitPhase:
     """DOP853 on the velocity from (theta, tau), one solver throughout (its steps are not cut at the levels, which
     may be many to a step); ``to(goal)`` returns theta at goal from the step's dense output (7th order), or None
@@ -122,40 +154,27 @@ class ExplicitPhase:
             start, self._theta_of = coordinates.start, coordinates.theta_of
             rtol = rtol * FEWER_COORDINATES_RTOL
         self.solver = DOP853(fun, tau, start, np.inf, rtol=rtol, atol=atol, first_step=first_step)
-        self._dense, self._dense_at = None, None
-        self.steps = 0
+        self._steps = DenseSteps(self.solver)
+
+    @property
+    def steps(self) -> int:
+        return self._steps.steps
 
     @property
     def evaluations(self) -> int:
         return self.solver.nfev
 
     def close(self):
-        """Free the solver's stages (16 of theta's size) once Radau has taken over."""
-        self.solver.__dict__.clear()
-        self._dense = None
+        """Free the solver's stages once Radau has taken over."""
+        self._steps.close()
 
     @property
     def step_size(self) -> float:
         return self.solver.h_abs
 
     def to(self, goal, budget=EXPLICIT_LEVEL_STEPS):
-        solver = self.solver
-        for _ in range(budget):
-            if solver.t >= goal:
-                break
-            solver.step()
-            self.steps += 1
-            if solver.status != "running" or not np.all(np.isfinite(solver.y)):
-                return None
-        if solver.t < goal:
-            return None
-        if solver.t == goal:
-            there = solver.y.copy()
-        else:
-            if self._dense_at != solver.t:  # one interpolant a step (3 more velocities), for every level in it
-                self._dense, self._dense_at = solver.dense_output(), solver.t
-            there = self._dense(goal)
-        return there if self._theta_of is None else self._theta_of(there)
+        there = self._steps.to(goal, budget)
+        return there if there is None or self._theta_of is None else self._theta_of(there)
 
 
 def drifted(measured_tau: float, tau: float) -> bool:
