@@ -9,6 +9,7 @@ from implicit_bias.datasets import random_dataset
 from implicit_bias.inits import initialize
 from implicit_bias.limit_weights import DEEP_TAU, limit_weights, manifold_program
 from implicit_bias.theory import classification as mm
+from implicit_bias.training import slow_manifold
 from implicit_bias.training.problem import Problem
 from implicit_bias.training.slow_manifold import SlowManifoldPhase
 from implicit_bias.training.solvers import GradientFlow
@@ -101,3 +102,23 @@ def test_the_program_solves_by_eigenvalues_where_cholesky_fails(monkeypatch):
     by_eigenvalues = manifold_program(network.operator, X * y[:, None], phi)
     for a, b in zip(by_cholesky, by_eigenvalues):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+
+
+def test_the_slow_manifold_does_not_depend_on_its_capture_band(monkeypatch):
+    """The capture band is a numerical device (points that close to the lowest normalised margin are held on the
+    manifold): with a band 1000x narrower (and an rtol 1000x tighter, so that the integration's own noise stays below
+    it) the flow from -1e7 reaches the same beta at -1e14, and the same Theorem 1 residual (u from the limit's
+    weights, each with its own band)."""
+    problem, theta = _deep_state({"name": "diag", "depth": 2}, tau=1e7)
+    network, X, y = problem.network, problem.X, problem.y
+    tau = -problem.log_loss(theta)
+    ends = []
+    for band, rtol in ((1e-6, 1e-9), (1e-9, 1e-12)):
+        monkeypatch.setattr(limit_weights_module, "CAPTURE_BAND", band)
+        monkeypatch.setattr(slow_manifold, "RTOL", rtol)
+        monkeypatch.setattr(slow_manifold, "ATOL", rtol * 1e-4)
+        there = SlowManifoldPhase(problem, theta, tau).to(1e14)
+        ends.append((network.beta(there), mm.singular_vector_residual(network, there, X, y)))
+    (beta, residual), (narrow_beta, narrow_residual) = ends
+    assert np.linalg.norm(beta - narrow_beta) / np.linalg.norm(beta) < 1e-6
+    assert narrow_residual == pytest.approx(residual, rel=1e-3, abs=1e-9)
