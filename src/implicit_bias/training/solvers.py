@@ -539,7 +539,9 @@ class GradientFlow:
 
         velocity = Velocity(problem)
         start = SlowManifoldStart(problem) if problem.task == "classification" else None
-        first = initial_step(velocity, theta)
+        # a run continued past DEEP_TAU goes on the slow manifold at once: no explicit phase to start
+        deep_start = problem.task == "classification" and tau >= DEEP_TAU
+        first = None if deep_start else initial_step(velocity, theta)
 
         def solver(t, bound, first_step, rtol):
             # driven step by step (not solve_ivp, which keeps every step's state: GBs at P = 10^6)
@@ -555,7 +557,11 @@ class GradientFlow:
                 start=start,
             )
 
-        explicit = ExplicitPhase(velocity, theta, tau, rtol=self.rtol, atol=self.atol, first_step=first)
+        explicit = (
+            None
+            if deep_start
+            else ExplicitPhase(velocity, theta, tau, rtol=self.rtol, atol=self.atol, first_step=first)
+        )
         radau, deep = [], []
 
         def step(goal, state):
@@ -588,7 +594,8 @@ class GradientFlow:
             return status, tau, spent + more
 
         def close():
-            explicit.close()
+            if explicit is not None:
+                explicit.close()
             for phase in radau + deep:
                 phase.close()
             radau.clear()
