@@ -8,6 +8,7 @@ from implicit_bias.architectures import conv, diag
 from implicit_bias.geometry import angle_degrees
 from implicit_bias.inits import initialize
 from implicit_bias.training import GradientFlow, Problem, implicit
+from implicit_bias.training.structured import Coordinates, Velocity
 
 EPS = np.finfo(float).eps
 
@@ -23,7 +24,7 @@ def three_support_vectors():
 
 def scipys_start(monkeypatch):
     """The implicit phase as it was: scipy's Newton start (the last step's polynomial) and rtol = stiff_rtol."""
-    monkeypatch.setattr(implicit, "SlowManifoldStart", lambda problem: None)
+    monkeypatch.setattr(implicit, "SlowManifoldStart", lambda coordinates, labels: None)
     monkeypatch.setattr(implicit, "ROUNDING", 0.0)
 
 
@@ -54,7 +55,7 @@ def test_each_stage_starts_with_the_support_vectors_margins_grown_by_its_time():
     problem, theta = three_support_vectors()
     (deep,) = GradientFlow(log_loss_target=-1e8).run(problem, theta[None])
     t, state = -deep.log_loss[-1], deep.theta_final
-    start = implicit.SlowManifoldStart(problem)
+    start = implicit.SlowManifoldStart(Coordinates(Velocity(problem), state), problem.y)
     signed = problem.y[:, None] * problem.X
     margins = signed @ problem.network.beta(state)
     active = np.exp(margins.min() - margins) > implicit.ACTIVE

@@ -77,6 +77,35 @@ def test_a_fully_connected_flow_moves_its_first_layer_in_the_data_row_space(task
     assert network.operator.flow_coordinates(square.X, theta) is None
 
 
+@pytest.mark.parametrize("widths", [[7], [5, 4], [3, 5, 2]], ids=["L2", "L3", "L4"])
+def test_the_row_space_linearization_is_thetas_mapped_back(widths):
+    """Radau integrates a fully-connected flow in the row-space coordinates too: their low-rank Jacobian is theta's
+    conjugated by the coordinates' map T (theta = theta0 + T xi), J_xi = T^+ J_theta T, and the kept points'
+    outputs, gradients and Gram matrix are theta's (computed there by the operator)."""
+    data = random_dataset("classification", n=4, d=9, seed=1)
+    network = architectures.build_network({"name": "fc", "depth": len(widths) + 1, "widths": widths}, 9)
+    problem = Problem(network, data.X, data.y, "classification")
+    theta = initialize("random", network, data.X, alpha=0.7, seed=0)
+    coordinates = Velocity(problem).coordinates(theta)
+    assert coordinates.reduced
+    xi = coordinates.start + 0.1 * np.random.default_rng(0).standard_normal(coordinates.start.size)
+    at = coordinates.theta_of(xi)
+    keep = np.array([0, 2, 3])
+    ours, theirs = (
+        coordinates.linearization(xi, keep),
+        structured_module.PointLinearization(network.operator, at, data.X[keep]),
+    )
+    np.testing.assert_allclose(coordinates.outputs(xi), data.X @ network.beta(at), rtol=1e-12)
+    np.testing.assert_allclose(ours.gram, theirs.gram, rtol=1e-12)
+    T = np.column_stack([coordinates.theta_of(xi + e) - at for e in np.eye(xi.size)])  # the linear part of theta_of
+    a = np.array([0.3, -1.2, 0.7])
+    np.testing.assert_allclose(T @ ours.pullback(a), theirs.pullback(a), rtol=1e-10, atol=1e-12)
+    x = np.random.default_rng(1).standard_normal(xi.size)
+    np.testing.assert_allclose(ours.jvp(x), theirs.jvp(T @ x), rtol=1e-10)
+    reduced, full = coordinates.jacobian(xi).dense(), Velocity(problem).jacobian(at).dense()
+    np.testing.assert_allclose(T @ reduced, full @ T, atol=1e-10 * np.abs(full).max())
+
+
 def test_a_drifting_explicit_phase_hands_over_to_radau():
     """A regression's residual reaches theta's rounding floor under DOP853 (its measured -log L stops following
     tau): the flow hands over to Radau at the first level that drifted, and still reaches its target."""

@@ -112,6 +112,12 @@ class RowSpaceFlow:
         Ws = [v.reshape(self.op.dims[l + 2], self.op.dims[l + 1]).T for l, v in enumerate(rest[:-1])]
         return B, Ws, rest[-1]
 
+    def outputs(self, xi):
+        """f(x_i) for every point, at xi."""
+        B, Ws, w = self._split(xi)
+        s = self.op._suffixes(Ws, w)[0]
+        return self.XW1 @ s + self.XX @ (B @ s)
+
     def velocity(self, xi, loss_of):
         B, Ws, w = self._split(xi)
         ends = self.op._suffixes(Ws, w)  # [s = W_2 .. w_L, ..., w_L]
@@ -120,19 +126,62 @@ class RowSpaceFlow:
         if c is None:
             return np.full(xi.size, np.nan)
         XXc = self.XX @ c
-        grads, left = [np.outer(c, s).ravel()], self.XW1.T @ c + B.T @ XXc  # W_1^T X^T c
+        grads = self._rest_gradients(ends, Ws, self.XW1.T @ c + B.T @ XXc)  # from W_1^T X^T c
+        g2 = (c @ XXc) * (s @ s) + sum(g @ g for g in grads)
+        if not (g2 > 0.0 and np.isfinite(g2)):
+            return np.full(xi.size, np.nan)
+        return -np.concatenate([np.outer(c, s).ravel(), *grads]) / g2
+
+    @staticmethod
+    def _rest_gradients(ends, Ws, left):
+        """The gradients of layers 2..L, from left = W_1^T X^T c."""
+        grads = []
         for l, W in enumerate(Ws):
             grads.append((ends[l + 1][:, None] * left[None, :]).ravel())
             left = left @ W
         grads.append(left)
-        g2 = (c @ XXc) * (s @ s) + sum(g @ g for g in grads[1:])
-        if not (g2 > 0.0 and np.isfinite(g2)):
-            return np.full(xi.size, np.nan)
-        return -np.concatenate(grads) / g2
+        return grads
+
+    def linearization(self, xi, keep):
+        """The outputs of the points ``keep`` selects, linearised at xi in these coordinates
+        (``structured.PointLinearization``'s maps, theta's mapped back)."""
+        return RowSpaceLinearization(self, xi, keep)
 
     def theta_of(self, xi):
         B = xi[: self.n * self.width].reshape(self.n, self.width)
         return np.concatenate([(self.W1 + self.X.T @ B).ravel(order="F"), xi[self.n * self.width :]])
+
+
+class RowSpaceLinearization:
+    """The kept points' outputs linearised at xi, in ``RowSpaceFlow``'s coordinates, in O(k n + P_rest) a map:
+    ``pullback(a)`` is the gradient of sum_i a_i f(x_i) mapped back (first layer: a s^T, in B), ``jvp(x)`` the
+    outputs' derivative along x (first layer: X X^T dB s), ``gram`` the gradients' Gram matrix in theta's metric."""
+
+    def __init__(self, flow, xi, keep):
+        B, self.Ws, w = flow._split(xi)
+        self.flow, self.keep = flow, keep
+        self.ends = flow.op._suffixes(self.Ws, w)
+        self.XW1 = (flow.XW1 + flow.XX @ B)[keep]  # X_k W_1
+        self.XX = flow.XX[keep]
+        s = self.ends[0]
+        total, left = self.XX[:, keep] * (s @ s), self.XW1
+        for l, W in enumerate(self.Ws):
+            total = total + (left @ left.T) * (self.ends[l + 1] @ self.ends[l + 1])
+            left = left @ W
+        self.gram = total + left @ left.T
+
+    def pullback(self, a):
+        c = np.zeros(self.flow.n)
+        c[self.keep] = a
+        grads = self.flow._rest_gradients(self.ends, self.Ws, self.XW1.T @ a)
+        return np.concatenate([np.outer(c, self.ends[0]).ravel(), *grads])
+
+    def jvp(self, x):
+        dB, dWs, dw = self.flow._split(x)
+        ds = dw  # the chain s = W_2 .. w_L differentiated from its right end
+        for l in range(len(self.Ws) - 1, -1, -1):
+            ds = dWs[l] @ self.ends[l + 1] + self.Ws[l] @ ds
+        return self.XX @ (dB @ self.ends[0]) + self.XW1 @ ds
 
 
 ARCHITECTURE = Architecture(

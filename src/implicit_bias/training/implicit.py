@@ -40,34 +40,35 @@ def stiff_rtol(rtol: float, task: str, tau: float) -> float:
 
 
 class SlowManifoldStart:
-    """Newton's start for Radau's stages on a classification flow's slow manifold (see the module)."""
+    """Newton's start for Radau's stages on a classification flow's slow manifold (see the module), in the
+    coordinates the solver integrates (``structured.Coordinates``: theta, or fewer)."""
 
-    def __init__(self, problem):
-        self.op = problem.network.operator
-        self.signed = problem.y[:, None] * problem.X  # margin_i = signed[i] . beta
+    def __init__(self, coordinates, labels):
+        self.coordinates, self.labels = coordinates, labels  # margin_i = labels_i f(x_i)
 
-    def stages(self, t, theta, times) -> np.ndarray:
-        """States at ``times`` (columns, as scipy's dense output gives them) to start Newton from: theta with
+    def stages(self, t, state, times) -> np.ndarray:
+        """States at ``times`` (columns, as scipy's dense output gives them) to start Newton from: the state with
         the active points' margins moved up by (time - t), their differences kept."""
-        margins = self.signed @ self.op.beta(theta)
+        margins = self.labels * self.coordinates.outputs(state)
         active = np.nonzero(np.exp(margins.min() - margins) > ACTIVE)[0]
-        rows = self.signed[active]
-        out = np.empty((theta.size, len(times)))
+        out = np.empty((state.size, len(times)))
         for j, time in enumerate(times):
-            out[:, j] = self._onto(theta, rows, margins[active] + (time - t))
+            out[:, j] = self._onto(state, active, margins[active] + (time - t))
         return out
 
-    def _onto(self, theta, rows, target) -> np.ndarray:
-        """theta moved along the margins' gradients until rows . beta = target (Gauss-Newton; margins are
-        polynomials of degree L in theta). Where it cannot get there, the best point reached: Newton decides."""
+    def _onto(self, state, active, target) -> np.ndarray:
+        """The state moved along the active margins' gradients until they are at target (Gauss-Newton; margins
+        are polynomials of degree L in theta). Where it cannot get there, the best point reached: Newton decides."""
         tolerance = MARGIN_TOLERANCE + 10 * np.finfo(float).eps * np.max(np.abs(target))
+        signs = self.labels[active]
         for _ in range(MAX_ITERATIONS):
-            miss = rows @ self.op.beta(theta) - target
+            miss = signs * self.coordinates.outputs(state)[active] - target
             if not np.all(np.isfinite(miss)) or np.max(np.abs(miss)) <= tolerance:
                 break
-            step = np.linalg.lstsq(self.op.gram(rows, theta), miss, rcond=None)[0]
-            theta = theta - self.op.pullback(rows.T @ step, theta)
-        return theta
+            points = self.coordinates.linearization(state, active)
+            step = np.linalg.lstsq(signs[:, None] * points.gram * signs[None, :], miss, rcond=None)[0]
+            state = state - points.pullback(signs * step)
+        return state
 
 
 class ManifoldStartMixin:
@@ -77,6 +78,11 @@ class ManifoldStartMixin:
     nothing here asks for dense output."""
 
     start: SlowManifoldStart | None = None
+
+    @staticmethod
+    def theta_of(y):
+        """Theta at the solver's state y (theta itself; a solver in fewer coordinates maps them back)."""
+        return y
 
     def start_on(self, start: SlowManifoldStart | None):
         """Start every Newton iteration from ``start`` (None: scipy's own start), the first step's too."""

@@ -538,23 +538,26 @@ class GradientFlow:
         )
 
         velocity = Velocity(problem)
-        start = SlowManifoldStart(problem) if problem.task == "classification" else None
         # a run continued past DEEP_TAU goes on the slow manifold at once: no explicit phase to start
         deep_start = problem.task == "classification" and tau >= DEEP_TAU
         first = None if deep_start else initial_step(velocity, theta)
 
         def solver(t, bound, first_step, rtol):
-            # driven step by step (not solve_ivp, which keeps every step's state: GBs at P = 10^6)
+            # driven step by step (not solve_ivp, which keeps every step's state: GBs at P = 10^6), in the
+            # coordinates the flow moves in from theta (fc: the first layer in the data's row space, a tenth of
+            # theta at d = 1000, n = 100); the solver's state is its own: theta is overwritten at the levels
+            coordinates = velocity.coordinates(theta)
             return LowRankRadau(
-                lambda t, th: velocity(th)[0],
+                lambda t, y: coordinates(y),
                 t,
-                theta.copy(),  # the solver's own state: theta is overwritten with interpolated levels
+                coordinates.start,
                 bound,
-                jac=lambda t, th: velocity.jacobian(th),
+                jac=lambda t, y: coordinates.jacobian(y),
                 first_step=first_step,
                 rtol=rtol,
                 atol=self.atol,
-                start=start,
+                start=SlowManifoldStart(coordinates, problem.y) if problem.task == "classification" else None,
+                theta_of=coordinates.theta_of,
             )
 
         explicit = (
@@ -632,7 +635,7 @@ class GradientFlow:
     def _record(problem, theta, tau, k, records) -> float:
         """Record theta at tau as checkpoint k; returns the measured log L."""
         beta, log_loss, reached, theta_rec = records
-        measured = _velocity(problem, theta)[1]
+        measured = _measured_log_loss(problem, theta)
         beta[k], theta_rec[k], log_loss[k], reached[k] = problem.network.beta(theta), theta, measured, tau
         return measured
 
@@ -650,17 +653,21 @@ class GradientFlow:
     def _push_to_target(self, problem, advance, theta, last, target, records) -> int:
         """The integration variable tau and the measured -log L drift apart by the integration error:
         continue until the measured loss reaches the target (the last record is then the final state)."""
-        measured = records[1][last]
+        measured, before = records[1][last], None
         for _ in range(100):
             deficit = measured - target  # how far the measured log L is above its target
             if deficit <= 1e-9 * max(1.0, abs(target)):
+                return codes.FLOW_CONVERGED
+            if measured == before and deficit <= codes.NEAR_TARGET:
+                # the push moved theta by less than its rounding (a regression's last decades: the velocity is
+                # 1/|g|, tiny where L is): at the round-off floor, within a factor 2 of a residual target
                 return codes.FLOW_CONVERGED
             status = advance(advance.tau + deficit)
             if status == codes.FLOW_STALLED and deficit <= codes.NEAR_TARGET:
                 return codes.FLOW_CONVERGED  # at the round-off floor, within a factor 2 of a residual target
             if status != codes.FLOW_CONVERGED:
                 return status
-            measured = self._record(problem, theta, advance.tau, last, records)
+            before, measured = measured, self._record(problem, theta, advance.tau, last, records)
         return codes.FLOW_CONVERGED if measured - target <= codes.NEAR_TARGET else codes.FLOW_STALLED
 
     def _explicit_advance(self, problem, theta, tau):
@@ -693,9 +700,14 @@ class GradientFlow:
     def _implicit_advance(self, problem, theta, tau):
         """advance(goal): scipy's Radau (with the exact Jacobian) from (theta, tau) to tau = goal, in place."""
         from .implicit import ManifoldRadau, SlowManifoldStart
+        from .structured import Coordinates, Velocity
 
         flow_velocity = compiled.kernels().flow_velocity
-        start = SlowManifoldStart(problem) if problem.task == "classification" else None
+        start = (
+            SlowManifoldStart(Coordinates(Velocity(problem), theta), problem.y)
+            if problem.task == "classification"
+            else None
+        )
 
         def solver(t, goal, first_step, rtol):
             return ManifoldRadau(
@@ -743,12 +755,12 @@ class GradientFlow:
             while solver.status == "running" and solver.nfev <= budget:
                 solver.step()
             if solver.status == "running":
-                theta[:] = solver.y
+                theta[:] = solver.theta_of(solver.y)
                 return codes.FLOW_MAX_STEPS, solver.t, solver.nfev
             if solver.status != "finished" or not np.all(np.isfinite(solver.y)):
                 return codes.FLOW_STALLED, state.tau, solver.nfev
             proposal[0] = max(solver.h_abs, solver.h_abs_old or 0.0)  # the last step may have been clamped
-            theta[:] = solver.y
+            theta[:] = solver.theta_of(solver.y)
             return codes.FLOW_CONVERGED, goal, solver.nfev
 
         step.close = lambda: None  # each level's solver is freed as it ends
@@ -789,11 +801,11 @@ class GradientFlow:
                 solver.step()
             spent = solver.nfev - start
             if solver.t < goal and solver.status == "running":
-                theta[:] = solver.y
+                theta[:] = solver.theta_of(solver.y)
                 return codes.FLOW_MAX_STEPS, solver.t, spent
             if solver.t >= goal:
                 # Radau's own collocation polynomial (the solver's dense_output may be the slow manifold's start)
-                there = solver.y if solver.t == goal else Radau._compute_dense_output(solver)(goal)
+                there = solver.theta_of(solver.y if solver.t == goal else Radau._compute_dense_output(solver)(goal))
                 if np.all(np.isfinite(there)) and not drifted(-problem.log_loss(there), goal):
                     theta[:] = there
                     return codes.FLOW_CONVERGED, goal, spent
@@ -876,6 +888,16 @@ def _velocity(problem: Problem, theta):
 
         return Velocity(problem)(theta)
     return compiled.kernels().flow_velocity(theta, problem.kernel_problem)
+
+
+def _measured_log_loss(problem: Problem, theta) -> float:
+    """log L at theta as ``_velocity`` measures it, without the velocity where the operator computes it (a
+    pullback over theta: at fc width d, d = 1000, most of a level's cost in a regression's last decades)."""
+    if problem.network.structured:
+        from .structured import Velocity
+
+        return Velocity(problem).log_loss(theta)
+    return _velocity(problem, theta)[1]
 
 
 class _Advance:

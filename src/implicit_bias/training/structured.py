@@ -66,6 +66,9 @@ class Velocity:
             return (-np.inf if loss == 0.0 else np.inf), None, None
         return np.log(loss), r / loss, np.full(r.size, 1.0 / loss)
 
+    def log_loss(self, theta) -> float:
+        return self._residual(theta)[0]
+
     def __call__(self, theta):
         """(-g/|g|^2, log L); NaN velocity at a stationary point or an overflow."""
         self.evaluations += 1
@@ -80,11 +83,85 @@ class Velocity:
 
     def jacobian(self, theta) -> LowRank:
         """The velocity's Jacobian without the slow Hess f term, as a rank-(k+1) map (k kept points)."""
-        log_loss, r, w = self._residual(theta)
+        return Coordinates(self, theta).jacobian(theta)
+
+    def coordinates(self, theta) -> Coordinates:
+        """The coordinates a flow from theta moves in: fewer where the operator has them
+        (``Operator.flow_coordinates``), theta itself otherwise."""
+        reduced = self.op.flow_coordinates(self.X, theta)
+        return Coordinates(self, theta) if reduced is None else ReducedCoordinates(self, reduced)
+
+
+class Coordinates:
+    """A flow integrated in theta itself: ``start``, the velocity ``(y) -> dy/dtau``, its low-rank ``jacobian(y)``,
+    the points' ``outputs(y)`` and their ``linearization(y, keep)``, and ``theta_of(y)``; ``reduced`` says whether
+    these are fewer coordinates than theta's."""
+
+    reduced = False
+
+    def __init__(self, velocity: Velocity, theta):
+        self.start, self.velocity = theta.copy(), velocity
+
+    def __call__(self, y):
+        return self.velocity(y)[0]
+
+    def outputs(self, y):
+        return self.velocity.X @ self.velocity.op.beta(y)
+
+    def linearization(self, y, keep) -> PointLinearization:
+        return PointLinearization(self.velocity.op, y, self.velocity.X[keep])
+
+    def theta_of(self, y):
+        return y
+
+    def jacobian(self, y) -> LowRank:
+        """The velocity's Jacobian without the slow Hess f term, as a rank-(k+1) map (k kept points: those whose
+        weight in H is at least 1e-16 of the largest; the others add nothing to it)."""
+        _, r, w = self.velocity.loss_of(self.outputs(y))
         if r is None:
-            return LowRank.zero(theta.size)
+            return LowRank.zero()
         keep = w >= 1e-16 * w.max()
-        return LowRank(self.op, theta, self.X[keep], r[keep], w[keep])
+        return LowRank(self.linearization(y, keep), r[keep], w[keep])
+
+
+class ReducedCoordinates(Coordinates):
+    """A flow integrated in the fewer coordinates ``Operator.flow_coordinates`` gives (a fully-connected network's
+    first layer in the data's row space), exactly: theta = ``theta_of(y)``; the velocity, the outputs' linearisation
+    and so the Jacobian are theta's, mapped back (the velocity stays in the coordinates' range)."""
+
+    reduced = True
+
+    def __init__(self, velocity: Velocity, reduced):
+        self.start, self.velocity, self._reduced = reduced.start, velocity, reduced
+
+    def __call__(self, y):
+        self.velocity.evaluations += 1
+        return self._reduced.velocity(y, self.velocity.loss_of)
+
+    def outputs(self, y):
+        return self._reduced.outputs(y)
+
+    def linearization(self, y, keep):
+        return self._reduced.linearization(y, keep)
+
+    def theta_of(self, y):
+        return self._reduced.theta_of(y)
+
+
+class PointLinearization:
+    """The points' outputs f(x_i; Theta) linearised at theta, in theta's coordinates: ``pullback(a)``, the gradient
+    of sum_i a_i f(x_i); ``jvp(x)``, the outputs' derivative along x; ``gram``, the gradients' Gram matrix. A
+    network's fewer flow coordinates give their own (same gram: it is theta's metric)."""
+
+    def __init__(self, op, theta, X):
+        self.op, self.theta, self.X = op, theta, X
+        self.gram = op.gram(X, theta)
+
+    def pullback(self, a):
+        return self.op.pullback(self.X.T @ a, self.theta)
+
+    def jvp(self, x):
+        return self.X @ self.op.beta_jvp(self.theta, x)
 
 
 EXPLICIT_LEVEL_STEPS = 20  # DOP853 steps (12 velocities each) a level may take before Radau takes over
@@ -146,14 +223,13 @@ class ExplicitPhase:
     levels; Radau, which takes over from a level's theta, works on theta itself."""
 
     def __init__(self, velocity, theta, tau, *, rtol, atol, first_step):
-        coordinates = velocity.op.flow_coordinates(velocity.X, theta)
-        if coordinates is None:
-            fun, start, self._theta_of = (lambda t, th: velocity(th)[0]), theta.copy(), None
-        else:
-            fun = lambda t, xi: coordinates.velocity(xi, velocity.loss_of)  # noqa: E731
-            start, self._theta_of = coordinates.start, coordinates.theta_of
+        coordinates = velocity.coordinates(theta)
+        if coordinates.reduced:
             rtol = rtol * FEWER_COORDINATES_RTOL
-        self.solver = DOP853(fun, tau, start, np.inf, rtol=rtol, atol=atol, first_step=first_step)
+        self._theta_of = coordinates.theta_of
+        self.solver = DOP853(
+            lambda t, y: coordinates(y), tau, coordinates.start, np.inf, rtol=rtol, atol=atol, first_step=first_step
+        )
         self._steps = DenseSteps(self.solver)
 
     @property
@@ -174,7 +250,7 @@ class ExplicitPhase:
 
     def to(self, goal, budget=EXPLICIT_LEVEL_STEPS):
         there = self._steps.to(goal, budget)
-        return there if there is None or self._theta_of is None else self._theta_of(there)
+        return there if there is None else self._theta_of(there)
 
 
 def drifted(measured_tau: float, tau: float) -> bool:
@@ -186,15 +262,17 @@ def drifted(measured_tau: float, tau: float) -> bool:
 class LowRank:
     """J = A B^T with G = [grad f(x_i) for the kept points, g], D = diag(weights, -1),
     A = -(I - 2 g g^T/|g|^2) G / |g|^2 and B = G D, applied without forming G (P x (k+1)): G z is one
-    pullback, G^T x one Jacobian-vector product of beta, and B^T A needs only the points' Gram matrix."""
+    pullback, G^T x one Jacobian-vector product of the outputs (g^T x = r^T of it, as g = sum_i r_i grad f(x_i)),
+    and B^T A needs only the points' Gram matrix. ``points`` is their ``PointLinearization`` (or fewer
+    coordinates' own, in which the maps are theta's mapped back: B^T A is the same)."""
 
-    def __init__(self, op, theta, X, r, w):
-        self.op, self.theta, self.X = op, theta, X
-        gram = op.gram(X, theta)  # (k, k)
+    def __init__(self, points, r, w):
+        self.points, self.r = points, r
+        gram = points.gram  # (k, k)
         Ug = gram @ r  # U^T g, as g = U r
         g2 = r @ Ug
         G_G = np.block([[gram, Ug[:, None]], [Ug[None, :], np.array([[g2]])]])  # G^T G
-        self.g = op.pullback(X.T @ r, theta)
+        self.g = points.pullback(r)
         self.g2 = g2
         self.c = (2.0 / g2) * np.append(Ug, g2)  # (2/|g|^2) G^T g
         self.weights = np.append(w, -1.0)
@@ -202,23 +280,24 @@ class LowRank:
         self.size = self.core.shape[0]
 
     @classmethod
-    def zero(cls, P):
+    def zero(cls):
         zero = cls.__new__(cls)
         zero.size = 0
         return zero
 
     def B_T(self, x):
         """B^T x = D G^T x."""
-        return self.weights * np.append(self.X @ self.op.beta_jvp(self.theta, x), self.g @ x)
+        outputs = self.points.jvp(x)
+        return self.weights * np.append(outputs, self.r @ outputs)
 
     def A(self, z):
         """A z = -(G z - g (c . z)) / |g|^2."""
-        Gz = self.op.pullback(self.X.T @ z[:-1], self.theta) + z[-1] * self.g
+        Gz = self.points.pullback(z[:-1]) + z[-1] * self.g
         return -(Gz - self.g * (self.c @ z)) / self.g2
 
     def dense(self) -> np.ndarray:
-        """A B^T as a P x P matrix (for tests on small networks)."""
-        return np.column_stack([self.A(self.B_T(e)) for e in np.eye(self.theta.size)])
+        """A B^T as a square matrix over the coordinates (for tests on small networks)."""
+        return np.column_stack([self.A(self.B_T(e)) for e in np.eye(self.g.size)])
 
 
 class _Identity:
@@ -264,11 +343,29 @@ class LowRankRadau(ManifoldStartMixin, Radau):
     Its step (scipy's ``_step_impl``) forms ``MU / h * self.I - J``, factors it with ``self.lu`` and
     solves with ``self.solve_lu``; here those build and apply ``_Factor``, and no P x P matrix is made.
     ``first_step`` is required (the caller knows the scale of the flow); ``start``: where Newton starts (a
-    classification flow's slow manifold, ``implicit.SlowManifoldStart``; None: scipy's own start).
+    classification flow's slow manifold, ``implicit.SlowManifoldStart``; None: scipy's own start);
+    ``theta_of``: theta at a state, where the solver integrates fewer coordinates (``Coordinates``).
     """
 
-    def __init__(self, fun, t0, y0, t_bound, *, jac, first_step, rtol, atol, max_step=np.inf, start=None, **extraneous):
+    def __init__(
+        self,
+        fun,
+        t0,
+        y0,
+        t_bound,
+        *,
+        jac,
+        first_step,
+        rtol,
+        atol,
+        max_step=np.inf,
+        start=None,
+        theta_of=None,
+        **extraneous,
+    ):
         OdeSolver.__init__(self, fun, t0, y0, t_bound, vectorized=False)
+        if theta_of is not None:
+            self.theta_of = theta_of
         self.y_old = None
         self.max_step = max_step
         self.atol = atol
