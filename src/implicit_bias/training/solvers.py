@@ -21,9 +21,10 @@ FINEST_RTOL = 1e-15  # relative tolerances below float64's resolution cannot be 
 MAX_CHECKPOINTS = 10_000_000  # a bound on the setting; what fits in memory is checked per run (_check_records)
 MAX_RECORD_BYTES = 4 * 2**30  # beta and Theta at every checkpoint of every run of a batch
 # A flow on the structured operator records Theta at fewer levels where `checkpoints` of them would take more than
-# this (fc of width d at d = 1000: 200 levels of 10^6 parameters are 1.6 GB), but at least MIN_STRUCTURED_LEVELS.
+# this (fc of width d at d = 1000: 200 levels of 10^6 parameters are 1.6 GB), but at least MIN_STRUCTURED_LEVELS
+# (fc of depth 3 and width d, P = 2 * 10^6: 32 levels are 0.5 GB, and the run's peak stays below 1 GB).
 THETA_RECORD_BYTES = 512 * 2**20
-MIN_STRUCTURED_LEVELS = 40
+MIN_STRUCTURED_LEVELS = 32
 # How deep a classification flow continues by default while its checks cannot decide (GradientFlow.cap). Past
 # DEEP_TAU it moves on its support vectors' slow manifold (``slow_manifold``), in log tau, in seconds per tens of
 # decades; the l1 biases of diag and conv networks at d = 1000 need ~1e40 to 1e50 (their gaps fall like 1/log tau).
