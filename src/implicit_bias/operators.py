@@ -113,7 +113,8 @@ class Operator:
 
     def flow_coordinates(self, X, theta):
         """Fewer coordinates that a flow from theta on data X moves in, exactly (an object with ``start``,
-        ``velocity(xi, loss_of)`` and ``theta_of(xi)``), or None: the flow moves in theta itself."""
+        ``velocity(xi, loss_of)``, ``outputs(xi)``, ``linearization(xi, keep)`` as ``structured.PointLinearization``
+        and ``theta_of(xi)``), or None: the flow moves in theta itself."""
         return None
 
     def gram(self, X, theta, chunk: int = 16):

@@ -310,3 +310,30 @@ def test_a_large_network_records_theta_at_fewer_levels_within_the_memory_bound(m
     monkeypatch.setattr(solvers, "THETA_RECORD_BYTES", theta.nbytes)
     (floor,) = GradientFlow().run(problem, theta)
     assert floor.theta.shape[0] == solvers.MIN_STRUCTURED_LEVELS
+
+
+@pytest.mark.parametrize("short", [0.5, 2.0], ids=["within_a_factor_2", "further"])
+def test_a_push_that_leaves_theta_where_it_was_is_at_the_round_off_floor(short):
+    """Pushing the measured loss to its target: where a push leaves theta unchanged (a regression's last decades,
+    whose velocity 1/|g| moves theta by less than its rounding) the run is at the floor. Within a factor 2 of a
+    residual target (NEAR_TARGET in log L) that is convergence after one such push, not a hundred; further off,
+    the pushes go on and the run stalls."""
+    from implicit_bias.training import codes
+
+    problem, theta = _problem({"name": "fc", "depth": 2, "widths": [3]}, "regression")
+    measured = problem.log_loss(theta)
+    target = measured - short * codes.NEAR_TARGET
+    pushes = []
+
+    def advance(goal):  # a push that moves theta by nothing
+        pushes.append(goal)
+        advance.tau = goal
+        return codes.FLOW_CONVERGED
+
+    advance.tau = -measured
+    records = (np.zeros((1, 6)), np.array([measured]), np.zeros(1), np.zeros((1, theta.size)))
+    status = GradientFlow()._push_to_target(problem, advance, theta, 0, target, records)
+    if short < 1:
+        assert (status, len(pushes)) == (codes.FLOW_CONVERGED, 1)  # the first push shows theta does not move
+    else:
+        assert (status, len(pushes)) == (codes.FLOW_STALLED, 100)
