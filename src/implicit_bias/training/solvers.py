@@ -522,13 +522,15 @@ class GradientFlow:
 
     def _structured_advance(self, problem, theta, tau, stop):
         """advance(goal) on the network's structured operator (``structured``), in place: DOP853 level by level
-        while a level takes at most EXPLICIT_LEVEL_STEPS steps and the measured -log L follows tau, then the
-        low-rank Radau method from the last such level on; a classification, from the first level at or past
+        while a level takes at most EXPLICIT_LEVEL_STEPS steps (a classification's, CLASSIFICATION_LEVEL_STEPS) and
+        the measured -log L follows tau, then the low-rank Radau method from the last such level on; a
+        classification, from the first level at or past
         DEEP_TAU, on its slow manifold (``slow_manifold``). ``handover`` is the tau where Radau took over (None
         while explicit), ``deep_from`` where the slow manifold did."""
         from ..limit_weights import DEEP_TAU
         from .implicit import SlowManifoldStart
         from .structured import (
+            CLASSIFICATION_LEVEL_STEPS,
             EXPLICIT_LEVEL_STEPS,
             FIRST_LEVEL_BUDGET,
             ExplicitPhase,
@@ -539,6 +541,9 @@ class GradientFlow:
         )
 
         velocity = Velocity(problem)
+        level_steps = EXPLICIT_LEVEL_STEPS
+        if problem.task == "classification":
+            level_steps = min(level_steps, CLASSIFICATION_LEVEL_STEPS)
         # a run continued past DEEP_TAU goes on the slow manifold at once: no explicit phase to start
         deep_start = problem.task == "classification" and tau >= DEEP_TAU
         first = None if deep_start else initial_step(velocity, theta)
@@ -582,7 +587,7 @@ class GradientFlow:
             # the first level also finds the step size and crosses the initial transient: a larger budget there
             # (bounded: a run continued from deep in a stiff flow must hand over soon)
             first_level = explicit.steps == 0
-            there = explicit.to(goal, budget=EXPLICIT_LEVEL_STEPS * (FIRST_LEVEL_BUDGET if first_level else 1))
+            there = explicit.to(goal, budget=level_steps * (FIRST_LEVEL_BUDGET if first_level else 1))
             if there is not None and not drifted(-problem.log_loss(there), goal):
                 theta[:] = there
                 return codes.FLOW_CONVERGED, goal, explicit.evaluations - evaluations
