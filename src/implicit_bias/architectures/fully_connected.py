@@ -103,7 +103,7 @@ class RowSpaceFlow:
     def __init__(self, op, X, theta):
         self.op, self.X, self.n, self.width = op, X, X.shape[0], op.dims[1]
         W1 = op._matrices(op.layers(theta))[0]
-        self.W1, self.XW1, self.XX = W1.copy(), X @ W1, X @ X.T
+        self.W1T, self.XW1, self.XX = W1.T.copy(), X @ W1, X @ X.T  # W_1^T row-major is theta's column-major W_1
         self.start = np.concatenate([np.zeros(self.n * self.width), theta[op.offsets[1] :]])
 
     def _split(self, xi):
@@ -149,7 +149,12 @@ class RowSpaceFlow:
 
     def theta_of(self, xi):
         B = xi[: self.n * self.width].reshape(self.n, self.width)
-        return np.concatenate([(self.W1 + self.X.T @ B).ravel(order="F"), xi[self.n * self.width :]])
+        theta = np.empty(self.W1T.size + xi.size - B.size)
+        first = theta[: self.W1T.size].reshape(self.W1T.shape)
+        np.matmul(B.T, self.X, out=first)  # (X^T B)^T in place: no transposed copy of a d x d_2 matrix
+        first += self.W1T
+        theta[self.W1T.size :] = xi[B.size :]
+        return theta
 
 
 class RowSpaceLinearization:
