@@ -4,11 +4,11 @@ the velocity's rounding, and what they reach."""
 import numpy as np
 import pytest
 
-from implicit_bias.architectures import conv, diag
+from implicit_bias.architectures import conv, diag, fc
 from implicit_bias.geometry import angle_degrees
 from implicit_bias.inits import initialize
 from implicit_bias.training import GradientFlow, Problem, implicit
-from implicit_bias.training.structured import Coordinates, Velocity
+from implicit_bias.training.structured import Velocity
 
 EPS = np.finfo(float).eps
 
@@ -51,19 +51,28 @@ def test_the_velocity_rounds_to_tau_eps():
     assert 1e-2 * 1e8 * EPS < np.median(moved) < 1e2 * 1e8 * EPS
 
 
-def test_each_stage_starts_with_the_support_vectors_margins_grown_by_its_time():
+@pytest.mark.parametrize("space", ["theta", "row_space"])
+def test_each_stage_starts_with_the_support_vectors_margins_grown_by_its_time(space):
+    """In theta, and in the coordinates a fully-connected flow moves in (its first layer in the data's row space),
+    where Radau integrates it: the stages' states, mapped to theta, have the margins asked for."""
     problem, theta = three_support_vectors()
+    if space == "row_space":
+        problem = Problem(fc(6, depth=2, widths=[3]), problem.X, problem.y, "classification")
+        theta = initialize("random", problem.network, problem.X, alpha=0.2, seed=4)
     (deep,) = GradientFlow(log_loss_target=-1e8).run(problem, theta[None])
-    t, state = -deep.log_loss[-1], deep.theta_final
-    start = implicit.SlowManifoldStart(Coordinates(Velocity(problem), state), problem.y)
+    t, at = -deep.log_loss[-1], deep.theta_final
+    coordinates = Velocity(problem).coordinates(at)
+    assert coordinates.reduced == (space == "row_space")
+    state = coordinates.start
+    start = implicit.SlowManifoldStart(coordinates, problem.y)
     signed = problem.y[:, None] * problem.X
-    margins = signed @ problem.network.beta(state)
+    margins = signed @ problem.network.beta(at)
     active = np.exp(margins.min() - margins) > implicit.ACTIVE
     assert 2 <= active.sum() < margins.size  # several support vectors, and a point that is not one
     times = t + np.array([0.01, 0.1, 0.3]) * t
     stages = start.stages(t, state, times)
     for column, time in zip(stages.T, times):
-        moved = signed @ problem.network.beta(column)
+        moved = signed @ problem.network.beta(coordinates.theta_of(column))
         np.testing.assert_allclose(moved[active], margins[active] + (time - t), atol=2 * implicit.MARGIN_TOLERANCE)
         assert np.all(moved[~active] > moved[active].max())  # the others are left where they go
     np.testing.assert_array_equal(start.stages(t, state, [t])[:, 0], state)  # at the step's start: the state
