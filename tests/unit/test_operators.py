@@ -105,7 +105,10 @@ def test_entry_count_matches_the_list():
     )
 
 
-@pytest.mark.parametrize("network", CASES, ids=IDS)
+GRAM_CASES = CASES + [architectures.conv(7, depth=2), architectures.conv(5, depth=3)]  # odd d: no Nyquist bin
+
+
+@pytest.mark.parametrize("network", GRAM_CASES, ids=IDS + ["conv-L2-odd", "conv-L3-odd"])
 def test_gram_is_the_per_point_gradients_inner_products(network):
     op = operators.operator(network)
     theta, X = RNG.standard_normal(network.n_params), RNG.standard_normal((5, network.dim))

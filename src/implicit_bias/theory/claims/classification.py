@@ -132,8 +132,10 @@ def _alternative_transforms(run, S):
     d = run.network.dim
     candidates = {"l1 (standard basis)": np.eye(d), "DFT-domain l1": dft_matrix(d)}
 
-    def same(T):
-        return T.shape == S.shape and np.allclose(T / np.linalg.norm(T), S / np.linalg.norm(S))
+    def same(T):  # T / |T| = S / |S|: |T^ - S^|_F^2 = 2 (1 - Re <T^, S^>), one product (d x d: no temporaries)
+        if T.shape != S.shape:
+            return False
+        return 1.0 - np.vdot(T, S).real / (np.linalg.norm(T) * np.linalg.norm(S)) <= 1e-12
 
     return {name: T for name, T in candidates.items() if not same(T)}
 
