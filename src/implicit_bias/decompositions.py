@@ -52,6 +52,15 @@ def dft_matrix(dim: int) -> np.ndarray:
     return F
 
 
+def is_dft_multiple(S) -> bool:
+    """Whether S = c F for a scalar c (F the unitary DFT matrix): |<F, S>| = |F| |S|, one inner product."""
+    S = np.asarray(S)
+    if S.ndim != 2 or S.shape[0] != S.shape[1] or not np.iscomplexobj(S):
+        return False
+    F = dft_matrix(S.shape[0])
+    return 1.0 - abs(np.vdot(F, S)) / (np.linalg.norm(F) * np.linalg.norm(S)) <= 1e-12
+
+
 def is_even(x, *, atol: float = 1e-12) -> bool:
     """Even symmetry x_{j} = x_{(d - j) mod d} (0-based), around x_1 (Appendix A.4)."""
     x = np.asarray(x, dtype=np.float64)

@@ -136,6 +136,25 @@ def test_the_dft_l1_max_margin_is_solved_where_clarabel_stalls_and_agrees_with_s
     assert np.sum(np.abs(S @ ours)) == pytest.approx(np.sum(np.abs(S @ z.value)), rel=1e-7)
 
 
+@pytest.mark.parametrize("d", [100, 101], ids=["even", "odd"])
+def test_the_dft_l1_program_in_the_spectrums_coordinates_is_the_dense_one(d):
+    """Corollary 3's program is solved in rho = fft(z)'s own coordinates (the rfft half, Parseval for the margins):
+    the same optimum as with the dense S = F, on sparse-teacher data with and without a Nyquist bin; and
+    transformed_l1_max_margin takes that way for any multiple of F."""
+    from implicit_bias.decompositions import dft_matrix
+    from implicit_bias.geometry import angle_degrees
+    from implicit_bias.theory import classification as mm
+
+    data = random_dataset("sparse_classification", n=50, d=d, seed=0)
+    ours = mm.dft_l1_max_margin(data.X, data.y)
+    dense = mm._transformed_l1_max_margin(data.X, data.y, dft_matrix(d))
+    assert np.min(data.y * (data.X @ ours)) == pytest.approx(1.0, abs=1e-7)
+    objective = lambda z: np.sum(np.abs(np.fft.fft(z)))  # noqa: E731
+    assert objective(ours) == pytest.approx(objective(dense), rel=1e-7)
+    assert angle_degrees(ours, dense) < 1e-2
+    np.testing.assert_array_equal(mm.transformed_l1_max_margin(data.X, data.y, 2j * np.sqrt(d) * dft_matrix(d)), ours)
+
+
 def test_a_summary_reports_test_error_distance_to_beta_star_and_the_min_norm_ends():
     """The summary's held-out measures against direct computations, and its two interpolants against an
     independent solve (cvxpy) of min |beta|_p s.t. X beta = y."""

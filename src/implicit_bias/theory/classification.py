@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..decompositions import single_point_svd
+from ..decompositions import is_dft_multiple, single_point_svd
 from ..geometry import unit
 from ..networks import LinearTensorNetwork
 from .convex import cvxpy
@@ -52,15 +52,46 @@ def l2_max_margin(X, y) -> np.ndarray:
 def transformed_l1_max_margin(X, y, S) -> np.ndarray:
     """Theorem 2 with L = 2: argmin sum_j |[S z]_j| s.t. y_i x_i^T z >= 1 (S may be complex: moduli).
 
-    S = I: Corollary 2 (l1); S = sqrt(d) F: Corollary 3 (DFT-domain l1); S = T: Remark 3.
+    S = I: Corollary 2 (l1); S = sqrt(d) F: Corollary 3 (DFT-domain l1); S = T: Remark 3. A multiple of the DFT is
+    solved in the spectrum's own coordinates (``dft_l1_max_margin``), the same program without a dense S.
     """
+    S = np.asarray(S)
+    if is_dft_multiple(S):
+        return dft_l1_max_margin(X, y)
+    return _transformed_l1_max_margin(X, y, S)
+
+
+def _transformed_l1_max_margin(X, y, S) -> np.ndarray:
     cp = cvxpy()
 
     z = cp.Variable(np.shape(X)[1])
-    S = np.asarray(S)
     objective = cp.sum(cp.abs(S @ z)) if np.iscomplexobj(S) else cp.norm1(S @ z)
     _solve(cp.Problem(cp.Minimize(objective), [cp.multiply(y, X @ z) >= 1]), "l1 max-margin")
     return np.array(z.value)
+
+
+def dft_l1_max_margin(X, y) -> np.ndarray:
+    """argmin sum_k |rho_k| s.t. y_i x_i^T z >= 1 with rho = fft(z) (Corollary 3's program: S = c F, any c), in the
+    coordinates of rho itself. z is real, so rho is Hermitian and its rfft half (a + i b, b = 0 at the DC and
+    Nyquist bins) is free: |rho|_1 = sum_k m_k |a_k + i b_k| (m_k = 2 where a bin stands for its conjugate too), and by
+    Parseval x^T z = sum_k m_k (Re x^_k a_k + Im x^_k b_k) / d, with z = irfft(a + i b). Each modulus is a 3-dimensional
+    cone and the constraints are as dense as X: at d = 1000, n = 100, 0.5 s where the dense S took 25 s (Clarabel
+    stalled there and fell back to its relaxed tolerances); the two agree (a test)."""
+    cp = cvxpy()
+
+    n, d = np.shape(X)
+    bins = d // 2 + 1
+    spectra = np.fft.rfft(X, axis=1)
+    m = np.full(bins, 2.0)
+    m[0] = 1.0
+    if d % 2 == 0:
+        m[-1] = 1.0
+    a, b = cp.Variable(bins), cp.Variable(bins)
+    margins = cp.multiply(y, (spectra.real * m / d) @ a + (spectra.imag * m / d) @ b)
+    constraints = [margins >= 1, b[0] == 0] + ([b[bins - 1] == 0] if d % 2 == 0 else [])
+    objective = m @ cp.norm(cp.vstack([a, b]), 2, axis=0)
+    _solve(cp.Problem(cp.Minimize(objective), constraints), "DFT-domain l1 max-margin")
+    return np.fft.irfft(np.asarray(a.value) + 1j * np.asarray(b.value), n=d)
 
 
 @once_per_problem
