@@ -13,6 +13,7 @@ from ...decompositions import is_even, orthogonal_decomposition
 from ...inits import premise
 from .. import regression
 from ..judging import judge_limit, judge_series, regression_tolerance, relative_error, unresolved_limit
+from ..memo import once_per_problem
 from ..records import Prediction, RunView, gate, not_applicable, unmeasured
 
 SWEEP_RELATIVE = 1e-3  # an alpha -> 0 (or inf) limit extrapolated from a sweep: within 0.1 %
@@ -57,14 +58,27 @@ def _unique_interpolant(X, S, eta) -> str | None:
     alpha) is the same point, and no control could be told from the prediction (e.g. n = 3 even points in d = 5,
     whose even subspace has dimension 3)."""
     support = np.abs(eta) > 1e-12 * np.abs(eta).max()
-    reachable = np.linalg.matrix_rank(S.T[:, support])
-    if np.linalg.matrix_rank((X @ S.T)[:, support]) < reachable:
+    reachable, fixed = _ranks(X, S, support)
+    if fixed < reachable:
         return None
     return (
         f"the interpolant is unique on this instance (the n = {X.shape[0]} points fix all {reachable} dimensions "
         "of the betas the flow can reach): every limit Theorem 4's family predicts is the same point, so nothing "
         "can be told apart"
     )
+
+
+@once_per_problem
+def _ranks(X, S, support):
+    """The ranks of S^T and of X S^T on the support's columns (an SVD of d x d each, 50 ms at d = 1000: once per
+    experiment, not once per run and claim)."""
+    return np.array([np.linalg.matrix_rank(S.T[:, support]), np.linalg.matrix_rank((X @ S.T)[:, support])])
+
+
+@once_per_problem
+def _preimage(S, beta):
+    """rho with S^T rho = beta (least squares; once per distinct S and beta, as ``_ranks``)."""
+    return np.linalg.lstsq(S.T, beta, rcond=None)[0]
 
 
 def theorem4_alternatives(run, S, eta) -> dict:
@@ -76,7 +90,7 @@ def theorem4_alternatives(run, S, eta) -> dict:
         "weighted l2 (alpha -> inf)": l2,
         # rho with S^T rho = the interpolant: S @ beta only where S is orthogonal (conv's S^T S is d^(L-1) I on
         # even vectors: S @ beta made this control a multiple of the interpolant, rejected for the wrong reason)
-        "min-l2 interpolant": np.linalg.lstsq(S.T, regression.min_norm_solution(run.X, run.y), rcond=None)[0],
+        "min-l2 interpolant": _preimage(S, regression.min_norm_solution(run.X, run.y)),
         "Theorem 4 at 2 alpha": regression.theorem4_rho(run.X, run.y, S, eta, alpha=2 * run.alpha, L=L),
     }
 
