@@ -646,3 +646,21 @@ def test_an_instance_whose_interpolant_is_unique_decides_nothing():
     )
     two = views(random_dataset("even", n=2, d=5, seed=5), net, "theorem4", [0.5], [0])
     assert_all_pass(check_runs(["theorem4", "corollary6"], two), ["theorem4", "corollary6"])
+
+
+def test_a_gap_applies_its_transform_by_its_form():
+    """Theorem 2's gaps apply S at every level: the identity and the DFT by their forms, anything else as a
+    product; each is S @ z."""
+    from implicit_bias.decompositions import dft_matrix
+    from implicit_bias.theory.claims.classification import _applied
+
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal(12)
+    for S in (
+        np.eye(12),
+        3 * np.eye(12),
+        np.sqrt(12) * dft_matrix(12),
+        2j * dft_matrix(12),
+        rng.standard_normal((12, 12)),
+    ):
+        np.testing.assert_allclose(_applied(S)(z), S @ z, rtol=0, atol=1e-13 * np.abs(S @ z).max())
