@@ -1,6 +1,6 @@
 """Research scale: training at d = 1000, n = 100 on the structured operators, beside plain references.
 
-    python benchmarks/scale.py [--d 1000] [--n 100] [--cases gd,flow,deep] [--cap 60]
+    python benchmarks/scale.py [--d 1000] [--n 100] [--cases gd,flow,deep,theory] [--cap 60]
 
 One line per case:
     scale case=<network>/<task>/<solver> d=… n=… seconds=… reference_seconds=… ratio=… peak_mb=…
@@ -17,6 +17,9 @@ One line per case:
 - Deep flows (``deep``): classification to log L = -1e10, past DEEP_TAU = 1e7 on the support vectors' slow manifold
   (``training/slow_manifold``); no reference (solve_ivp does not get past -1e6 within the cap on these), so
   reference_seconds and ratio are ``na``.
+- Theory (``theory``): the predict jobs' programs (l2, l1 and DFT-domain l1 max-margin; Theorem 4's limit at
+  depths 2 and 3) on sparse-teacher and sparse-regression data, each unmemoised; the DFT-domain l1 program beside
+  the same program with the dense S = F.
 peak_mb is the peak of Python-tracked memory (NumPy's arrays included) in a separate, untimed run of the case.
 """
 
@@ -29,6 +32,7 @@ import tracemalloc
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the workflow's jobs run: one BLAS thread
 
+import numpy as np
 import torch
 
 from implicit_bias import architectures
@@ -186,17 +190,55 @@ def deep_cases(d, n, target=-1e10):
         yield f"{label}/classification_to_{target:g}/flow({run.status})", ours, "na", None, peak
 
 
+def theory_cases(d, n):
+    """The predict jobs' programs at this scale, on sparse-teacher data (classification) and Woodworth's sparse
+    regression: each the best of three, unmemoised. The DFT-domain l1 program beside the same program with the dense
+    S = F (cvxpy/Clarabel, as it was solved before ``dft_l1_max_margin``)."""
+    from implicit_bias.decompositions import dft_matrix
+    from implicit_bias.theory import classification as mm
+    from implicit_bias.theory import regression
+
+    data = random_dataset("sparse_classification", n=n, d=d, seed=0)
+    X, y = data.X, data.y
+    programs = {
+        "l2_max_margin": (lambda: mm.l2_max_margin.__wrapped__(X, y), None),
+        "l1_max_margin": (lambda: mm.transformed_l1_max_margin.__wrapped__(X, y, np.eye(d)), None),
+        "dft_l1_max_margin": (
+            lambda: mm.dft_l1_max_margin(X, y),
+            lambda: mm._transformed_l1_max_margin(X, y, dft_matrix(d)),
+        ),
+    }
+    sparse = random_dataset("sparse_regression", n=n, d=d, seed=0)
+    for L in (2, 3):
+        programs[f"theorem4_rho_L{L}"] = (
+            lambda L=L: regression.theorem4_rho(sparse.X, sparse.y, np.eye(d), np.ones(d), alpha=0.01, L=L),
+            None,
+        )
+    for name, (ours, reference) in programs.items():
+        seconds = _best(ours)
+        theirs = None if reference is None else _best(reference, repeats=1)
+        peak = _peak_mb(ours)
+        yield (
+            f"theory/{name}",
+            seconds,
+            "na" if theirs is None else f"{theirs:.3g}",
+            None if theirs is None else seconds / theirs,
+            peak,
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--d", type=int, default=1000)
     parser.add_argument("--n", type=int, default=100)
-    parser.add_argument("--cases", default="gd,flow,deep")
+    parser.add_argument("--cases", default="gd,flow,deep,theory")
     parser.add_argument("--cap", type=float, default=60.0, help="seconds a reference flow may take")
     args = parser.parse_args()
     groups = {
         "gd": lambda: gd_cases(args.d, args.n),
         "flow": lambda: flow_cases(args.d, args.n, args.cap),
         "deep": lambda: deep_cases(args.d, args.n),
+        "theory": lambda: theory_cases(args.d, args.n),
     }
     for name in args.cases.split(","):
         for case, seconds, reference, ratio, peak in groups[name]():
