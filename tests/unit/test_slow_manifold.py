@@ -85,6 +85,10 @@ def test_a_flow_continued_past_deep_tau_reaches_corollary_2s_l1_max_margin():
     assert np.allclose(deep.log_loss[on_manifold], -deep.progress[on_manifold], rtol=1e-8)
     assert gap(shallow.beta[-1]) > 1e-3
     assert gap(deep.beta[-1]) < 1e-3
+    # continued from there (as the workflow does, a decade at a time) it is on the manifold from its first level on
+    further = GradientFlow(log_loss_target=-1e61).extend(problem, deep, -1e61)
+    assert further.status == "converged"
+    assert "(structured operator; on the support vectors' slow manifold from log L = -1e+60)" in further.reason
 
 
 def test_the_program_solves_by_eigenvalues_where_cholesky_fails(monkeypatch):

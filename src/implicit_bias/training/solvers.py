@@ -494,7 +494,8 @@ class GradientFlow:
             flow.steps[r] = advance.steps
             advance.close()
             notes.append(
-                _structured_note(advance.handover, advance.deep_from) + _fewer_levels_note(self.checkpoints, problem, K)
+                _structured_note(advance.handover, advance.deep_from, advance.explicit)
+                + _fewer_levels_note(self.checkpoints, problem, K)
             )
         return self._results(levels, flow, init, thetas, -stop, notes)
 
@@ -611,6 +612,7 @@ class GradientFlow:
 
         advance = _Advance(tau, step)
         advance.handover = advance.deep_from = None
+        advance.explicit = explicit is not None
         advance.close = close
         return advance
 
@@ -864,14 +866,15 @@ def _fewer_levels_note(asked: int, problem, K: int) -> str:
     return f" (recorded at {K} levels, not {asked}: Theta's records would take {full:.3g} GiB)"
 
 
-def _structured_note(handover, deep_from=None) -> str:
-    if handover is None:
-        phases = "explicit DOP853 throughout" if deep_from is None else "DOP853"
-    else:
-        phases = f"DOP853, then Radau with a low-rank Jacobian from log L = {-handover:.6g}"
+def _structured_note(handover, deep_from=None, explicit=True) -> str:
+    """The phases a structured run went through: DOP853 (unless it started past DEEP_TAU), Radau from ``handover``,
+    the slow manifold from ``deep_from``."""
+    phases = ["explicit DOP853 throughout" if handover is None and deep_from is None else "DOP853"] if explicit else []
+    if handover is not None:
+        phases.append(f"Radau with a low-rank Jacobian from log L = {-handover:.6g}")
     if deep_from is not None:
-        phases += f", then on the support vectors' slow manifold from log L = {-deep_from:.6g}"
-    return f" (structured operator; {phases})"
+        phases.append(f"on the support vectors' slow manifold from log L = {-deep_from:.6g}")
+    return f" (structured operator; {', then '.join(phases)})"
 
 
 REGRESSION_OPERATOR_PARAMS = 32  # regression flows of networks above this size train on their operator
