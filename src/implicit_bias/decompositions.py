@@ -52,13 +52,29 @@ def dft_matrix(dim: int) -> np.ndarray:
     return F
 
 
+def rfft_multiplicities(dim: int) -> np.ndarray:
+    """How many of the full spectrum's bins each of a real signal's rfft bins stands for (2, its conjugate too; 1 at
+    DC and, for even d, the Nyquist bin): Parseval over the rfft is sum_k m_k Re(a_k conj(b_k)) / d."""
+    m = np.full(dim // 2 + 1, 2.0)
+    m[0] = 1.0
+    if dim % 2 == 0:
+        m[-1] = 1.0
+    return m
+
+
+def proportional(A, B) -> bool:
+    """Whether A = c B for a scalar c (complex, any sign): |<A, B>| = |A| |B|, one inner product."""
+    if np.shape(A) != np.shape(B):
+        return False
+    return 1.0 - abs(np.vdot(A, B)) / (np.linalg.norm(A) * np.linalg.norm(B)) <= 1e-12
+
+
 def is_dft_multiple(S) -> bool:
-    """Whether S = c F for a scalar c (F the unitary DFT matrix): |<F, S>| = |F| |S|, one inner product."""
+    """Whether S = c F for a scalar c (F the unitary DFT matrix)."""
     S = np.asarray(S)
     if S.ndim != 2 or S.shape[0] != S.shape[1] or not np.iscomplexobj(S):
         return False
-    F = dft_matrix(S.shape[0])
-    return 1.0 - abs(np.vdot(F, S)) / (np.linalg.norm(F) * np.linalg.norm(S)) <= 1e-12
+    return proportional(dft_matrix(S.shape[0]), S)
 
 
 def is_even(x, *, atol: float = 1e-12) -> bool:

@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from ..decompositions import OrthogonalDecomposition, dft_matrix
+from ..decompositions import OrthogonalDecomposition, dft_matrix, rfft_multiplicities
 from ..operators import Operator, fft_of, product
 from .base import Architecture, check_depth, check_dim, make_network, sizes_label, sizes_setting
 
@@ -57,11 +57,7 @@ class Convolution(Operator):
             return super().gram(X, theta, chunk)
         spectra = [np.fft.rfft(v) for v in self.layers(theta)]
         weights = sum(np.abs(product(spectra[:l] + spectra[l + 1 :])) ** 2 for l in range(len(spectra)))
-        bins = np.full(weights.size, 2.0)
-        bins[0] = 1.0
-        if self.dim % 2 == 0:
-            bins[-1] = 1.0  # the Nyquist bin
-        weights = weights * bins / self.dim
+        weights = weights * rfft_multiplicities(self.dim) / self.dim
         Xf = np.fft.rfft(X, axis=-1)
         return (Xf.real * weights) @ Xf.real.T + (Xf.imag * weights) @ Xf.imag.T
 

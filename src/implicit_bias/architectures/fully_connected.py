@@ -84,11 +84,18 @@ class FullyConnected(Operator):
         layers = self.layers(theta)
         Ws = self._matrices(layers)
         ends = self._suffixes(Ws, layers[-1])
-        total, left = 0.0, X
-        for l, W in enumerate(Ws):
-            total = total + (left @ left.T) * (ends[l + 1] @ ends[l + 1])
-            left = left @ W
-        return total + left @ left.T
+        return _chain_gram(X @ X.T, X @ Ws[0], Ws[1:], ends[1:])
+
+
+def _chain_gram(XX, XW1, Ws, ends):
+    """The per-point gradients' Gram matrix of a fully-connected network, from the points' own Gram matrix XX and
+    their first layer's outputs XW1 = X W_1: layer l contributes <x_i^T W_1 .. W_(l-1), x_j^T ...> |W_(l+1) .. w_L|^2.
+    Ws are W_2 .. W_(L-1), ends the chain's right ends [W_2 .. w_L, ..., w_L]."""
+    total, left = XX * (ends[0] @ ends[0]), XW1
+    for l, W in enumerate(Ws):
+        total = total + (left @ left.T) * (ends[l + 1] @ ends[l + 1])
+        left = left @ W
+    return total + left @ left.T
 
 
 class RowSpaceFlow:
@@ -168,12 +175,7 @@ class RowSpaceLinearization:
         self.ends = flow.op._suffixes(self.Ws, w)
         self.XW1 = (flow.XW1 + flow.XX @ B)[keep]  # X_k W_1
         self.XX = flow.XX[keep]
-        s = self.ends[0]
-        total, left = self.XX[:, keep] * (s @ s), self.XW1
-        for l, W in enumerate(self.Ws):
-            total = total + (left @ left.T) * (self.ends[l + 1] @ self.ends[l + 1])
-            left = left @ W
-        self.gram = total + left @ left.T
+        self.gram = _chain_gram(self.XX[:, keep], self.XW1, self.Ws, self.ends)
 
     def pullback(self, a):
         c = np.zeros(self.flow.n)

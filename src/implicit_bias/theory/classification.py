@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..decompositions import is_dft_multiple, single_point_svd
+from ..decompositions import is_dft_multiple, rfft_multiplicities, single_point_svd
 from ..geometry import unit
 from ..networks import LinearTensorNetwork
 from .convex import cvxpy
@@ -80,12 +80,8 @@ def dft_l1_max_margin(X, y) -> np.ndarray:
     cp = cvxpy()
 
     n, d = np.shape(X)
-    bins = d // 2 + 1
+    bins, m = d // 2 + 1, rfft_multiplicities(d)
     spectra = np.fft.rfft(X, axis=1)
-    m = np.full(bins, 2.0)
-    m[0] = 1.0
-    if d % 2 == 0:
-        m[-1] = 1.0
     a, b = cp.Variable(bins), cp.Variable(bins)
     margins = cp.multiply(y, (spectra.real * m / d) @ a + (spectra.imag * m / d) @ b)
     constraints = [margins >= 1, b[0] == 0] + ([b[bins - 1] == 0] if d % 2 == 0 else [])

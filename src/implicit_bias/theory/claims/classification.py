@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...decompositions import dft_matrix, is_dft_multiple, orthogonal_decomposition, single_point_svd
+from ...decompositions import dft_matrix, is_dft_multiple, orthogonal_decomposition, proportional, single_point_svd
 from ...geometry import angle_degrees, unit
 from .. import classification as mm
 from ..judging import (
@@ -131,13 +131,8 @@ def _alternative_transforms(run, S):
     """Wrong S for Theorem 2's problem: the identity or the DFT, whichever S is not (up to scale)."""
     d = run.network.dim
     candidates = {"l1 (standard basis)": np.eye(d), "DFT-domain l1": dft_matrix(d)}
-
-    def same(T):  # T / |T| = S / |S|: |T^ - S^|_F^2 = 2 (1 - Re <T^, S^>), one product (d x d: no temporaries)
-        if T.shape != S.shape:
-            return False
-        return 1.0 - np.vdot(T, S).real / (np.linalg.norm(T) * np.linalg.norm(S)) <= 1e-12
-
-    return {name: T for name, T in candidates.items() if not same(T)}
+    # a multiple of S (any scalar: the same l1 program) is S's own problem, not a wrong one
+    return {name: T for name, T in candidates.items() if not proportional(T, S)}
 
 
 def _gap(run, S, optimum, k, norm="l1"):
