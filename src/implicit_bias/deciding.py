@@ -1,7 +1,7 @@
 """Training until the checks can decide: a classification flow continues a decade of log L at a time,
 down to its cap (``GradientFlow.cap``), while a check of the claims it serves is inconclusive in a way that
-more training could settle, passes only by extrapolation, or fails by a tail fit (which stands only at the cap). (Apart from ``runs`` so that training that
-does not continue runs no claim code.)"""
+more training could settle, passes only by extrapolation, or fails by a tail fit (which stands only at the
+cap). (Apart from ``runs`` so that training that does not continue runs no claim code.)"""
 
 from __future__ import annotations
 
