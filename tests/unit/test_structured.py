@@ -11,7 +11,13 @@ from implicit_bias.training.problem import Problem
 from implicit_bias.training.solvers import GradientDescent, GradientFlow
 from implicit_bias.training.structured import Velocity
 
-SPECS = [{"name": "diag", "depth": 2}, {"name": "conv", "depth": 3}, {"name": "fc", "depth": 2, "widths": [3]}]
+SPECS = [
+    {"name": "diag", "depth": 2},
+    {"name": "conv", "depth": 3},
+    {"name": "fc", "depth": 2, "widths": [3]},
+    {"name": "fc", "depth": 2, "widths": [6]},  # wider than n + 1 = 5: TwoLayerRowSpaceFlow
+]
+SPEC_IDS = ["diag", "conv", "fc", "fc_wide"]
 
 
 def _problem(spec, task, d=6, n=4):
@@ -27,7 +33,7 @@ def _structured(monkeypatch):
 
 @pytest.mark.parametrize("radau", [False, True], ids=["explicit", "radau"])
 @pytest.mark.parametrize("task", ["classification", "regression"])
-@pytest.mark.parametrize("spec", SPECS, ids=[s["name"] for s in SPECS])
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 def test_structured_flow_reaches_the_entry_lists_limit(monkeypatch, spec, task, radau):
     """Both phases of the structured flow (DOP853, and the low-rank Radau it hands over to: forced from the
     second level on by a budget of no steps a level) reach the entry list's limit."""
@@ -53,11 +59,15 @@ def test_structured_flow_reaches_the_entry_lists_limit(monkeypatch, spec, task, 
     assert np.max(np.linalg.norm(structured.beta[:-1] - reference.beta[:-1], axis=1) / scale) < 1e-6
 
 
+ROW_SPACE_WIDTHS = {"L2": [4], "L2_wide": [7], "L3": [5, 4], "L4": [3, 5, 2]}  # n = 4: wide is above n + 1
+
+
 @pytest.mark.parametrize("task", ["classification", "regression"])
-@pytest.mark.parametrize("widths", [[7], [5, 4], [3, 5, 2]], ids=["L2", "L3", "L4"])
+@pytest.mark.parametrize("widths", ROW_SPACE_WIDTHS.values(), ids=ROW_SPACE_WIDTHS)
 def test_a_fully_connected_flow_moves_its_first_layer_in_the_data_row_space(task, widths):
-    """W_1 = W_1(0) + X^T B: the explicit phase integrates B (n x d_2) and the other layers, and its velocity is the
-    full one's, mapped through X^T (the first layer) and the identity (the others), at any point."""
+    """W_1 = W_1(0) + X^T B: the explicit phase integrates B (n x d_2) and the other layers (at depth 2 and wider
+    than n + 1, B = C Q^T and w_2 = Q a with Q a basis of span(w_2(0), W_1(0)^T X^T)), and its velocity is the full
+    one's, mapped through the coordinates' linear map T (theta = theta(0) + T xi), at any point."""
     data = random_dataset(task, n=4, d=9, seed=1)
     network = architectures.build_network({"name": "fc", "depth": len(widths) + 1, "widths": widths}, 9)
     problem = Problem(network, data.X, data.y, task)
@@ -66,18 +76,20 @@ def test_a_fully_connected_flow_moves_its_first_layer_in_the_data_row_space(task
     flow = network.operator.flow_coordinates(data.X, theta)
     np.testing.assert_array_equal(flow.theta_of(flow.start), theta)
     xi = flow.start + 0.1 * np.random.default_rng(0).standard_normal(flow.start.size)
-    reduced = flow.velocity(xi, velocity.loss_of)
+    at = flow.theta_of(xi)
+    T = np.column_stack([flow.theta_of(xi + e) - at for e in np.eye(xi.size)])
+    mapped, full = T @ flow.velocity(xi, velocity.loss_of), velocity(at)[0]
+    assert np.abs(mapped - full).max() < 1e-12 * np.abs(full).max()
     n, width = data.X.shape[0], widths[0]
-    first = data.X.T @ reduced[: n * width].reshape(n, width)
-    mapped = np.concatenate([first.ravel(order="F"), reduced[n * width :]])
-    full = velocity(flow.theta_of(xi))[0]
-    assert np.abs(mapped - full).max() < 1e-13 * np.abs(full).max()
-    assert flow.start.size == network.n_params - (9 - n) * width
+    if len(widths) == 1 and width > n + 1:
+        assert flow.start.size == n * (n + 1) + n + 1
+    else:
+        assert flow.start.size == network.n_params - (9 - n) * width
     square = random_dataset(task, n=9, d=9, seed=1)  # no fewer points than inputs: nothing to gain
     assert network.operator.flow_coordinates(square.X, theta) is None
 
 
-@pytest.mark.parametrize("widths", [[7], [5, 4], [3, 5, 2]], ids=["L2", "L3", "L4"])
+@pytest.mark.parametrize("widths", ROW_SPACE_WIDTHS.values(), ids=ROW_SPACE_WIDTHS)
 def test_the_row_space_linearization_is_thetas_mapped_back(widths):
     """Radau integrates a fully-connected flow in the row-space coordinates too: their low-rank Jacobian is theta's
     conjugated by the coordinates' map T (theta = theta0 + T xi), J_xi = T^+ J_theta T, and the kept points'
@@ -146,7 +158,7 @@ def test_low_rank_jacobian_is_the_exact_one_without_the_slow_term(monkeypatch):
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
-@pytest.mark.parametrize("spec", SPECS, ids=[s["name"] for s in SPECS])
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 def test_gd_on_the_operator_is_gd_on_the_entry_list(monkeypatch, spec, task):
     problem, theta = _problem(spec, task)
     solver = GradientDescent(lr=1e-2, steps=300, checkpoints=10)

@@ -76,8 +76,14 @@ class FullyConnected(Operator):
 
     def flow_coordinates(self, X, theta):
         """The first layer moves only in the data's row space (``RowSpaceFlow``): n x d_2 coordinates for it
-        instead of d x d_2, where there are fewer points than inputs."""
-        return RowSpaceFlow(self, X, theta) if X.shape[0] < X.shape[1] else None
+        instead of d x d_2, where there are fewer points than inputs; at depth 2 and wider than n + 1, w_2 and B's
+        rows stay in an (n + 1)-dimensional subspace too (``TwoLayerRowSpaceFlow``: n (n + 1) + n + 1 coordinates)."""
+        n = X.shape[0]
+        if n >= X.shape[1]:
+            return None
+        if len(self.dims) == 2 and self.dims[1] > n + 1:
+            return TwoLayerRowSpaceFlow(self, X, theta)
+        return RowSpaceFlow(self, X, theta)
 
     def gram(self, X, theta, chunk=None):
         """<x_i^T P_l, x_j^T P_l> |s_(l+1)|^2 summed over layers: d f/d W_l = (P_l^T x) s_(l+1)^T."""
@@ -161,6 +167,34 @@ class RowSpaceFlow:
         np.matmul(B.T, self.X, out=first)  # (X^T B)^T in place: no transposed copy of a d x d_2 matrix
         first += self.W1T
         theta[self.W1T.size :] = xi[B.size :]
+        return theta
+
+
+class TwoLayerRowSpaceFlow(RowSpaceFlow):
+    """A two-layer network wider than n + 1, in fewer coordinates still: w_2 and the rows of B stay in
+    V = span(w_2(0), W_1(0)^T X^T), as dB/dtau is a multiple of c w_2^T and dw_2/dtau of
+    W_1^T X^T c = W_1(0)^T X^T c + B^T X X^T c. With Q an orthonormal basis of V (d_2 x k, k <= n + 1),
+    B = C Q^T and w_2 = Q a, and (W_1 Q, a) is a two-layer network of width k with the same outputs, the same
+    gradients and the same |g|^2: ``RowSpaceFlow`` of that network, in C (n x k) and a. At d = d_2 = 1000,
+    n = 100: 10^4 coordinates for theta's 10^6. (W_1 (I - Q Q^T) never moves: it is W_1(0)'s.)"""
+
+    def __init__(self, op, X, theta):
+        W1, w2 = op._matrices(op.layers(theta))[0], theta[op.offsets[1] :]
+        # a basis of a space holding V (np.linalg.qr's Q spans the columns' span and more where they are dependent)
+        self.Q = np.linalg.qr(np.column_stack([w2, W1.T @ X.T]))[0]
+        W1Q = W1 @ self.Q
+        self.op, self.X, self.n, self.width = op, X, X.shape[0], self.Q.shape[1]
+        self.W1T, self.XW1, self.XX = W1Q.T.copy(), X @ W1Q, X @ X.T
+        self.start = np.concatenate([np.zeros(self.n * self.width), self.Q.T @ w2])
+        self._W1T_full, self._w2, self._a0 = W1.T.copy(), w2.copy(), self.start[self.n * self.width :].copy()
+
+    def theta_of(self, xi):
+        C, a = xi[: self.n * self.width].reshape(self.n, self.width), xi[self.n * self.width :]
+        theta = np.empty(self._W1T_full.size + self.Q.shape[0])
+        first = theta[: self._W1T_full.size].reshape(self._W1T_full.shape)
+        np.matmul(self.Q @ C.T, self.X, out=first)  # (X^T C Q^T)^T in place
+        first += self._W1T_full
+        theta[self._W1T_full.size :] = self._w2 + self.Q @ (a - self._a0)  # w_2(0) = Q a_0: exact at the start
         return theta
 
 
