@@ -57,6 +57,9 @@ def test_structured_flow_reaches_the_entry_lists_limit(monkeypatch, spec, task, 
     assert np.array_equal(structured.progress[:-1], reference.progress[:-1])
     scale = np.linalg.norm(reference.beta[:-1], axis=1)
     assert np.max(np.linalg.norm(structured.beta[:-1] - reference.beta[:-1], axis=1) / scale) < 1e-6
+    # and so is theta, rebuilt from the coordinates the flow moved in where they are fewer (fc: ThetaRecords)
+    theta, scale = np.asarray(structured.theta)[:-1], np.linalg.norm(reference.theta[:-1], axis=1)
+    assert np.max(np.linalg.norm(theta - reference.theta[:-1], axis=1) / scale) < 1e-6
 
 
 ROW_SPACE_WIDTHS = {"L2": [4], "L2_wide": [7], "L3": [5, 4], "L4": [3, 5, 2]}  # n = 4: wide is above n + 1
@@ -237,7 +240,9 @@ def test_a_classifications_radau_steps_are_not_cut_at_the_levels(monkeypatch):
     monkeypatch.setattr(structured_module, "EXPLICIT_LEVEL_STEPS", 0)  # Radau from the first level on
     target = -1e4
     few, many = (GradientFlow(checkpoints=K, log_loss_target=target).run(problem, theta)[0] for K in (20, 200))
-    per_level = lambda self, problem, theta, make, first, bound: self._radau_step(problem, theta, make, first)  # noqa: E731
+    per_level = lambda self, problem, theta, make, first, bound, reached: self._radau_step(  # noqa: E731
+        problem, theta, make, first, reached
+    )
     monkeypatch.setattr(Flow, "_continued_radau_step", per_level)
     (cut,) = GradientFlow(checkpoints=200, log_loss_target=target).run(problem, theta)
     assert few.status == many.status == cut.status == "converged" and "then Radau" in many.reason
@@ -287,13 +292,13 @@ def test_a_flow_continued_deep_in_a_stiff_phase_hands_over_at_its_first_level(mo
     solver = GradientFlow(log_loss_target=-1e4)
     (run,) = solver.run(problem, theta)
     explicit_steps = []
-    real = structured_module.ExplicitPhase.to
+    real = structured_module.ExplicitPhase.to_coordinates
 
     def counted(self, goal, budget=structured_module.EXPLICIT_LEVEL_STEPS):
         explicit_steps.append(budget)
         return real(self, goal, budget)
 
-    monkeypatch.setattr(structured_module.ExplicitPhase, "to", counted)
+    monkeypatch.setattr(structured_module.ExplicitPhase, "to_coordinates", counted)
     monkeypatch.setattr(structured_module, "EXPLICIT_LEVEL_STEPS", 1)
     continued = solver.extend(problem, run, -1e5)
     assert continued.status == "converged"
@@ -342,10 +347,64 @@ def test_a_push_that_leaves_theta_where_it_was_is_at_the_round_off_floor(short):
         advance.tau = goal
         return codes.FLOW_CONVERGED
 
-    advance.tau = -measured
+    advance.tau, advance.at = -measured, None  # records theta itself, not fewer coordinates
     records = (np.zeros((1, 6)), np.array([measured]), np.zeros(1), np.zeros((1, theta.size)))
     status = GradientFlow()._push_to_target(problem, advance, theta, 0, target, records)
     if short < 1:
         assert (status, len(pushes)) == (codes.FLOW_CONVERGED, 1)  # the first push shows theta does not move
     else:
         assert (status, len(pushes)) == (codes.FLOW_STALLED, 100)
+
+
+def test_a_flow_in_fewer_coordinates_records_theta_in_them(monkeypatch, tmp_path):
+    """A fully-connected flow keeps theta at its levels as the coordinates it moved in (``ThetaRecords``: at d = 1000,
+    width d, a hundredth of theta's 0.5 GB) and rebuilds theta where it is read: the network's beta there is the beta
+    recorded at that level, the last level is the final state, the run file holds the same theta, and a continued run
+    keeps the records of both parts."""
+    from implicit_bias.netcdf import Record
+    from implicit_bias.runs import run_record
+    from implicit_bias.training.theta_records import ThetaRecords
+
+    _structured(monkeypatch)
+    for task in ("regression", "classification"):
+        problem, theta = _problem({"name": "fc", "depth": 2, "widths": [6]}, task, d=12, n=4)
+        solver = GradientFlow(log_loss_target=-1e3 if task == "classification" else None, checkpoints=30)
+        (run,) = solver.run(problem, theta)
+        assert run.status == "converged" and isinstance(run.theta, ThetaRecords) and run.theta.compact
+        rebuilt = np.asarray(run.theta)
+        assert rebuilt.shape == (len(run.beta), problem.network.n_params)
+        np.testing.assert_allclose([problem.network.beta(t) for t in rebuilt], run.beta, rtol=1e-12, atol=1e-15)
+        np.testing.assert_array_equal(run.theta[-1], run.theta_final)
+        np.testing.assert_array_equal(run.theta[0], theta)
+        path = run_record(run, problem.network, "flow", {}).write(tmp_path / f"{task}.nc")
+        np.testing.assert_array_equal(Record.read(path)["theta"], rebuilt)
+    continued = solver.extend(problem, run, -1e4)
+    assert isinstance(continued.theta, ThetaRecords) and len(continued.theta) == len(continued.beta)
+    np.testing.assert_array_equal(np.asarray(continued.theta)[: len(rebuilt)], rebuilt)
+    np.testing.assert_allclose([problem.network.beta(t) for t in continued.theta], continued.beta, rtol=1e-12)
+
+
+def test_theta_records_read_like_an_array():
+    """Levels never recorded read NaN; slices, iteration and joining keep each level's theta; records without fewer
+    coordinates join into a plain array."""
+    from implicit_bias.training.theta_records import ThetaRecords
+
+    records = ThetaRecords(4, 3)
+    records[0] = np.arange(3.0)
+    records.record(1, lambda y: np.concatenate([y, [y.sum()]]), np.array([1.0, 2.0]))
+    assert records.compact and records.shape == (4, 3) and len(records) == 4
+    expected = np.array([[0.0, 1.0, 2.0], [1.0, 2.0, 3.0], [np.nan] * 3, [np.nan] * 3])
+    np.testing.assert_array_equal(np.asarray(records), expected)
+    np.testing.assert_array_equal(np.asarray(records[1:3]), expected[1:3])
+    np.testing.assert_array_equal(records[-3], expected[1])
+    np.testing.assert_array_equal(np.array(list(records)), expected)
+    np.testing.assert_array_equal(records[[0, 1]], expected[:2])
+    joined = ThetaRecords.joined(records[:2], np.ones((2, 3)))
+    assert isinstance(joined, ThetaRecords)
+    np.testing.assert_array_equal(np.asarray(joined), np.vstack([expected[:2], np.ones((2, 3))]))
+    plain = ThetaRecords(1, 3)
+    plain[0] = np.zeros(3)
+    assert not plain.compact
+    both = ThetaRecords.joined(plain, np.ones((1, 3)))
+    assert type(both) is np.ndarray
+    np.testing.assert_array_equal(both, [[0.0] * 3, [1.0] * 3])

@@ -105,7 +105,9 @@ class RunResult:
     """One trained run, recorded at checkpoints.
 
     ``progress`` is the GD step for ``gd`` and the reached level -log L for ``flow``; ``theta``
-    holds the flat parameters at each checkpoint.
+    holds the flat parameters at each checkpoint: an array, or for a flow that moved in fewer coordinates than
+    theta's (a fully-connected network on fewer points than inputs) ``theta_records.ThetaRecords``, which keeps
+    those and reads like the array (``np.asarray`` builds it).
     ``status`` is one of: completed (gd ran its steps), converged (flow reached its target),
     diverged, target_not_reached, max_steps, stalled; ``reason`` says why in words.
     """

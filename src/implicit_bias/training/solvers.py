@@ -16,6 +16,7 @@ import numpy as np
 
 from . import codes, compiled, specialised
 from .problem import Problem, RunResult
+from .theta_records import ThetaRecords
 
 FINEST_RTOL = 1e-15  # relative tolerances below float64's resolution cannot be met
 MAX_CHECKPOINTS = 10_000_000  # a bound on the setting; what fits in memory is checked per run (_check_records)
@@ -350,7 +351,7 @@ class GradientFlow:
             np.concatenate([result.beta, tail.beta[keep]]),
             np.concatenate([result.loss, tail.loss[keep]]),
             np.concatenate([result.log_loss, tail.log_loss[keep]]),
-            np.concatenate([result.theta, tail.theta[keep]]),
+            ThetaRecords.joined(result.theta, tail.theta[keep]),
             result.theta_init,
             tail.theta_final,
             tail.status,
@@ -478,7 +479,8 @@ class GradientFlow:
         init = thetas.copy()
         runs, K = thetas.shape[0], self._recorded_levels(problem)
         stop = -self.target(problem)
-        flow = _flow_records(problem, runs, K)
+        flow = _flow_records(problem, runs, K, theta=False)
+        flow.theta = [ThetaRecords(K, problem.network.n_params) for _ in range(runs)]
         levels = np.full((runs, K), np.inf)
         notes = []
         for r in range(runs):
@@ -504,6 +506,9 @@ class GradientFlow:
         for r in range(thetas.shape[0]):
             used = slice(0, int(np.isfinite(levels[r]).sum()))  # the levels are a prefix: views, no copy of theta's
             log_loss = flow.log_loss[r][used]
+            theta = flow.theta[r][used]
+            if isinstance(theta, ThetaRecords) and not theta.compact:
+                theta = np.asarray(theta)
             name, reason = self._status(int(flow.status[r]), int(flow.steps[r]), log_loss, target)
             results.append(
                 RunResult(
@@ -511,7 +516,7 @@ class GradientFlow:
                     flow.beta[r][used],
                     np.exp(log_loss),
                     log_loss,
-                    flow.theta[r][used],
+                    theta,
                     init[r],
                     thetas[r],
                     name,
@@ -548,16 +553,24 @@ class GradientFlow:
         # a run continued past DEEP_TAU goes on the slow manifold at once: no explicit phase to start
         deep_start = problem.task == "classification" and tau >= DEEP_TAU
         first = None if deep_start else initial_step(velocity, theta)
+        # the coordinates the flow moves in from theta (fc: the first layer in the data's row space, a tenth of theta
+        # at d = 1000, n = 100), which DOP853 and Radau both integrate; at[0] is the state at the last level
+        coordinates = None if deep_start else velocity.coordinates(theta)
+        at = [None if deep_start else coordinates.start]
+
+        def land(y, there=None):
+            """theta (in place) and the records' coordinates at a level the run reached at y."""
+            theta[:] = coordinates.theta_of(y) if there is None else there
+            at[0] = y.copy()
+            advance.at = (coordinates.theta_of, at[0]) if coordinates.reduced else None
 
         def solver(t, bound, first_step, rtol):
-            # driven step by step (not solve_ivp, which keeps every step's state: GBs at P = 10^6), in the
-            # coordinates the flow moves in from theta (fc: the first layer in the data's row space, a tenth of
-            # theta at d = 1000, n = 100); the solver's state is its own: theta is overwritten at the levels
-            coordinates = velocity.coordinates(theta)
+            # driven step by step (not solve_ivp, which keeps every step's state: GBs at P = 10^6); the solver's
+            # state is its own: theta and at[0] are overwritten at the levels
             return LowRankRadau(
                 lambda t, y: coordinates(y),
                 t,
-                coordinates.start,
+                at[0],
                 bound,
                 jac=lambda t, y: coordinates.jacobian(y),
                 first_step=first_step,
@@ -570,7 +583,9 @@ class GradientFlow:
         explicit = (
             None
             if deep_start
-            else ExplicitPhase(velocity, theta, tau, rtol=self.rtol, atol=self.atol, first_step=first)
+            else ExplicitPhase(
+                velocity, theta, tau, rtol=self.rtol, atol=self.atol, first_step=first, coordinates=coordinates
+            )
         )
         radau, deep = [], []
 
@@ -581,6 +596,7 @@ class GradientFlow:
                 advance.deep_from = state.tau
                 close()
                 deep.append(self._slow_manifold_step(problem, theta, state.tau))
+                advance.at = None  # the slow manifold integrates theta itself
                 return deep[0](goal, state)
             if radau:
                 return radau[0](goal, state)
@@ -588,18 +604,20 @@ class GradientFlow:
             # the first level also finds the step size and crosses the initial transient: a larger budget there
             # (bounded: a run continued from deep in a stiff flow must hand over soon)
             first_level = explicit.steps == 0
-            there = explicit.to(goal, budget=level_steps * (FIRST_LEVEL_BUDGET if first_level else 1))
+            y = explicit.to_coordinates(goal, budget=level_steps * (FIRST_LEVEL_BUDGET if first_level else 1))
+            there = None if y is None else coordinates.theta_of(y)
             if there is not None and not drifted(-problem.log_loss(there), goal):
-                theta[:] = there
+                land(y, there)
                 return codes.FLOW_CONVERGED, goal, explicit.evaluations - evaluations
             advance.handover = state.tau  # theta is still the last level's state
             spent, last_step = explicit.evaluations - evaluations, explicit.step_size
             explicit.close()
             h = min(last_step, first)
+            reached = lambda solver, y, there=None: land(y, there)  # noqa: E731
             if problem.task == "classification":
-                radau.append(self._continued_radau_step(problem, theta, solver, h, stop))
+                radau.append(self._continued_radau_step(problem, theta, solver, h, stop, reached))
             else:  # a regression's last decades sit at theta's rounding, where no interpolant follows the loss
-                radau.append(self._radau_step(problem, theta, solver, h))
+                radau.append(self._radau_step(problem, theta, solver, h, reached))
             status, tau, more = radau[0](goal, state)
             return status, tau, spent + more
 
@@ -640,11 +658,16 @@ class GradientFlow:
         return step
 
     @staticmethod
-    def _record(problem, theta, tau, k, records) -> float:
-        """Record theta at tau as checkpoint k; returns the measured log L."""
+    def _record(problem, theta, tau, k, records, at=None) -> float:
+        """Record theta at tau as checkpoint k (as the coordinates ``at`` = (theta_of, y) where given: the records
+        are then ``ThetaRecords``); returns the measured log L."""
         beta, log_loss, reached, theta_rec = records
         measured = _measured_log_loss(problem, theta)
-        beta[k], theta_rec[k], log_loss[k], reached[k] = problem.network.beta(theta), theta, measured, tau
+        beta[k], log_loss[k], reached[k] = problem.network.beta(theta), measured, tau
+        if at is None:
+            theta_rec[k] = theta
+        else:
+            theta_rec.record(k, *at)
         return measured
 
     def _through_levels(self, problem, advance, theta, c, levels, records, progress=None) -> int:
@@ -653,7 +676,7 @@ class GradientFlow:
         for k in range(c, total):
             if (status := advance(levels[k])) != codes.FLOW_CONVERGED:
                 return status if status == codes.FLOW_MAX_STEPS else codes.FLOW_STALLED
-            measured = self._record(problem, theta, advance.tau, k, records)
+            measured = self._record(problem, theta, advance.tau, k, records, advance.at)
             if progress is not None:
                 progress.level(k + 1, total, measured)
         return codes.FLOW_CONVERGED
@@ -675,7 +698,7 @@ class GradientFlow:
                 return codes.FLOW_CONVERGED  # at the round-off floor, within a factor 2 of a residual target
             if status != codes.FLOW_CONVERGED:
                 return status
-            before, measured = measured, self._record(problem, theta, advance.tau, last, records)
+            before, measured = measured, self._record(problem, theta, advance.tau, last, records, advance.at)
         return codes.FLOW_CONVERGED if measured - target <= codes.NEAR_TARGET else codes.FLOW_STALLED
 
     def _explicit_advance(self, problem, theta, tau):
@@ -738,11 +761,13 @@ class GradientFlow:
         implicit phase has evaluated its velocity max_steps times stops there (max_steps)."""
         return _Advance(tau, self._radau_step(problem, theta, make_solver, first_step))
 
-    def _radau_step(self, problem, theta, make_solver, first_step=None):
-        """The step function of ``_radau_advance``: step(goal, state) -> (status, tau, velocity evaluations)."""
+    def _radau_step(self, problem, theta, make_solver, first_step=None, reached=None):
+        """The step function of ``_radau_advance``: step(goal, state) -> (status, tau, velocity evaluations).
+        ``reached(solver, y)`` puts theta where a solver stopped (default: ``solver.theta_of(y)``, in place)."""
         from .implicit import stiff_rtol
 
         proposal = [first_step]
+        reached = reached or _theta_writer(theta)
 
         def step(goal, state):
             if goal <= state.tau:
@@ -763,18 +788,18 @@ class GradientFlow:
             while solver.status == "running" and solver.nfev <= budget:
                 solver.step()
             if solver.status == "running":
-                theta[:] = solver.theta_of(solver.y)
+                reached(solver, solver.y)
                 return codes.FLOW_MAX_STEPS, solver.t, solver.nfev
             if solver.status != "finished" or not np.all(np.isfinite(solver.y)):
                 return codes.FLOW_STALLED, state.tau, solver.nfev
             proposal[0] = max(solver.h_abs, solver.h_abs_old or 0.0)  # the last step may have been clamped
-            theta[:] = solver.theta_of(solver.y)
+            reached(solver, solver.y)
             return codes.FLOW_CONVERGED, goal, solver.nfev
 
         step.close = lambda: None  # each level's solver is freed as it ends
         return step
 
-    def _continued_radau_step(self, problem, theta, make_solver, first_step, bound):
+    def _continued_radau_step(self, problem, theta, make_solver, first_step, bound, reached=None):
         """Like ``_radau_step``, but one solver throughout, as ``structured.ExplicitPhase``: its steps are not cut at
         the levels (cut steps were 15-25 % of a classification's velocity evaluations at d = 1000 to log L = -1e6);
         Theta at a level inside a step comes from the step's dense output (Radau's collocation polynomial), and the
@@ -791,6 +816,7 @@ class GradientFlow:
         from .structured import drifted
 
         held, per_level = [], []
+        reached = reached or _theta_writer(theta)
 
         def step(goal, state):
             if per_level:
@@ -809,18 +835,19 @@ class GradientFlow:
                 solver.step()
             spent = solver.nfev - start
             if solver.t < goal and solver.status == "running":
-                theta[:] = solver.theta_of(solver.y)
+                reached(solver, solver.y)
                 return codes.FLOW_MAX_STEPS, solver.t, spent
             if solver.t >= goal:
                 # Radau's own collocation polynomial (the solver's dense_output may be the slow manifold's start)
-                there = solver.theta_of(solver.y if solver.t == goal else Radau._compute_dense_output(solver)(goal))
+                y = solver.y if solver.t == goal else Radau._compute_dense_output(solver)(goal)
+                there = solver.theta_of(y)
                 if np.all(np.isfinite(there)) and not drifted(-problem.log_loss(there), goal):
-                    theta[:] = there
+                    reached(solver, y, there)
                     return codes.FLOW_CONVERGED, goal, spent
             # theta is still the last level's state: on from there with a solver a level
             last_step = solver.h_abs
             close()
-            per_level.append(self._radau_step(problem, theta, make_solver, min(last_step, first_step)))
+            per_level.append(self._radau_step(problem, theta, make_solver, min(last_step, first_step), reached))
             status, tau, more = per_level[0](goal, state)
             return status, tau, spent + more
 
@@ -846,14 +873,14 @@ class GradientFlow:
         return "diverged", f"non-finite values after {steps} steps, last recorded at {where}"
 
 
-def _flow_records(problem, runs, K) -> SimpleNamespace:
-    """Empty records of ``runs`` flows at K levels: beta, log_loss, reached, theta, status, steps (the kernel's
-    order)."""
+def _flow_records(problem, runs, K, theta=True) -> SimpleNamespace:
+    """Empty records of ``runs`` flows at K levels: beta, log_loss, reached, theta (None without ``theta``), status,
+    steps (the kernel's order)."""
     return SimpleNamespace(
         beta=np.full((runs, K, problem.network.dim), np.nan),
         log_loss=np.full((runs, K), np.nan),
         reached=np.full((runs, K), np.nan),
-        theta=np.full((runs, K, problem.network.n_params), np.nan),
+        theta=np.full((runs, K, problem.network.n_params), np.nan) if theta else None,
         status=np.zeros(runs, dtype=np.int64),
         steps=np.zeros(runs, dtype=np.int64),
     )
@@ -909,12 +936,23 @@ def _measured_log_loss(problem: Problem, theta) -> float:
     return _velocity(problem, theta)[1]
 
 
+def _theta_writer(theta):
+    """reached(solver, y, there=None): theta in place at the solver's state y (``there``: theta there, if known)."""
+
+    def reached(solver, y, there=None):
+        theta[:] = solver.theta_of(y) if there is None else there
+
+    return reached
+
+
 class _Advance:
     """advance(goal) integrates one run's theta in place from the current tau to ``goal``, by ``step``;
-    it keeps tau and counts the steps; returns a codes.FLOW_* status."""
+    it keeps tau and counts the steps; returns a codes.FLOW_* status. ``at``: None, or (theta_of, y) where the
+    run moves in fewer coordinates than theta's (``structured.Coordinates``), for the records."""
 
     def __init__(self, tau, step):
         self.tau, self.steps, self._step = float(tau), 0, step
+        self.at = None
 
     def __call__(self, goal) -> int:
         status, self.tau, steps = self._step(goal, self)

@@ -29,7 +29,7 @@ through).
 
 Both integrate the coordinates the flow moves in (``Coordinates``): theta, or fewer where the operator has them
 (``Operator.flow_coordinates``: fc's first layer in the data's row space, W_1 = W_1(0) + X^T B, a tenth of theta at
-d = 1000, n = 100). There the points' outputs are linearised in those coordinates (the operator's
+d = 1000, n = 100; a hundredth at depth 2 and width d, where w_2 and B's rows stay in n + 1 dimensions). There the points' outputs are linearised in those coordinates (the operator's
 ``linearization``), and the low-rank Jacobian is theta's conjugated by the map to theta, with the same core B^T A.
 """
 
@@ -233,8 +233,8 @@ class ExplicitPhase:
     network's first layer stays in the data's row space), DOP853 integrates those, and theta is rebuilt at the
     levels; Radau, which takes over from a level's theta, builds them again from there."""
 
-    def __init__(self, velocity, theta, tau, *, rtol, atol, first_step):
-        coordinates = velocity.coordinates(theta)
+    def __init__(self, velocity, theta, tau, *, rtol, atol, first_step, coordinates=None):
+        coordinates = velocity.coordinates(theta) if coordinates is None else coordinates  # theta's own, or given
         if coordinates.reduced:
             rtol = rtol * FEWER_COORDINATES_RTOL
         self._theta_of = coordinates.theta_of
@@ -260,8 +260,12 @@ class ExplicitPhase:
         return self.solver.h_abs
 
     def to(self, goal, budget=EXPLICIT_LEVEL_STEPS):
-        there = self._steps.to(goal, budget)
+        there = self.to_coordinates(goal, budget)
         return there if there is None else self._theta_of(there)
+
+    def to_coordinates(self, goal, budget=EXPLICIT_LEVEL_STEPS):
+        """As ``to``, in the coordinates the phase integrates."""
+        return self._steps.to(goal, budget)
 
 
 def drifted(measured_tau: float, tau: float) -> bool:
