@@ -23,7 +23,9 @@ MAX_CHECKPOINTS = 10_000_000  # a bound on the setting; what fits in memory is c
 MAX_RECORD_BYTES = 4 * 2**30  # beta and Theta at every checkpoint of every run of a batch
 # A flow on the structured operator records Theta at fewer levels where `checkpoints` of them would take more than
 # this (fc of width d at d = 1000: 200 levels of 10^6 parameters are 1.6 GB), but at least MIN_STRUCTURED_LEVELS
-# (fc of depth 3 and width d, P = 2 * 10^6: 32 levels are 0.5 GB, and the run's peak stays below 1 GB).
+# (fc of depth 3 and width d, P = 2 * 10^6: 32 levels are 0.5 GB, and the run's peak stays below 1 GB). Counted at
+# theta's size where ThetaRecords keeps fewer coordinates too: the run file, and a reader that builds the array, hold
+# every level's theta.
 THETA_RECORD_BYTES = 512 * 2**20
 MIN_STRUCTURED_LEVELS = 32
 # How deep a classification flow continues by default while its checks cannot decide (GradientFlow.cap). Past
