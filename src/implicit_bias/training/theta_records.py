@@ -14,8 +14,8 @@ import numpy as np
 class ThetaRecords:
     """Theta at K levels, read like a (K, P) float64 array (``records[k]``, slices, ``np.asarray``): a level is
     recorded as theta (``records[k] = theta``) or as the coordinates ``y`` a flow moved in with the map ``theta_of``
-    to theta (``record(k, theta_of, y)``: ``structured.Coordinates.theta_of``, which returns a new array). Levels never
-    recorded read NaN."""
+    to theta (``record(k, theta_of, y)``: ``structured.ReducedCoordinates.theta_of``, which returns a new array).
+    Levels never recorded read NaN."""
 
     dtype = np.dtype(np.float64)
     ndim = 2
