@@ -162,11 +162,15 @@ class RowSpaceFlow:
 
     def theta_of(self, xi):
         B = xi[: self.n * self.width].reshape(self.n, self.width)
-        theta = np.empty(self.W1T.size + xi.size - B.size)
+        return self._theta(B, xi[B.size :])
+
+    def _theta(self, B, rest):
+        """theta with W_1 = W_1(0) + X^T B (B: n x d_2) and the other layers ``rest``."""
+        theta = np.empty(self.W1T.size + rest.size)
         first = theta[: self.W1T.size].reshape(self.W1T.shape)
         np.matmul(B.T, self.X, out=first)  # (X^T B)^T in place: no transposed copy of a d x d_2 matrix
         first += self.W1T
-        theta[self.W1T.size :] = xi[B.size :]
+        theta[self.W1T.size :] = rest
         return theta
 
 
@@ -182,20 +186,14 @@ class TwoLayerRowSpaceFlow(RowSpaceFlow):
         W1, w2 = op._matrices(op.layers(theta))[0], theta[op.offsets[1] :]
         # a basis of a space holding V (np.linalg.qr's Q spans the columns' span and more where they are dependent)
         self.Q = np.linalg.qr(np.column_stack([w2, W1.T @ X.T]))[0]
-        W1Q = W1 @ self.Q
         self.op, self.X, self.n, self.width = op, X, X.shape[0], self.Q.shape[1]
-        self.W1T, self.XW1, self.XX = W1Q.T.copy(), X @ W1Q, X @ X.T
+        self.W1T, self.XW1, self.XX = W1.T.copy(), X @ W1 @ self.Q, X @ X.T  # W1T: theta's, for theta_of
         self.start = np.concatenate([np.zeros(self.n * self.width), self.Q.T @ w2])
-        self._W1T_full, self._w2, self._a0 = W1.T.copy(), w2.copy(), self.start[self.n * self.width :].copy()
+        self._w2, self._a0 = w2.copy(), self.start[self.n * self.width :].copy()
 
     def theta_of(self, xi):
         C, a = xi[: self.n * self.width].reshape(self.n, self.width), xi[self.n * self.width :]
-        theta = np.empty(self._W1T_full.size + self.Q.shape[0])
-        first = theta[: self._W1T_full.size].reshape(self._W1T_full.shape)
-        np.matmul(self.Q @ C.T, self.X, out=first)  # (X^T C Q^T)^T in place
-        first += self._W1T_full
-        theta[self._W1T_full.size :] = self._w2 + self.Q @ (a - self._a0)  # w_2(0) = Q a_0: exact at the start
-        return theta
+        return self._theta(C @ self.Q.T, self._w2 + self.Q @ (a - self._a0))  # w_2(0) = Q a_0: exact at the start
 
 
 class RowSpaceLinearization:

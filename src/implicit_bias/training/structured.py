@@ -27,10 +27,11 @@ level that needs more than EXPLICIT_LEVEL_STEPS steps or whose measured -log L h
 (``drifted``: a regression's residual at the rounding floor of theta, or a stiff part the error control let
 through).
 
-Both integrate the coordinates the flow moves in (``Coordinates``): theta, or fewer where the operator has them
-(``Operator.flow_coordinates``: fc's first layer in the data's row space, W_1 = W_1(0) + X^T B, a tenth of theta at
-d = 1000, n = 100; a hundredth at depth 2 and width d, where w_2 and B's rows stay in n + 1 dimensions). There the points' outputs are linearised in those coordinates (the operator's
-``linearization``), and the low-rank Jacobian is theta's conjugated by the map to theta, with the same core B^T A.
+Both integrate the same coordinates, built once at the run's start (``Coordinates``): theta, or fewer where the
+operator has them (``Operator.flow_coordinates``: fc's first layer in the data's row space, W_1 = W_1(0) + X^T B, a
+tenth of theta at d = 1000, n = 100; a hundredth at depth 2 and width d, where w_2 and B's rows stay in n + 1
+dimensions). There the points' outputs are linearised in those coordinates (the operator's ``linearization``), and
+the low-rank Jacobian is theta's conjugated by the map to theta, with the same core B^T A.
 """
 
 from __future__ import annotations
@@ -231,8 +232,8 @@ class ExplicitPhase:
     where that took more than ``budget`` steps past the last level, or failed.
 
     Where the operator has fewer coordinates the flow moves in (``Operator.flow_coordinates``: a fully-connected
-    network's first layer stays in the data's row space), DOP853 integrates those, and theta is rebuilt at the
-    levels; Radau, which takes over from a level's theta, builds them again from there."""
+    network's first layer stays in the data's row space), DOP853 integrates those (the run's own, where given: Radau
+    then goes on in them from a level's state), and theta is rebuilt at the levels."""
 
     def __init__(self, velocity, theta, tau, *, rtol, atol, first_step, coordinates=None):
         coordinates = velocity.coordinates(theta) if coordinates is None else coordinates  # theta's own, or given
