@@ -6,54 +6,9 @@ networks; this path is for networks too large to list (a circular convolution by
 its matrix chain) and for the torch backend, so that a sweep runs as one batch on a GPU.
 """
 
-from types import SimpleNamespace
-
 import numpy as np
 
-
-def _library(device) -> SimpleNamespace:
-    """The few array functions GD needs, from NumPy (device None) or from torch on ``device``."""
-    if device is None:
-        from scipy.special import logsumexp
-
-        def descend(theta, step, lr, alive):
-            np.multiply(step, lr, out=step)
-            return np.subtract(theta, step, out=theta, where=alive[:, None])
-
-        return SimpleNamespace(
-            descend=descend,
-            as_array=lambda a: np.array(a, dtype=np.float64),
-            to_numpy=np.asarray,
-            exp=np.exp,
-            log=np.log,
-            logsumexp=lambda a: logsumexp(a, axis=1),
-            isfinite=np.isfinite,
-            where=np.where,
-            flags=lambda a: np.array(a),
-        )
-    import torch
-
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"gd.device {device!r}: torch sees no CUDA GPU on this machine")
-
-    def as_array(a):
-        return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64, device=dev)
-
-    def descend(theta, step, lr, alive):
-        return theta.sub_(step.mul_(lr).masked_fill_(~alive[:, None], 0.0))
-
-    return SimpleNamespace(
-        descend=descend,
-        as_array=as_array,
-        to_numpy=lambda t: t.cpu().numpy(),
-        exp=torch.exp,
-        log=torch.log,
-        logsumexp=lambda a: torch.logsumexp(a, dim=1),
-        isfinite=torch.isfinite,
-        where=torch.where,
-        flags=lambda a: torch.as_tensor(a, device=dev),
-    )
+from .array_library import array_library
 
 
 def gd_batch_operator(
@@ -61,7 +16,7 @@ def gd_batch_operator(
 ):
     """Same contract as ``kernels.gd_batch``: updates ``thetas`` (runs, P) and the record arrays in place.
     ``device`` None computes with NumPy, else with torch on that device."""
-    lib = _library(device)
+    lib = array_library(device, "gd.device")
     X, y, theta = lib.as_array(problem.X), lib.as_array(problem.y), lib.as_array(thetas)
     classification = problem.task == "classification"
     records = (beta_rec, loss_rec, log_loss_rec, theta_rec)

@@ -62,6 +62,14 @@ def _check_records(what: str, runs: int, K: int, problem: Problem) -> None:
     )
 
 
+def _backend(solver: str, backend, device) -> None:
+    _require(backend in ("numba", "torch"), f"{solver}.backend must be 'numba' or 'torch', got {backend!r}")
+    _require(
+        backend == "torch" or device == "cpu",
+        f"{solver}.device {device!r} needs backend 'torch' (the numba backend runs on the cpu)",
+    )
+
+
 def _positive_float(value, name):
     _require(
         isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0,
@@ -167,11 +175,7 @@ class GradientDescent:
         _checkpoints(self.checkpoints, "gd.checkpoints")
         if self.loss_target is not None:
             _positive_float(self.loss_target, "gd.loss_target")
-        _require(self.backend in ("numba", "torch"), f"gd.backend must be 'numba' or 'torch', got {self.backend!r}")
-        _require(
-            self.backend == "torch" or self.device == "cpu",
-            f"gd.device {self.device!r} needs backend 'torch' (the numba backend runs on the cpu)",
-        )
+        _backend(self.name, self.backend, self.device)
 
     def settings(self) -> dict:
         return {"name": self.name, **asdict(self)}
@@ -261,6 +265,12 @@ class GradientFlow:
         log_loss_cap: classification: how far a run may continue past ``log_loss_target``, a decade
             of log L at a time, while a check it serves cannot decide yet or passes only by
             extrapolation (``deciding``); None: DEFAULT_LOG_LOSS_CAP. A cap at the target stops there.
+        backend: ``numba`` (the compiled entry-list kernels for the paper's small networks, the structured
+            operator with NumPy and scipy's solvers for larger ones, one run at a time) or ``torch``: the runs'
+            explicit phase as one batch on the structured operator with torch on ``device`` (``batched_flow``),
+            each run then carried on from the level it left the batch at by the structured path on the host
+            (Radau, the slow manifold).
+        device: torch device for the torch backend (``cpu``, ``cuda``).
     """
 
     name: ClassVar[str] = "flow"
@@ -273,8 +283,11 @@ class GradientFlow:
     stiff_steps: int = 2000
     stiff_rtol: float = 1e-7
     log_loss_cap: float | None = None
+    backend: str = "numba"
+    device: str = "cpu"
 
     def __post_init__(self):
+        _backend(self.name, self.backend, self.device)
         for name in ("log_loss_target", "log_loss_cap"):
             value = getattr(self, name)
             _require(
@@ -412,6 +425,8 @@ class GradientFlow:
             )
 
     def _integrate(self, problem: Problem, thetas, progress=None) -> list[RunResult]:
+        if self.backend == "torch":
+            return self._integrate_batched(problem, thetas, progress)
         if _regression_on_operator(problem) or problem.network.structured or self._starts_deep(problem, thetas):
             return self._integrate_structured(problem, thetas, progress)
         if self._goes_deep(problem):
@@ -471,7 +486,7 @@ class GradientFlow:
     def _recorded_levels(self, problem: Problem) -> int:
         """How many levels a run records: ``checkpoints``, or on the structured operator as many as keep Theta's
         records within THETA_RECORD_BYTES (at least MIN_STRUCTURED_LEVELS, never more than asked)."""
-        if not (_regression_on_operator(problem) or problem.network.structured):
+        if not (self.backend == "torch" or _regression_on_operator(problem) or problem.network.structured):
             return self.checkpoints
         fit = THETA_RECORD_BYTES // (8 * problem.network.n_params)
         return min(self.checkpoints, max(MIN_STRUCTURED_LEVELS, fit))
@@ -498,7 +513,63 @@ class GradientFlow:
             flow.steps[r] = advance.steps
             advance.close()
             notes.append(
-                _structured_note(advance.handover, advance.deep_from, advance.explicit)
+                _structured_note(advance.handover, advance.deep_from, "DOP853" if advance.explicit else None)
+                + _fewer_levels_note(self.checkpoints, problem, K)
+            )
+        return self._results(levels, flow, init, thetas, -stop, notes)
+
+    def _integrate_batched(self, problem: Problem, thetas, progress=None) -> list[RunResult]:
+        """Every run's explicit phase as one batch on torch (``batched_flow``), then each on the host's structured
+        path from the level it left the batch at: Radau where the batch found it stiff, the slow manifold past
+        DEEP_TAU, the push of the measured loss to its target."""
+        from ..limit_weights import DEEP_TAU
+        from .batched_flow import batched_flow
+        from .structured import CLASSIFICATION_LEVEL_STEPS, EXPLICIT_LEVEL_STEPS, FIRST_LEVEL_BUDGET, drifted
+
+        init = thetas.copy()
+        runs, K = thetas.shape[0], self._recorded_levels(problem)
+        stop = -self.target(problem)
+        flow = _flow_records(problem, runs, K, theta=False)
+        flow.theta = [ThetaRecords(K, problem.network.n_params) for _ in range(runs)]
+        levels = np.full((runs, K), np.inf)
+        for r in range(runs):
+            own = self.levels(-problem.log_loss(thetas[r]), stop, K)
+            levels[r, : own.size] = own
+        classification = problem.task == "classification"
+        left = batched_flow(
+            problem,
+            thetas,
+            levels,
+            (flow.beta, flow.log_loss, flow.reached, flow.theta),
+            rtol=self.rtol,
+            atol=self.atol,
+            level_steps=min(EXPLICIT_LEVEL_STEPS, CLASSIFICATION_LEVEL_STEPS)
+            if classification
+            else EXPLICIT_LEVEL_STEPS,
+            first_level_budget=FIRST_LEVEL_BUDGET,
+            max_steps=self.max_steps,
+            deep_tau=DEEP_TAU if classification else None,
+            drifted=drifted,
+            device=self.device,
+            progress=progress,
+        )
+        notes, batched = [], f"DOP853 batched on torch ({self.device})"
+        for r, out in enumerate(left):
+            thetas[r] = flow.theta[r][out.level]
+            records = (flow.beta[r], flow.log_loss[r], flow.reached[r], flow.theta[r])
+            radau_step = out.step if out.why in ("stiff", "drifted", "failed", "max_steps") else None
+            advance = self._structured_advance(problem, thetas[r], levels[r, out.level], stop, radau_step=radau_step)
+            advance.steps = out.evaluations
+            flow.status[r] = self._through_levels(
+                problem, advance, thetas[r], out.level + 1, levels[r], records, progress
+            )
+            if flow.status[r] == codes.FLOW_CONVERGED:
+                last = int(np.isfinite(levels[r]).sum()) - 1
+                flow.status[r] = self._push_to_target(problem, advance, thetas[r], last, -stop, records)
+            flow.steps[r] = advance.steps
+            advance.close()
+            notes.append(
+                _structured_note(advance.handover, advance.deep_from, batched if out.evaluations > 1 else None)
                 + _fewer_levels_note(self.checkpoints, problem, K)
             )
         return self._results(levels, flow, init, thetas, -stop, notes)
@@ -528,13 +599,14 @@ class GradientFlow:
             )
         return results
 
-    def _structured_advance(self, problem, theta, tau, stop):
+    def _structured_advance(self, problem, theta, tau, stop, radau_step=None):
         """advance(goal) on the network's structured operator (``structured``), in place: DOP853 level by level
         while a level takes at most EXPLICIT_LEVEL_STEPS steps (a classification's, CLASSIFICATION_LEVEL_STEPS) and
         the measured -log L follows tau, then the low-rank Radau method from the last such level on; a
         classification, from the first level at or past
         DEEP_TAU, on its slow manifold (``slow_manifold``). ``handover`` is the tau where Radau took over (None
-        while explicit), ``deep_from`` where the slow manifold did."""
+        while explicit), ``deep_from`` where the slow manifold did. ``radau_step``: Radau from the start, with this
+        first step (a run the batched explicit phase found stiff, ``batched_flow``)."""
         from ..limit_weights import DEEP_TAU
         from .implicit import SlowManifoldStart
         from .structured import (
@@ -554,7 +626,7 @@ class GradientFlow:
             level_steps = min(level_steps, CLASSIFICATION_LEVEL_STEPS)
         # a run continued past DEEP_TAU goes on the slow manifold at once: no explicit phase to start
         deep_start = problem.task == "classification" and tau >= DEEP_TAU
-        first = None if deep_start else initial_step(velocity, theta)
+        first = None if deep_start or radau_step is not None else initial_step(velocity, theta)
         # the coordinates the flow moves in from theta (fc: the first layer in the data's row space, a tenth of theta
         # at d = 1000, n = 100), which DOP853 and Radau both integrate; at[0] is the state at the last level
         coordinates = None if deep_start else velocity.coordinates(theta)
@@ -584,7 +656,7 @@ class GradientFlow:
 
         explicit = (
             None
-            if deep_start
+            if deep_start or radau_step is not None
             else ExplicitPhase(
                 velocity, theta, tau, rtol=self.rtol, atol=self.atol, first_step=first, coordinates=coordinates
             )
@@ -602,19 +674,20 @@ class GradientFlow:
                 return deep[0](goal, state)
             if radau:
                 return radau[0](goal, state)
-            evaluations = explicit.evaluations
-            # the first level also finds the step size and crosses the initial transient: a larger budget there
-            # (bounded: a run continued from deep in a stiff flow must hand over soon)
-            first_level = explicit.steps == 0
-            y = explicit.to_coordinates(goal, budget=level_steps * (FIRST_LEVEL_BUDGET if first_level else 1))
-            there = None if y is None else coordinates.theta_of(y)
-            if there is not None and not drifted(-problem.log_loss(there), goal):
-                land(y, there)
-                return codes.FLOW_CONVERGED, goal, explicit.evaluations - evaluations
+            spent, h = 0, radau_step
+            if explicit is not None:
+                evaluations = explicit.evaluations
+                # the first level also finds the step size and crosses the initial transient: a larger budget there
+                # (bounded: a run continued from deep in a stiff flow must hand over soon)
+                first_level = explicit.steps == 0
+                y = explicit.to_coordinates(goal, budget=level_steps * (FIRST_LEVEL_BUDGET if first_level else 1))
+                there = None if y is None else coordinates.theta_of(y)
+                if there is not None and not drifted(-problem.log_loss(there), goal):
+                    land(y, there)
+                    return codes.FLOW_CONVERGED, goal, explicit.evaluations - evaluations
+                spent, h = explicit.evaluations - evaluations, min(explicit.step_size, first)
+                explicit.close()
             advance.handover = state.tau  # theta is still the last level's state
-            spent, last_step = explicit.evaluations - evaluations, explicit.step_size
-            explicit.close()
-            h = min(last_step, first)
             reached = lambda solver, y, there=None: land(y, there)  # noqa: E731
             if problem.task == "classification":
                 radau.append(self._continued_radau_step(problem, theta, solver, h, stop, reached))
@@ -895,10 +968,12 @@ def _fewer_levels_note(asked: int, problem, K: int) -> str:
     return f" (recorded at {K} levels, not {asked}: Theta's records would take {full:.3g} GiB)"
 
 
-def _structured_note(handover, deep_from=None, explicit=True) -> str:
-    """The phases a structured run went through: DOP853 (unless it started past DEEP_TAU), Radau from ``handover``,
-    the slow manifold from ``deep_from``."""
-    phases = ["explicit DOP853 throughout" if handover is None and deep_from is None else "DOP853"] if explicit else []
+def _structured_note(handover, deep_from=None, explicit: str | None = "DOP853") -> str:
+    """The phases a structured run went through: the ``explicit`` one (None where it started past DEEP_TAU), Radau
+    from ``handover``, the slow manifold from ``deep_from``."""
+    phases = (
+        [f"explicit {explicit} throughout" if handover is None and deep_from is None else explicit] if explicit else []
+    )
     if handover is not None:
         phases.append(f"Radau with a low-rank Jacobian from log L = {-handover:.6g}")
     if deep_from is not None:

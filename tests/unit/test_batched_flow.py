@@ -1,0 +1,194 @@
+"""The flow on torch: a batch of runs' explicit phase (``batched_flow``) against scipy's DOP853 and the entry list,
+the same batch on NumPy and on torch (cpu; cuda where a GPU is present), and the hand-over to the host's solvers."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from scipy.integrate import DOP853
+
+from implicit_bias import architectures
+from implicit_bias.datasets import random_dataset
+from implicit_bias.inits import initialize
+from implicit_bias.training import structured as structured_module
+from implicit_bias.training.batched_flow import batched_flow
+from implicit_bias.training.problem import Problem
+from implicit_bias.training.solvers import GradientFlow
+from implicit_bias.training.structured import Velocity, drifted
+from implicit_bias.training.theta_records import ThetaRecords
+
+SPECS = {
+    "diag": {"name": "diag", "depth": 2},
+    "diag_L3": {"name": "diag", "depth": 3},
+    "conv": {"name": "conv", "depth": 3},
+    "fc": {"name": "fc", "depth": 2, "widths": [3]},
+    "fc_wide": {"name": "fc", "depth": 2, "widths": [6]},  # the host's Radau goes on in fewer coordinates
+}
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+
+
+def _problem(spec, task, d=6, n=4, runs=2):
+    data = random_dataset(task, n=n, d=d, seed=1)
+    network = architectures.build_network(spec, d)
+    thetas = np.stack([initialize("random", network, data.X, alpha=0.5, seed=seed) for seed in range(runs)])
+    return Problem(network, data.X, data.y, task), thetas
+
+
+def _batch(problem, thetas, levels, device, **settings):
+    """batched_flow's records and where each run left, with the flow's default tolerances and budgets."""
+    runs, K = levels.shape
+    records = (
+        np.full((runs, K, problem.network.dim), np.nan),
+        np.full((runs, K), np.nan),
+        np.full((runs, K), np.nan),
+        [ThetaRecords(K, problem.network.n_params) for _ in range(runs)],
+    )
+    settings = {
+        "rtol": 1e-10,
+        "atol": 1e-12,
+        "level_steps": 20,
+        "first_level_budget": 5,
+        "max_steps": 10**9,
+        "deep_tau": None,
+        **settings,
+    }
+    left = batched_flow(problem, thetas, levels, records, drifted=drifted, device=device, **settings)
+    return records, left
+
+
+def test_a_level_is_scipys_dop853_step_for_step():
+    """With one level ahead and no budget to leave by, the batch takes scipy's DOP853 steps from the same first step
+    (its tableau, error norm and step-size control), and lands where scipy's solver bounded there ends."""
+    problem, thetas = _problem(SPECS["diag"], "regression", d=12, n=5, runs=1)
+    velocity = Velocity(problem)
+    tau = -velocity.log_loss(thetas[0])
+    levels = np.array([[tau, tau + 8.0]])
+    F, _ = velocity(thetas[0])
+    scipy_solver = DOP853(
+        lambda t, y: velocity(y)[0],
+        tau,
+        thetas[0],
+        tau + 8.0,
+        rtol=1e-10,
+        atol=1e-12,
+        first_step=0.01 * np.linalg.norm(thetas[0]) / np.linalg.norm(F),  # the batch's first step
+    )
+    while scipy_solver.status == "running":
+        scipy_solver.step()
+    for device in (None, "cpu"):
+        records, (left,) = _batch(problem, thetas, levels, device, level_steps=10**6)
+        assert (left.level, left.why) == (1, "done")
+        assert left.evaluations == scipy_solver.nfev
+        there = records[3][0][1]
+        assert np.max(np.abs(there - scipy_solver.y)) <= 1e-13 * np.max(np.abs(scipy_solver.y))
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_batch_on_torch_is_the_batch_on_numpy(task):
+    """The same code on NumPy arrays and on torch tensors: the same steps, hand-overs and records, to rounding."""
+    problem, thetas = _problem(SPECS["diag_L3"], task, d=8, n=5, runs=3)
+    solver = GradientFlow(log_loss_target=-1e3 if task == "classification" else None, checkpoints=30)
+    levels = np.stack([solver.levels(-problem.log_loss(theta), -solver.target(problem)) for theta in thetas])
+    (beta_np, log_loss_np, reached_np, theta_np), left_np = _batch(problem, thetas, levels, None)
+    (beta_t, log_loss_t, reached_t, theta_t), left_t = _batch(problem, thetas, levels, "cpu")
+    assert [(a.level, a.why, a.evaluations) for a in left_np] == [(a.level, a.why, a.evaluations) for a in left_t]
+    assert any(a.level > 1 for a in left_np)  # the batch carried runs through levels
+    np.testing.assert_array_equal(reached_np, reached_t)
+    landed = np.isfinite(reached_np)
+    np.testing.assert_allclose(log_loss_t[landed], log_loss_np[landed], rtol=1e-12)
+    scale = np.max(np.abs(beta_np[landed]))
+    assert np.max(np.abs(beta_t[landed] - beta_np[landed])) <= 1e-10 * scale
+    for run in range(thetas.shape[0]):
+        done = slice(0, left_np[run].level + 1)
+        np.testing.assert_allclose(np.asarray(theta_t[run][done]), np.asarray(theta_np[run][done]), rtol=1e-10)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("spec", SPECS.values(), ids=SPECS)
+def test_the_torch_flow_reaches_the_entry_lists_limit(spec, task):
+    """The torch backend (the batch on the network's operator, then the host's solvers) follows the flow the
+    compiled entry-list kernel integrates: the same levels, beta at each within the integration tolerance."""
+    problem, thetas = _problem(spec, task)
+    solver = GradientFlow(log_loss_target=-1e4 if task == "classification" else None)
+    reference = solver.run(problem, thetas)
+    batched = replace(solver, backend="torch").run(problem, thetas)
+    for ref, run in zip(reference, batched):
+        assert (ref.status, run.status) == ("converged", "converged"), run.reason
+        assert "structured operator; " in run.reason and "DOP853 batched on torch (cpu)" in run.reason
+        assert run.log_loss[-1] <= solver.target(problem) + 1e-6 * abs(solver.target(problem))
+        assert np.linalg.norm(run.beta[-1] - ref.beta[-1]) <= 1e-8 * np.linalg.norm(ref.beta[-1])
+        np.testing.assert_array_equal(run.progress[:-1], ref.progress[:-1])
+        scale = np.linalg.norm(ref.beta[:-1], axis=1)
+        assert np.max(np.linalg.norm(run.beta[:-1] - ref.beta[:-1], axis=1) / scale) < 1e-6
+        # theta at each level is the one its beta was recorded from (beta by the entry list: the batch used the operator)
+        theta_beta = np.array([problem.network.beta(theta) for theta in run.theta])
+        np.testing.assert_allclose(theta_beta, run.beta, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_run_the_batch_finds_stiff_goes_on_with_radau_on_the_host(monkeypatch, task):
+    """With no steps allowed a level every run leaves the batch at its start, and the host's low-rank Radau carries
+    it from there (its first step the batch's) to the same limit."""
+    problem, thetas = _problem(SPECS["diag"], task)
+    solver = GradientFlow(log_loss_target=-1e4 if task == "classification" else None)
+    reference = solver.run(problem, thetas)
+    monkeypatch.setattr(structured_module, "EXPLICIT_LEVEL_STEPS", 0)
+    batched = replace(solver, backend="torch").run(problem, thetas)
+    for ref, run in zip(reference, batched):
+        assert run.status == "converged", run.reason
+        start = f"{-run.progress[0]:.6g}"
+        assert f"DOP853 batched on torch (cpu), then Radau with a low-rank Jacobian from log L = {start})" in run.reason
+        assert np.linalg.norm(run.beta[-1] - ref.beta[-1]) <= 1e-6 * np.linalg.norm(ref.beta[-1])
+
+
+def test_a_run_continued_past_deep_tau_leaves_the_batch_for_the_slow_manifold():
+    from implicit_bias.limit_weights import DEEP_TAU
+
+    problem, thetas = _problem(SPECS["diag"], "classification", runs=1)
+    solver = GradientFlow(log_loss_target=-2 * DEEP_TAU, backend="torch", checkpoints=20)
+    (run,) = solver.run(problem, thetas)
+    assert run.status == "converged", run.reason
+    assert "then on the support vectors' slow manifold from log L = " in run.reason
+    deeper = solver.extend(problem, run, -10 * DEEP_TAU, checkpoints=5)
+    assert deeper.status == "converged", deeper.reason
+    assert deeper.reason.endswith(
+        f"(structured operator; on the support vectors' slow manifold from log L = {run.log_loss[-1]:.6g})"
+    )
+    levels = np.stack([solver.levels(-run.log_loss[-1], 10 * DEEP_TAU, 5)])
+    _, (left,) = _batch(problem, run.theta_final[None], levels, "cpu", deep_tau=DEEP_TAU)
+    assert (left.level, left.why, left.evaluations) == (0, "deep", 1)
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"device": "cuda"}, "flow.device 'cuda' needs backend 'torch' (the numba backend runs on the cpu)"),
+        ({"backend": "jax"}, "flow.backend must be 'numba' or 'torch', got 'jax'"),
+    ],
+)
+def test_the_flow_rejects_a_backend_it_does_not_have(settings, message):
+    with pytest.raises(ValueError) as error:
+        GradientFlow(**settings)
+    assert str(error.value) == message
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_a_torch_flow_on_a_missing_gpu_says_so():
+    problem, thetas = _problem(SPECS["diag"], "regression", runs=1)
+    with pytest.raises(ValueError) as error:
+        GradientFlow(backend="torch", device="cuda").run(problem, thetas)
+    assert str(error.value) == "flow.device 'cuda': torch sees no CUDA GPU on this machine"
+
+
+@CUDA
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_batch_on_cuda_is_the_batch_on_the_cpu(task):
+    problem, thetas = _problem(SPECS["conv"], task, d=8, n=5, runs=3)
+    solver = GradientFlow(log_loss_target=-1e3 if task == "classification" else None, checkpoints=30)
+    levels = np.stack([solver.levels(-problem.log_loss(theta), -solver.target(problem)) for theta in thetas])
+    (beta_c, *_), left_c = _batch(problem, thetas, levels, "cpu")
+    (beta_g, *_), left_g = _batch(problem, thetas, levels, "cuda")
+    assert [(a.level, a.why) for a in left_c] == [(a.level, a.why) for a in left_g]
+    landed = np.isfinite(beta_c)
+    assert np.max(np.abs(beta_g[landed] - beta_c[landed])) <= 1e-10 * np.max(np.abs(beta_c[landed]))
