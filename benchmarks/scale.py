@@ -1,6 +1,7 @@
 """Research scale: training at d = 1000, n = 100 on the structured operators, beside plain references.
 
     python benchmarks/scale.py [--d 1000] [--n 100] [--cases gd,flow,deep,theory] [--cap 60]
+    python benchmarks/scale.py --cases batched [--runs 4] [--device cpu|cuda]
 
 One line per case:
     scale case=<network>/<task>/<solver> d=… n=… seconds=… reference_seconds=… ratio=… peak_mb=…
@@ -20,6 +21,8 @@ One line per case:
 - Theory (``theory``): the predict jobs' programs (l2, l1 and DFT-domain l1 max-margin; Theorem 4's limit at
   depths 2 and 3) on sparse-teacher and sparse-regression data, each unmemoised; the DFT-domain l1 program beside
   the same program with the dense S = F.
+- Batched flows (``batched``, not run by default): ``backend: torch``, a batch of ``--runs`` runs on ``--device``,
+  against the same runs on the default backend one after another, and how far apart their betas are.
 peak_mb is the peak of Python-tracked memory (NumPy's arrays included) in a separate, untimed run of the case.
 """
 
@@ -190,6 +193,46 @@ def deep_cases(d, n, target=-1e10):
         yield f"{label}/classification_to_{target:g}/flow({run.status})", ours, "na", None, peak
 
 
+def batched_cases(d, n, runs, device):
+    """A sweep's flows as one batch on torch (``backend: torch``: the explicit phase batched on ``device``, each run
+    then on the host's Radau or slow manifold) against the same runs one after another on the default backend, with
+    the largest difference of their betas over the levels, relative to beta's norm. fc of width d only on a GPU: the
+    batch integrates all of theta (10^6 a run), where the host integrates the fewer coordinates fc moves in (10^4),
+    and on this machine's CPU it takes ~20 s a run. peak_mb: the GPU's peak, na on the cpu (torch's tensors are not
+    traced by tracemalloc)."""
+    for task, target in (("regression", None), ("classification", -1e6)):
+        for label in NETWORKS:
+            if label in REGRESSION_ONLY or (label == "fc_L2_wd" and not device.startswith("cuda")):
+                continue
+            problem, _ = _setup(label, task, d, n)
+            thetas = np.stack(
+                [initialize("random", problem.network, problem.X, alpha=0.5, seed=seed) for seed in range(runs)]
+            )
+            solver = GradientFlow(log_loss_target=target)
+            batched = GradientFlow(log_loss_target=target, backend="torch", device=device)
+            if device.startswith("cuda"):
+                torch.cuda.reset_peak_memory_stats()
+            start = time.perf_counter()
+            ours = batched.run(problem, thetas)
+            seconds = time.perf_counter() - start
+            peak = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
+            start = time.perf_counter()
+            theirs = solver.run(problem, thetas)
+            reference = time.perf_counter() - start
+            apart = max(
+                float(np.max(np.linalg.norm(a.beta - b.beta, axis=1) / np.linalg.norm(b.beta, axis=1)))
+                for a, b in zip(ours, theirs)
+            )
+            statuses = ",".join(sorted({run.status for run in ours}))
+            yield (
+                f"{label}/{task}/flow_torch_{device}_x{runs}({statuses})",
+                seconds,
+                f"{reference:.3g} beta_apart={apart:.2g}",
+                seconds / reference,
+                peak,
+            )
+
+
 def theory_cases(d, n):
     """The predict jobs' programs at this scale, on sparse-teacher data (classification) and Woodworth's sparse
     regression: each the best of three, unmemoised. The DFT-domain l1 program beside the same program with the dense
@@ -233,18 +276,21 @@ def main():
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--cases", default="gd,flow,deep,theory")
     parser.add_argument("--cap", type=float, default=60.0, help="seconds a reference flow may take")
+    parser.add_argument("--runs", type=int, default=4, help="runs in a batch (batched)")
+    parser.add_argument("--device", default="cpu", help="torch device of the batch (batched)")
     args = parser.parse_args()
     groups = {
         "gd": lambda: gd_cases(args.d, args.n),
         "flow": lambda: flow_cases(args.d, args.n, args.cap),
         "deep": lambda: deep_cases(args.d, args.n),
         "theory": lambda: theory_cases(args.d, args.n),
+        "batched": lambda: batched_cases(args.d, args.n, args.runs, args.device),
     }
     for name in args.cases.split(","):
         for case, seconds, reference, ratio, peak in groups[name]():
             print(
                 f"scale case={case} d={args.d} n={args.n} seconds={seconds:.3g} reference_seconds={reference} "
-                f"ratio={'na' if ratio is None else f'{ratio:.3g}'} peak_mb={peak:.0f}",
+                f"ratio={'na' if ratio is None else f'{ratio:.3g}'} peak_mb={'na' if peak is None else f'{peak:.0f}'}",
                 flush=True,
             )
 
