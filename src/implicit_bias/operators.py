@@ -117,6 +117,15 @@ class Operator:
         and ``theta_of(xi)``), or None: the flow moves in theta itself."""
         return None
 
+    def batched_flow_coordinates(self, X, thetas, lib):
+        """The fewer coordinates of ``flow_coordinates`` for a batch of runs (rows of ``thetas``) in the array
+        library ``lib`` (``training.array_library``), for the batched flow (``training.batched_flow``): an object
+        with ``start`` (runs, p), ``velocity(y, loss_of)`` -> (velocity, log L, |g|^2), ``outputs(y)``, ``beta(y)``
+        on rows of y, ``keep(index)``, the same for those runs only (the batch drops runs as they leave), and
+        ``theta_of``, each run's NumPy map to theta (its ``flow_coordinates``' own); or None: the batch moves in
+        theta itself."""
+        return None
+
     def gram(self, X, theta, chunk: int = 16):
         """The per-point gradients' Gram matrix [<grad f(x_i), grad f(x_j)>] for the rows of X (one theta,
         NumPy): X J J^T X^T, by a pullback and a Jacobian-vector product per point (never the n x P matrix

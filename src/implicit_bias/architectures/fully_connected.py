@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 
 import numpy as np
 
-from ..operators import Operator, matvec, vecmat
+from ..operators import Operator, concat, matvec, vecmat
 from .base import Architecture, check_depth, check_dim, make_network, sizes_label, sizes_setting
 
 
@@ -84,6 +85,13 @@ class FullyConnected(Operator):
         if len(self.dims) == 2 and self.dims[1] > n + 1:
             return TwoLayerRowSpaceFlow(self, X, theta)
         return RowSpaceFlow(self, X, theta)
+
+    def batched_flow_coordinates(self, X, thetas, lib):
+        """At depth 2, each run's ``flow_coordinates`` stacked (``BatchedTwoLayerRowSpace``); None deeper (the batch
+        moves in theta) or with as many points as inputs."""
+        if len(self.dims) != 2 or X.shape[0] >= X.shape[1]:
+            return None
+        return BatchedTwoLayerRowSpace([self.flow_coordinates(X, theta) for theta in thetas], X, lib)
 
     def gram(self, X, theta, chunk=None):
         """<x_i^T P_l, x_j^T P_l> |s_(l+1)|^2 summed over layers: d f/d W_l = (P_l^T x) s_(l+1)^T."""
@@ -194,6 +202,49 @@ class TwoLayerRowSpaceFlow(RowSpaceFlow):
     def theta_of(self, xi):
         C, a = xi[: self.n * self.width].reshape(self.n, self.width), xi[self.n * self.width :]
         return self._theta(C @ self.Q.T, self._w2 + self.Q @ (a - self._a0))  # w_2(0) = Q a_0: exact at the start
+
+
+class BatchedTwoLayerRowSpace:
+    """Two-layer flows of a batch of runs in their row-space coordinates, on NumPy or torch: each run's
+    ``RowSpaceFlow`` (width at most n + 1) or ``TwoLayerRowSpaceFlow`` (wider: W_1 Q, a), which at depth 2 are both a
+    network (W_1(0) + X^T B) s of width k with B (n x k) and s (k) in the coordinates; their matrices stacked.
+    beta = W_1(0) s + X^T B s, where for the wider W_1(0) Q stands for W_1(0) (w_2 = Q a)."""
+
+    def __init__(self, flows, X, lib):
+        first = flows[0]
+        self.n, self.k = first.n, first.width
+        self.start = lib.as_array(np.stack([flow.start for flow in flows]))
+        self.XW1 = lib.as_array(np.stack([flow.XW1 for flow in flows]))  # (runs, n, k)
+        self.XX, self.X = lib.as_array(first.XX), lib.as_array(X)
+        self.W1 = lib.as_array(np.stack([flow.W1T.T @ flow.Q if hasattr(flow, "Q") else flow.W1T.T for flow in flows]))
+        self.theta_of = [flow.theta_of for flow in flows]
+
+    def keep(self, index):
+        """These coordinates for the runs ``index`` (an index array of the library's) only."""
+        kept = copy.copy(self)
+        kept.XW1, kept.W1 = self.XW1[index], self.W1[index]
+        return kept
+
+    def _split(self, y):
+        return y[..., : self.n * self.k].reshape(*y.shape[:-1], self.n, self.k), y[..., self.n * self.k :]
+
+    def outputs(self, y):
+        B, s = self._split(y)
+        return matvec(self.XW1, s) + matvec(B, s) @ self.XX
+
+    def beta(self, y):
+        B, s = self._split(y)
+        return matvec(self.W1, s) + matvec(B, s) @ self.X
+
+    def velocity(self, y, loss_of):
+        """-g/|g|^2 in these coordinates, log L and |g|^2, as ``RowSpaceFlow.velocity``."""
+        B, s = self._split(y)
+        log_loss, c = loss_of(matvec(self.XW1, s) + matvec(B, s) @ self.XX)
+        XXc = c @ self.XX
+        left = vecmat(c, self.XW1) + vecmat(XXc, B)  # W_1^T X^T c in these coordinates: the second layer's gradient
+        g2 = (c * XXc).sum(-1) * (s * s).sum(-1) + (left * left).sum(-1)
+        outer = c[..., :, None] * s[..., None, :]
+        return -concat([outer.reshape(*outer.shape[:-2], -1), left]) / g2[..., None], log_loss, g2
 
 
 class RowSpaceLinearization:

@@ -37,35 +37,62 @@ SAFETY, MIN_FACTOR, MAX_FACTOR = 0.9, 0.2, 10.0  # scipy's step-size control (sc
 ERROR_EXPONENT = -1.0 / 8.0  # DOP853's error estimator is of order 7
 
 
-class BatchVelocity:
-    """The re-timed flow's velocity -g/|g|^2, log L and beta for a batch of parameter vectors (R, P), by the network's
-    operator, in the array library ``lib`` (``array_library``); NaN velocity where |g|^2 is zero or not finite."""
+class ThetaCoordinates:
+    """A batch moving in theta itself (rows of ``start``), by the network's operator: the protocol of
+    ``Operator.batched_flow_coordinates``."""
 
-    def __init__(self, problem, lib):
-        self.op, self.lib = problem.network.operator, lib
-        self.X, self.y = lib.as_array(problem.X), lib.as_array(problem.y)
+    theta_of = None
+
+    def __init__(self, op, X, thetas):
+        self.op, self.X, self.start = op, X, thetas
+
+    def outputs(self, theta):
+        return self.beta(theta) @ self.X.T
+
+    def beta(self, theta):
+        return self.op.beta(theta)
+
+    def keep(self, index):
+        return self  # nothing of a run's own
+
+    def velocity(self, theta, loss_of):
+        log_loss, r = loss_of(self.outputs(theta))
+        g = self.op.pullback(r @ self.X, theta)
+        g2 = (g * g).sum(-1)
+        return -g / g2[:, None], log_loss, g2
+
+
+class BatchVelocity:
+    """The re-timed flow's velocity -g/|g|^2 and log L for a batch of runs, in the array library ``lib``
+    (``array_library``), in the coordinates the batch moves in: the operator's fewer ones where it has them
+    (``Operator.batched_flow_coordinates``: a two-layer fc network's row space), else theta; NaN velocity where
+    |g|^2 is zero or not finite."""
+
+    def __init__(self, problem, lib, thetas):
+        op = problem.network.operator
+        reduced = op.batched_flow_coordinates(problem.X, thetas, lib)
+        self.coordinates = reduced or ThetaCoordinates(op, lib.as_array(problem.X), lib.as_array(thetas))
+        self.reduced = reduced is not None
+        self.lib, self.y = lib, lib.as_array(problem.y)
         self.classification = problem.task == "classification"
 
-    def __call__(self, theta):
+    def loss_of(self, f):
+        """(log L, d log L / d f) at the outputs f (runs, n)."""
         lib = self.lib
-        beta = self.op.beta(theta)
-        f = beta @ self.X.T
         if self.classification:
             margins = -self.y * f
             top = lib.amax(margins)
             e = lib.exp(margins - top[:, None])
             total = e.sum(-1)
-            log_loss = top + lib.log(total)
-            r = -self.y * (e / total[:, None])  # d log L / d f
-        else:
-            residual = f - self.y
-            loss = 0.5 * (residual * residual).sum(-1)
-            log_loss = lib.log(loss)
-            r = residual / loss[:, None]
-        g = self.op.pullback(r @ self.X, theta)
-        g2 = (g * g).sum(-1)
-        g2 = lib.where((g2 > 0) & lib.isfinite(g2), g2, g2 * float("nan"))
-        return -g / g2[:, None], log_loss, beta
+            return top + lib.log(total), -self.y * (e / total[:, None])
+        residual = f - self.y
+        loss = 0.5 * (residual * residual).sum(-1)
+        return self.lib.log(loss), residual / loss[:, None]
+
+    def __call__(self, y):
+        v, log_loss, g2 = self.coordinates.velocity(y, self.loss_of)
+        bad = ~((g2 > 0) & self.lib.isfinite(g2))
+        return self.lib.where(bad[:, None], v * float("nan"), v), log_loss
 
 
 @dataclass
@@ -86,10 +113,11 @@ def _combined(lib, coefficients, K, count):
 
 class _Batch:
     """The runs still in the batch: their state on the device (rows of y, and DOP853's 13 stages K, of which K[0] is
-    the velocity at y) and their bookkeeping on the host, one entry per row; ``runs`` maps a row to its run."""
+    the velocity at y; the velocity's coordinates, which may hold matrices of each run's) and their bookkeeping on the
+    host, one entry per row; ``runs`` maps a row to its run."""
 
-    def __init__(self, runs, y, K, tau, step):
-        self.runs, self.y, self.K = runs, y, K
+    def __init__(self, runs, y, K, tau, step, velocity):
+        self.runs, self.y, self.K, self.velocity = runs, y, K, velocity
         self.tau, self.step = tau, step
         size = runs.size
         self.next = np.ones(size, dtype=np.int64)  # the level each row is heading for
@@ -105,6 +133,7 @@ class _Batch:
             setattr(self, name, getattr(self, name)[rows])
         index = lib.flags(np.nonzero(rows)[0])
         self.y, self.K = self.y[index], self.K[:, index]
+        self.velocity.coordinates = self.velocity.coordinates.keep(index)
 
 
 def batched_flow(
@@ -123,37 +152,51 @@ def batched_flow(
     device=None,
     progress=None,
 ) -> list[Left]:
-    """Integrate every row of ``thetas`` (R, P) through its row of ``levels`` (R, K; +inf past a run's last), from
+    """Integrate every row of ``thetas`` (R, P; NumPy) through its row of ``levels`` (R, K; +inf past a run's last), from
     tau = levels[:, 0], recording each level landed on in ``records`` = (beta (R, K, d), log_loss (R, K),
     reached (R, K), theta: a (K, P) record per run). ``level_steps``: the steps a level may take
     (``first_level_budget`` times that on the first); ``deep_tau``: a classification leaves at or past it (None: no
     such bound); ``drifted(measured_tau, tau)``: the structured path's drift test. Returns where each run left."""
+    from .structured import FEWER_COORDINATES_RTOL
+
     lib = array_library(device, "flow.device")
-    velocity = BatchVelocity(problem, lib)
+    velocity = BatchVelocity(problem, lib, thetas)
+    coordinates = velocity.coordinates
+    theta_of = coordinates.theta_of  # by run
+    if velocity.reduced:  # as the structured path's DOP853 in fewer coordinates (``structured.ExplicitPhase``)
+        rtol = rtol * FEWER_COORDINATES_RTOL
     beta_rec, log_loss_rec, reached_rec, theta_rec = records
     count = np.isfinite(levels).sum(axis=1)
     runs = thetas.shape[0]
-    y = lib.as_array(thetas)
-    F, log_loss, beta = velocity(y)
+    y = coordinates.start
+    F, log_loss = velocity(y)
 
-    def record(batch, rows, level, log_loss, beta, y):
-        """Level ``level[i]`` reached by each row in ``rows`` (a mask), at the given log L, beta and state."""
+    def record(batch, rows, level, log_loss, y):
+        """Level ``level[i]`` reached by each row in ``rows`` (a mask), at the given log L and state."""
         where = np.nonzero(rows)[0]
+        if not where.size:
+            return
         index = lib.flags(where)
-        log_loss, beta, y = lib.to_numpy(log_loss[index]), lib.to_numpy(beta[index]), lib.to_numpy(y[index])
+        beta = lib.to_numpy(velocity.coordinates.beta(y)[index])
+        log_loss, y = lib.to_numpy(log_loss[index]), lib.to_numpy(y[index])
         for i, row in enumerate(where):
             run, k = batch.runs[row], level[row]
             beta_rec[run, k], log_loss_rec[run, k], reached_rec[run, k] = beta[i], log_loss[i], levels[run, k]
-            theta_rec[run][k] = y[i]
+            if theta_of is None:
+                theta_rec[run][k] = y[i]
+            else:
+                theta_rec[run].record(k, theta_of[run], y[i])
 
-    # the first step moves theta by about 1 % (``structured.initial_step``)
-    norms = lib.to_numpy(lib.sqrt((y * y).sum(-1))) / lib.to_numpy(lib.sqrt((F * F).sum(-1)))
+    # the first step moves theta by about 1 % (``structured.initial_step``): |d theta / d tau| = 1 / |g|
+    g2 = lib.to_numpy(coordinates.velocity(y, velocity.loss_of)[2])
+    with np.errstate(invalid="ignore"):
+        norms = np.linalg.norm(thetas, axis=1) * np.sqrt(g2)
     first = np.where(np.isfinite(norms) & (norms > 0), 0.01 * norms, 1e-6)
     K = lib.empty((STAGES + 1, *y.shape))
     K[0] = F
-    batch = _Batch(np.arange(runs), y, K, levels[:, 0].astype(np.float64), first)
+    batch = _Batch(np.arange(runs), y, K, levels[:, 0].astype(np.float64), first, velocity)
     batch.budget[:] = level_steps * first_level_budget
-    record(batch, np.ones(runs, dtype=bool), np.zeros(runs, dtype=np.int64), log_loss, beta, y)
+    record(batch, np.ones(runs, dtype=bool), np.zeros(runs, dtype=np.int64), log_loss, y)
     left: list[Left | None] = [None] * runs
 
     def leave(rows, why):
@@ -166,7 +209,7 @@ def batched_flow(
     leave(done, "done")
     leave(deep & ~done, "deep")
     batch.keep(~(done | deep), lib)
-    size = thetas.shape[1]
+    size = int(coordinates.start.shape[1])  # the error norm is over the coordinates the batch moves in
     while batch.runs.size:
         goal = levels[batch.runs, batch.next]
         gap = goal - batch.tau
@@ -184,7 +227,7 @@ def batched_flow(
         for s in range(1, STAGES):
             K[s] = velocity(y + h_column * _combined(lib, A[s], K, s))[0]
         y_new = y + h_column * _combined(lib, B, K, STAGES)
-        K[STAGES], log_loss, beta = velocity(y_new)
+        K[STAGES], log_loss = velocity(y_new)
         scale = atol + lib.maximum(lib.abs(y), lib.abs(y_new)) * rtol
         err5 = lib.to_numpy(((_combined(lib, E5, K, STAGES + 1) / scale) ** 2).sum(-1))
         err3 = lib.to_numpy(((_combined(lib, E3, K, STAGES + 1) / scale) ** 2).sum(-1))
@@ -208,7 +251,7 @@ def batched_flow(
         measured = -lib.to_numpy(log_loss)
         off = landed & np.array([drifted(m, g) for m, g in zip(measured, goal)])
         landed &= ~off
-        record(batch, landed, batch.next, log_loss, beta, batch.y)
+        record(batch, landed, batch.next, log_loss, batch.y)
         batch.next += landed
         batch.on_level = np.where(landed, 0, batch.on_level + accepted)
         batch.budget = np.where(landed, level_steps, batch.budget)
