@@ -196,13 +196,11 @@ def deep_cases(d, n, target=-1e10):
 def batched_cases(d, n, runs, device):
     """A sweep's flows as one batch on torch (``backend: torch``: the explicit phase batched on ``device``, each run
     then on the host's Radau or slow manifold) against the same runs one after another on the default backend, with
-    the largest difference of their betas over the levels, relative to beta's norm. fc of width d only on a GPU: the
-    batch integrates all of theta (10^6 a run), where the host integrates the fewer coordinates fc moves in (10^4),
-    and on this machine's CPU it takes ~20 s a run. peak_mb: the GPU's peak, na on the cpu (torch's tensors are not
-    traced by tracemalloc)."""
+    the largest difference of their betas over the levels, relative to beta's norm. peak_mb: the GPU's peak, na on
+    the cpu (torch's tensors are not traced by tracemalloc)."""
     for task, target in (("regression", None), ("classification", -1e6)):
         for label in NETWORKS:
-            if label in REGRESSION_ONLY or (label == "fc_L2_wd" and not device.startswith("cuda")):
+            if label in REGRESSION_ONLY:
                 continue
             problem, _ = _setup(label, task, d, n)
             thetas = np.stack(
