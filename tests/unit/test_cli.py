@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from implicit_bias.architectures import conv
+from implicit_bias.architectures import conv, diag
 from implicit_bias.cli import main
 from implicit_bias.datasets import Dataset, paper_regression
 from implicit_bias.inits import initialize
@@ -104,6 +104,27 @@ def test_train_writes_a_self_describing_run_file(tmp_path, dataset_file):
     np.testing.assert_array_equal(ds["beta"].values, expected.beta)
     np.testing.assert_array_equal(np.concatenate([ds["theta_final_1"], ds["theta_final_2"]]), expected.theta_final)
     assert not list(out.parent.glob(".*.tmp"))
+
+
+def test_train_runs_a_flow_on_torch(tmp_path, dataset_file):
+    """A training job with ``backend: torch`` for the flow: the run file says so, and holds what the library computes
+    for the same settings, bit for bit."""
+    out = tmp_path / "run.nc"
+    solver = {"name": "flow", "backend": "torch", "device": "cpu"}
+    architecture = {"name": "diag", "depth": 3}
+    args = ["train", "--dataset", str(dataset_file), "--architecture", json.dumps(architecture), "--init", "random"]
+    args += ["--alpha", "0.5", "--seed", "2", "--solver", json.dumps(solver), "--output", str(out)]
+    done = run_cli(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    ds = xr.open_dataset(out)
+    assert ds.attrs["status"] == "converged"
+    assert "DOP853 batched on torch (cpu)" in ds.attrs["reason"]
+    assert json.loads(ds.attrs["solver_settings"])["backend"] == "torch"
+    net = diag(5, depth=3)
+    X = np.array([[0.3, -1.2, 0.5, 2.0, -0.7]])
+    theta0 = initialize("random", net, X, alpha=0.5, seed=2)
+    (expected,) = GradientFlow(backend="torch").run(Problem(net, X, np.array([0.8]), "regression"), theta0)
+    np.testing.assert_array_equal(ds["beta"].values, expected.beta)
 
 
 def test_a_diverging_run_is_written_with_its_status(tmp_path):
