@@ -494,24 +494,11 @@ class GradientFlow:
     def _integrate_structured(self, problem: Problem, thetas, progress=None) -> list[RunResult]:
         """Every run on the network's structured operator, DOP853 then the low-rank Radau method (``structured``)."""
         init = thetas.copy()
-        runs, K = thetas.shape[0], self._recorded_levels(problem)
-        stop = -self.target(problem)
-        flow = _flow_records(problem, runs, K, theta=False)
-        flow.theta = [ThetaRecords(K, problem.network.n_params) for _ in range(runs)]
-        levels = np.full((runs, K), np.inf)
+        flow, levels, stop, K = self._structured_records(problem, thetas)
         notes = []
-        for r in range(runs):
-            tau = -problem.log_loss(thetas[r])
-            own = self.levels(tau, stop, K)
-            levels[r, : own.size] = own
-            records = (flow.beta[r], flow.log_loss[r], flow.reached[r], flow.theta[r])
-            advance = self._structured_advance(problem, thetas[r], tau, stop)
-            flow.status[r] = self._through_levels(problem, advance, thetas[r], 0, levels[r], records, progress)
-            if flow.status[r] == codes.FLOW_CONVERGED:
-                last = own.size - 1
-                flow.status[r] = self._push_to_target(problem, advance, thetas[r], last, -stop, records)
-            flow.steps[r] = advance.steps
-            advance.close()
+        for r in range(thetas.shape[0]):
+            advance = self._structured_advance(problem, thetas[r], levels[r, 0], stop)
+            self._carry_on(problem, advance, thetas, r, 0, levels, flow, stop, progress)
             notes.append(
                 _structured_note(advance.handover, advance.deep_from, "DOP853" if advance.explicit else None)
                 + _fewer_levels_note(self.checkpoints, problem, K)
@@ -527,14 +514,7 @@ class GradientFlow:
         from .structured import CLASSIFICATION_LEVEL_STEPS, EXPLICIT_LEVEL_STEPS, FIRST_LEVEL_BUDGET, drifted
 
         init = thetas.copy()
-        runs, K = thetas.shape[0], self._recorded_levels(problem)
-        stop = -self.target(problem)
-        flow = _flow_records(problem, runs, K, theta=False)
-        flow.theta = [ThetaRecords(K, problem.network.n_params) for _ in range(runs)]
-        levels = np.full((runs, K), np.inf)
-        for r in range(runs):
-            own = self.levels(-problem.log_loss(thetas[r]), stop, K)
-            levels[r, : own.size] = own
+        flow, levels, stop, K = self._structured_records(problem, thetas)
         classification = problem.task == "classification"
         left = batched_flow(
             problem,
@@ -556,23 +536,39 @@ class GradientFlow:
         notes, batched = [], f"DOP853 batched on torch ({self.device})"
         for r, out in enumerate(left):
             thetas[r] = flow.theta[r][out.level]
-            records = (flow.beta[r], flow.log_loss[r], flow.reached[r], flow.theta[r])
             radau_step = out.step if out.why in ("stiff", "drifted", "failed", "max_steps") else None
             advance = self._structured_advance(problem, thetas[r], levels[r, out.level], stop, radau_step=radau_step)
             advance.steps = out.evaluations
-            flow.status[r] = self._through_levels(
-                problem, advance, thetas[r], out.level + 1, levels[r], records, progress
-            )
-            if flow.status[r] == codes.FLOW_CONVERGED:
-                last = int(np.isfinite(levels[r]).sum()) - 1
-                flow.status[r] = self._push_to_target(problem, advance, thetas[r], last, -stop, records)
-            flow.steps[r] = advance.steps
-            advance.close()
+            self._carry_on(problem, advance, thetas, r, out.level + 1, levels, flow, stop, progress)
             notes.append(
                 _structured_note(advance.handover, advance.deep_from, batched if out.evaluations > 1 else None)
                 + _fewer_levels_note(self.checkpoints, problem, K)
             )
         return self._results(levels, flow, init, thetas, -stop, notes)
+
+    def _structured_records(self, problem: Problem, thetas):
+        """Empty records of runs on the structured operator (Theta's as ``ThetaRecords``), each run's levels from its
+        own -log L (rows of +inf past its last), the target tau and how many levels (K)."""
+        runs, K = thetas.shape[0], self._recorded_levels(problem)
+        stop = -self.target(problem)
+        flow = _flow_records(problem, runs, K, theta=False)
+        flow.theta = [ThetaRecords(K, problem.network.n_params) for _ in range(runs)]
+        levels = np.full((runs, K), np.inf)
+        for r in range(runs):
+            own = self.levels(-problem.log_loss(thetas[r]), stop, K)
+            levels[r, : own.size] = own
+        return flow, levels, stop, K
+
+    def _carry_on(self, problem, advance, thetas, r, c, levels, flow, stop, progress) -> None:
+        """Run r through its levels from index c by ``advance``, then its measured loss to the target; its status
+        and steps into ``flow``."""
+        records = (flow.beta[r], flow.log_loss[r], flow.reached[r], flow.theta[r])
+        flow.status[r] = self._through_levels(problem, advance, thetas[r], c, levels[r], records, progress)
+        if flow.status[r] == codes.FLOW_CONVERGED:
+            last = int(np.isfinite(levels[r]).sum()) - 1
+            flow.status[r] = self._push_to_target(problem, advance, thetas[r], last, -stop, records)
+        flow.steps[r] = advance.steps
+        advance.close()
 
     def _results(self, levels, flow, init, thetas, target, notes) -> list[RunResult]:
         results = []
