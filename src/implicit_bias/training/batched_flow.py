@@ -106,9 +106,10 @@ class Left:
     why: str
 
 
-def _combined(lib, coefficients, K, count):
-    """sum_j coefficients[j] K[j] over the first ``count`` stages: one matrix-vector product, as scipy's."""
-    return (lib.as_array(coefficients[:count]) @ K[:count].reshape(count, -1)).reshape(K.shape[1:])
+def _combined(coefficients, K):
+    """sum_j coefficients[j] K[j] over the first len(coefficients) stages: one matrix-vector product, as scipy's."""
+    count = coefficients.shape[0]
+    return (coefficients @ K[:count].reshape(count, -1)).reshape(K.shape[1:])
 
 
 class _Batch:
@@ -172,13 +173,13 @@ def batched_flow(
     F, log_loss = velocity(y)
 
     def record(batch, rows, level, log_loss, y):
-        """Level ``level[i]`` reached by each row in ``rows`` (a mask), at the given log L and state."""
+        """Level ``level[i]`` reached by each row in ``rows`` (a mask), at the given log L (NumPy) and state."""
         where = np.nonzero(rows)[0]
         if not where.size:
             return
         index = lib.flags(where)
         beta = lib.to_numpy(velocity.coordinates.beta(y)[index])
-        log_loss, y = lib.to_numpy(log_loss[index]), lib.to_numpy(y[index])
+        log_loss, y = log_loss[where], lib.to_numpy(y[index])
         for i, row in enumerate(where):
             run, k = batch.runs[row], level[row]
             beta_rec[run, k], log_loss_rec[run, k], reached_rec[run, k] = beta[i], log_loss[i], levels[run, k]
@@ -196,7 +197,7 @@ def batched_flow(
     K[0] = F
     batch = _Batch(np.arange(runs), y, K, levels[:, 0].astype(np.float64), first, velocity)
     batch.budget[:] = level_steps * first_level_budget
-    record(batch, np.ones(runs, dtype=bool), np.zeros(runs, dtype=np.int64), log_loss, y)
+    record(batch, np.ones(runs, dtype=bool), np.zeros(runs, dtype=np.int64), lib.to_numpy(log_loss), y)
     left: list[Left | None] = [None] * runs
 
     def leave(rows, why):
@@ -209,6 +210,9 @@ def batched_flow(
     leave(done, "done")
     leave(deep & ~done, "deep")
     batch.keep(~(done | deep), lib)
+    # the tableau's rows on the device once (a host array in a step is a copy to the device, and a wait, each time)
+    stage_rows = [lib.as_array(A[s, :s]) for s in range(STAGES)]
+    weights, error5, error3 = lib.as_array(B), lib.as_array(E5), lib.as_array(E3)
     size = int(coordinates.start.shape[1])  # the error norm is over the coordinates the batch moves in
     while batch.runs.size:
         goal = levels[batch.runs, batch.next]
@@ -225,12 +229,14 @@ def batched_flow(
         h_column = lib.as_array(h)[:, None]
 
         for s in range(1, STAGES):
-            K[s] = velocity(y + h_column * _combined(lib, A[s], K, s))[0]
-        y_new = y + h_column * _combined(lib, B, K, STAGES)
+            K[s] = velocity(y + h_column * _combined(stage_rows[s], K))[0]
+        y_new = y + h_column * _combined(weights, K)
         K[STAGES], log_loss = velocity(y_new)
         scale = atol + lib.maximum(lib.abs(y), lib.abs(y_new)) * rtol
-        err5 = lib.to_numpy(((_combined(lib, E5, K, STAGES + 1) / scale) ** 2).sum(-1))
-        err3 = lib.to_numpy(((_combined(lib, E3, K, STAGES + 1) / scale) ** 2).sum(-1))
+        err5 = ((_combined(error5, K) / scale) ** 2).sum(-1)
+        err3 = ((_combined(error3, K) / scale) ** 2).sum(-1)
+        # what the host decides on, in one copy (on a GPU each copy waits for the device)
+        err5, err3, log_loss = lib.to_numpy(lib.stack([err5, err3, log_loss]))
         with np.errstate(divide="ignore", invalid="ignore"):
             error = np.where((err5 == 0) & (err3 == 0), 0.0, h * err5 / np.sqrt((err5 + 0.01 * err3) * size))
             growth = np.where(error == 0, MAX_FACTOR, np.minimum(MAX_FACTOR, SAFETY * error**ERROR_EXPONENT))
@@ -248,7 +254,7 @@ def batched_flow(
         K[0] = lib.where(keep, K[STAGES], K[0])
 
         landed = accepted & lands
-        measured = -lib.to_numpy(log_loss)
+        measured = -log_loss
         off = landed & np.array([drifted(m, g) for m, g in zip(measured, goal)])
         landed &= ~off
         record(batch, landed, batch.next, log_loss, batch.y)
