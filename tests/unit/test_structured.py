@@ -306,6 +306,32 @@ def test_a_flow_continued_deep_in_a_stiff_phase_hands_over_at_its_first_level(mo
     assert "then Radau with a low-rank Jacobian from log L = -10000)" in continued.reason
 
 
+def test_a_flow_pushed_to_within_its_tolerance_of_deep_tau_goes_on_deep():
+    """A classification past DEEP_TAU runs to DEEP_TAU, then on from there on the slow manifold. Its push stops within
+    TARGET_RTOL of -DEEP_TAU, on either side: a run that stopped a hair short of it was not "deep", went to DEEP_TAU
+    again, stopped where it was, and so on until Python's recursion limit (diag L = 3, d = 30, seeds 1 and 2). It is
+    deep where it is within the push's tolerance, on both backends."""
+    from implicit_bias.limit_weights import DEEP_TAU
+
+    data = random_dataset("classification", n=10, d=30, seed=0)
+    network = architectures.build_network({"name": "diag", "depth": 3}, 30)
+    problem = Problem(network, data.X, data.y, "classification")
+    thetas = np.stack([initialize("random", network, data.X, alpha=0.5, seed=seed) for seed in (1, 2)])
+    # the first half of a run to -2 DEEP_TAU (its checkpoints' half: GradientFlow._integrate), where a push stops short
+    shallow = GradientFlow(log_loss_target=-DEEP_TAU, checkpoints=100).run(problem, thetas)
+    assert any(-run.log_loss[-1] < DEEP_TAU for run in shallow)
+    for run in GradientFlow(log_loss_target=-2 * DEEP_TAU).run(problem, thetas):
+        assert run.status == "converged", run.reason
+    for backend in ("numba", "torch"):
+        for run in shallow:
+            deeper = GradientFlow(backend=backend).extend(problem, run, -2 * DEEP_TAU, checkpoints=5)
+            assert deeper.status == "converged", deeper.reason
+            deep_from = f"{run.log_loss[-1]:.6g}"
+            assert deeper.reason.endswith(
+                f"(structured operator; on the support vectors' slow manifold from log L = {deep_from})"
+            )
+
+
 def test_a_large_network_records_theta_at_fewer_levels_within_the_memory_bound(monkeypatch):
     """Theta's records of a structured flow stay within THETA_RECORD_BYTES (fc of width d at d = 1000: 67 levels
     instead of 200, 0.5 instead of 1.6 GB), never below MIN_STRUCTURED_LEVELS; the reason says so, and the limit

@@ -33,6 +33,9 @@ MIN_STRUCTURED_LEVELS = 32
 # decades; the l1 biases of diag and conv networks at d = 1000 need ~1e40 to 1e50 (their gaps fall like 1/log tau).
 # Beta grows like tau, and its squares must stay in float64's range.
 DEFAULT_LOG_LOSS_CAP = -1e100
+# A run is at a loss level tau when its measured -log L is within this of it, relative to max(1, |tau|): where the push
+# to a target stops (``GradientFlow._push_to_target``), and so where a run that was pushed to DEEP_TAU starts deep.
+TARGET_RTOL = 1e-9
 
 
 def _require(condition: bool, message: str):
@@ -68,6 +71,11 @@ def _backend(solver: str, backend, device) -> None:
         backend == "torch" or device == "cpu",
         f"{solver}.device {device!r} needs backend 'torch' (the numba backend runs on the cpu)",
     )
+
+
+def _reached(measured_tau: float, tau: float) -> bool:
+    """Whether a run whose measured -log L is ``measured_tau`` is at the level tau (to TARGET_RTOL)."""
+    return tau - measured_tau <= TARGET_RTOL * max(1.0, abs(tau))
 
 
 def _positive_float(value, name):
@@ -481,7 +489,7 @@ class GradientFlow:
         structured operator)."""
         from ..limit_weights import DEEP_TAU
 
-        return problem.task == "classification" and all(-problem.log_loss(t) >= DEEP_TAU for t in thetas)
+        return problem.task == "classification" and all(_reached(-problem.log_loss(t), DEEP_TAU) for t in thetas)
 
     def _recorded_levels(self, problem: Problem) -> int:
         """How many levels a run records: ``checkpoints``, or on the structured operator as many as keep Theta's
@@ -528,7 +536,7 @@ class GradientFlow:
             else EXPLICIT_LEVEL_STEPS,
             first_level_budget=FIRST_LEVEL_BUDGET,
             max_steps=self.max_steps,
-            deep_tau=DEEP_TAU if classification else None,
+            deep_tau=DEEP_TAU * (1 - TARGET_RTOL) if classification else None,  # as _reached
             drifted=drifted,
             device=self.device,
             progress=progress,
@@ -621,7 +629,7 @@ class GradientFlow:
         if problem.task == "classification":
             level_steps = min(level_steps, CLASSIFICATION_LEVEL_STEPS)
         # a run continued past DEEP_TAU goes on the slow manifold at once: no explicit phase to start
-        deep_start = problem.task == "classification" and tau >= DEEP_TAU
+        deep_start = problem.task == "classification" and _reached(tau, DEEP_TAU)
         first = None if deep_start or radau_step is not None else initial_step(velocity, theta)
         # the coordinates the flow moves in from theta (fc: the first layer in the data's row space, a tenth of theta
         # at d = 1000, n = 100), which DOP853 and Radau both integrate; at[0] is the state at the last level
@@ -662,7 +670,7 @@ class GradientFlow:
         def step(goal, state):
             if deep:
                 return deep[0](goal, state)
-            if problem.task == "classification" and state.tau >= DEEP_TAU:
+            if problem.task == "classification" and _reached(state.tau, DEEP_TAU):
                 advance.deep_from = state.tau
                 close()
                 deep.append(self._slow_manifold_step(problem, theta, state.tau))
@@ -758,7 +766,7 @@ class GradientFlow:
         measured, before = records[1][last], None
         for _ in range(100):
             deficit = measured - target  # how far the measured log L is above its target
-            if deficit <= 1e-9 * max(1.0, abs(target)):
+            if _reached(-measured, -target):
                 return codes.FLOW_CONVERGED
             if measured == before and deficit <= codes.NEAR_TARGET:
                 # the push moved theta by less than its rounding (a regression's last decades: the velocity is
