@@ -75,7 +75,7 @@ def _backend(solver: str, backend, device) -> None:
 
 def _reached(measured_tau: float, tau: float) -> bool:
     """Whether a run whose measured -log L is ``measured_tau`` is at the level tau (to TARGET_RTOL)."""
-    return tau - measured_tau <= TARGET_RTOL * max(1.0, abs(tau))
+    return measured_tau >= tau - TARGET_RTOL * max(1.0, abs(tau))  # never at tau = inf (inf - inf is NaN)
 
 
 def _positive_float(value, name):
