@@ -112,6 +112,50 @@ def _combined(coefficients, K):
     return (coefficients @ K[:count].reshape(count, -1)).reshape(K.shape[1:])
 
 
+class _Tableau:
+    """DOP853's coefficients in the array library, on the device once (a host array in a step is a copy to the
+    device, and a wait, each time)."""
+
+    def __init__(self, lib):
+        self.lib = lib
+        self.rows = [lib.as_array(A[s, :s]) for s in range(STAGES)]
+        self.weights, self.error5, self.error3 = lib.as_array(B), lib.as_array(E5), lib.as_array(E3)
+
+
+def _attempt(velocity, tableau, y, K, h, rtol, atol):
+    """One DOP853 step of size h (per row) from y, whose velocity is K[0]: the stages into K (K[STAGES], the velocity
+    at the new state), the new state, and on the host its log L and the error norm (scipy's ``_estimate_error_norm``)."""
+    lib = tableau.lib
+    h_column = lib.as_array(h)[:, None]
+    for s in range(1, STAGES):
+        K[s] = velocity(y + h_column * _combined(tableau.rows[s], K))[0]
+    y_new = y + h_column * _combined(tableau.weights, K)
+    K[STAGES], log_loss = velocity(y_new)
+    scale = atol + lib.maximum(lib.abs(y), lib.abs(y_new)) * rtol
+    err5 = ((_combined(tableau.error5, K) / scale) ** 2).sum(-1)
+    err3 = ((_combined(tableau.error3, K) / scale) ** 2).sum(-1)
+    # what the host decides on, in one copy (on a GPU each copy waits for the device)
+    err5, err3, log_loss = lib.to_numpy(lib.stack([err5, err3, log_loss]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        size = y.shape[1]
+        error = np.where((err5 == 0) & (err3 == 0), 0.0, h * err5 / np.sqrt((err5 + 0.01 * err3) * size))
+    return y_new, log_loss, error
+
+
+def _step_control(error, h, proposed, lands, rejected):
+    """scipy's control of each row's step size (``rk.RungeKutta._step_impl``): whether its step of size h is accepted
+    (error < 1; NaN is not) and the next step size. A step cut short to land on a level (``lands``) keeps the longer
+    step it was proposed where its error allows growth."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = SAFETY * error**ERROR_EXPONENT
+        growth = np.where(error == 0, MAX_FACTOR, np.minimum(MAX_FACTOR, factor))
+        shrink = np.maximum(MIN_FACTOR, np.nan_to_num(factor, nan=MIN_FACTOR))
+    growth = np.where(rejected, np.minimum(1.0, growth), growth)  # no growth right after a rejected attempt
+    grown = np.where(lands & (growth >= 1), np.maximum(h * growth, proposed), h * growth)
+    accepted = error < 1
+    return accepted, np.where(accepted, grown, h * shrink)
+
+
 class _Batch:
     """The runs still in the batch: their state on the device (rows of y, and DOP853's 13 stages K, of which K[0] is
     the velocity at y; the velocity's coordinates, which may hold matrices of each run's) and their bookkeeping on the
@@ -210,10 +254,7 @@ def batched_flow(
     leave(done, "done")
     leave(deep & ~done, "deep")
     batch.keep(~(done | deep), lib)
-    # the tableau's rows on the device once (a host array in a step is a copy to the device, and a wait, each time)
-    stage_rows = [lib.as_array(A[s, :s]) for s in range(STAGES)]
-    weights, error5, error3 = lib.as_array(B), lib.as_array(E5), lib.as_array(E3)
-    size = int(coordinates.start.shape[1])  # the error norm is over the coordinates the batch moves in
+    tableau = _Tableau(lib)
     while batch.runs.size:
         goal = levels[batch.runs, batch.next]
         gap = goal - batch.tau
@@ -225,33 +266,14 @@ def batched_flow(
             leave(underflow, "failed")
             batch.keep(~underflow, lib)
             continue
-        y, K = batch.y, batch.K
-        h_column = lib.as_array(h)[:, None]
-
-        for s in range(1, STAGES):
-            K[s] = velocity(y + h_column * _combined(stage_rows[s], K))[0]
-        y_new = y + h_column * _combined(weights, K)
-        K[STAGES], log_loss = velocity(y_new)
-        scale = atol + lib.maximum(lib.abs(y), lib.abs(y_new)) * rtol
-        err5 = ((_combined(error5, K) / scale) ** 2).sum(-1)
-        err3 = ((_combined(error3, K) / scale) ** 2).sum(-1)
-        # what the host decides on, in one copy (on a GPU each copy waits for the device)
-        err5, err3, log_loss = lib.to_numpy(lib.stack([err5, err3, log_loss]))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            error = np.where((err5 == 0) & (err3 == 0), 0.0, h * err5 / np.sqrt((err5 + 0.01 * err3) * size))
-            growth = np.where(error == 0, MAX_FACTOR, np.minimum(MAX_FACTOR, SAFETY * error**ERROR_EXPONENT))
-            shrink = np.maximum(MIN_FACTOR, np.nan_to_num(SAFETY * error**ERROR_EXPONENT, nan=MIN_FACTOR))
+        y_new, log_loss, error = _attempt(velocity, tableau, batch.y, batch.K, h, rtol, atol)
         batch.evaluations += STAGES
-        accepted = error < 1  # NaN: rejected
-        growth = np.where(batch.rejected, np.minimum(1.0, growth), growth)
-        # a step cut short to land keeps the longer step it was proposed where its error allows growth
-        grown = np.where(lands & (growth >= 1), np.maximum(h * growth, batch.step), h * growth)
-        batch.step = np.where(accepted, grown, h * shrink)
+        accepted, batch.step = _step_control(error, h, batch.step, lands, batch.rejected)
         batch.rejected = ~accepted
         batch.tau = np.where(accepted, np.where(lands, goal, batch.tau + h), batch.tau)
         keep = lib.flags(accepted)[:, None]
-        batch.y = lib.where(keep, y_new, y)
-        K[0] = lib.where(keep, K[STAGES], K[0])
+        batch.y = lib.where(keep, y_new, batch.y)
+        batch.K[0] = lib.where(keep, batch.K[STAGES], batch.K[0])  # the velocity at the state each row is now at
 
         landed = accepted & lands
         measured = -log_loss
