@@ -6,11 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from scipy.integrate import DOP853
 
 from implicit_bias import architectures
 from implicit_bias.datasets import random_dataset
 from implicit_bias.inits import initialize
+from implicit_bias.training import codes
 from implicit_bias.training import structured as structured_module
 from implicit_bias.training.batched_flow import batched_flow
 from implicit_bias.training.problem import Problem
@@ -57,31 +57,30 @@ def _batch(problem, thetas, levels, device, **settings):
     return records, left
 
 
-def test_a_level_is_scipys_dop853_step_for_step():
-    """With one level ahead and no budget to leave by, the batch takes scipy's DOP853 steps from the same first step
-    (its tableau, error norm and step-size control), and lands where scipy's solver bounded there ends."""
-    problem, thetas = _problem(SPECS["diag"], "regression", d=12, n=5, runs=1)
+@pytest.mark.parametrize("spec", ["diag", "fc_wide"])
+def test_the_batch_takes_the_structured_paths_dop853_steps(spec):
+    """Row by row, the batch is ``structured.ExplicitPhase`` (scipy's DOP853: its tableau, error norm and step-size
+    control, steps past the levels and each level from the step's dense output; fc in its row-space coordinates):
+    the same velocity evaluations and theta at every level, to rounding. (Cut at the levels instead, its regressions
+    took ~40 % more evaluations, and agreed with the structured path to 1e-7.)"""
+    from implicit_bias.training.structured import ExplicitPhase, initial_step
+
+    problem, thetas = _problem(SPECS[spec], "regression", d=12, n=5, runs=2)
     velocity = Velocity(problem)
-    tau = -velocity.log_loss(thetas[0])
-    levels = np.array([[tau, tau + 8.0]])
-    F, _ = velocity(thetas[0])
-    scipy_solver = DOP853(
-        lambda t, y: velocity(y)[0],
-        tau,
-        thetas[0],
-        tau + 8.0,
-        rtol=1e-10,
-        atol=1e-12,
-        first_step=0.01 * np.linalg.norm(thetas[0]) / np.linalg.norm(F),  # the batch's first step
-    )
-    while scipy_solver.status == "running":
-        scipy_solver.step()
+    solver = GradientFlow(checkpoints=30)
+    levels = np.stack([solver.levels(-velocity.log_loss(theta), 8.0 - velocity.log_loss(theta)) for theta in thetas])
     for device in (None, "cpu"):
-        records, (left,) = _batch(problem, thetas, levels, device, level_steps=10**6)
-        assert (left.level, left.why) == (1, "done")
-        assert left.evaluations == scipy_solver.nfev
-        there = records[3][0][1]
-        assert np.max(np.abs(there - scipy_solver.y)) <= 1e-13 * np.max(np.abs(scipy_solver.y))
+        records, left = _batch(problem, thetas, levels, device, level_steps=10**6)
+        for run, theta in enumerate(thetas):
+            explicit = ExplicitPhase(
+                velocity, theta, levels[run, 0], rtol=1e-10, atol=1e-12, first_step=initial_step(velocity, theta)
+            )
+            there = [explicit.to(goal, budget=np.inf) for goal in levels[run]]
+            assert (left[run].level, left[run].why) == (levels.shape[1] - 1, "done")
+            # scipy's count: its first velocity, 12 a step, 3 an interpolant (the batch: 1 at the start, as scipy's)
+            assert left[run].evaluations == explicit.evaluations
+            there = np.array(there)  # rounding accumulated over ~100 steps of velocities summed in other orders
+            assert np.max(np.abs(np.asarray(records[3][run]) - there)) <= 1e-11 * np.max(np.abs(there))
 
 
 def _assert_the_batches_agree(spec, task, device, reference_device):
@@ -93,8 +92,8 @@ def _assert_the_batches_agree(spec, task, device, reference_device):
     (beta_b, log_loss_b, reached_b, theta_b), left_b = _batch(problem, thetas, levels, device)
     # In fewer coordinates DOP853's rtol is 1e-12 (``structured.FEWER_COORDINATES_RTOL``), where a regression's error
     # estimates (sums of 13 stages that cancel) are at their rounding: the libraries' roundings then accept different
-    # steps, and the runs agree to the integration's accuracy (2e-10 measured), not to rounding (1e-15 before that).
-    tolerance = 1e-9 if (spec, task) == ("fc_wide", "regression") else 1e-10
+    # steps, and the runs agree to the integration's accuracy (1.3e-9 measured), not to rounding (1e-15 before that).
+    tolerance = 1e-8 if (spec, task) == ("fc_wide", "regression") else 1e-10
     host = Velocity(problem)
     assert [a.why for a in left_a] == [b.why for b in left_b]
     # the same levels, except where a run drifted: a regression's last decades sit at theta's rounding, which the two
@@ -164,7 +163,9 @@ def test_the_torch_flow_reaches_the_entry_lists_limit(spec, task):
     for ref, run in zip(reference, batched):
         assert (ref.status, run.status) == ("converged", "converged"), run.reason
         assert "structured operator; " in run.reason and "DOP853 batched on torch (cpu)" in run.reason
-        assert run.log_loss[-1] <= solver.target(problem) + 1e-6 * abs(solver.target(problem))
+        # a regression's residual target may sit below theta's rounding: there it converges within NEAR_TARGET of it
+        reach = codes.NEAR_TARGET if task == "regression" else 1e-6 * abs(solver.target(problem))
+        assert run.log_loss[-1] <= solver.target(problem) + reach
         assert np.linalg.norm(run.beta[-1] - ref.beta[-1]) <= 1e-8 * np.linalg.norm(ref.beta[-1])
         np.testing.assert_array_equal(run.progress[:-1], ref.progress[:-1])
         scale = np.linalg.norm(ref.beta[:-1], axis=1)
@@ -176,8 +177,8 @@ def test_the_torch_flow_reaches_the_entry_lists_limit(spec, task):
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_a_run_the_batch_finds_stiff_goes_on_with_radau_on_the_host(monkeypatch, task):
-    """With no steps allowed a level every run leaves the batch at its start, and the host's low-rank Radau carries
-    it from there (its first step the batch's) to the same limit."""
+    """With no steps allowed a level every run leaves the batch at its start, before a step, and the host's low-rank
+    Radau carries it from there (its first step the batch's) to the same limit."""
     problem, thetas = _problem(SPECS["diag"], task)
     solver = GradientFlow(log_loss_target=-1e4 if task == "classification" else None)
     reference = solver.run(problem, thetas)
@@ -186,7 +187,7 @@ def test_a_run_the_batch_finds_stiff_goes_on_with_radau_on_the_host(monkeypatch,
     for ref, run in zip(reference, batched):
         assert run.status == "converged", run.reason
         start = f"{-run.progress[0]:.6g}"
-        assert f"DOP853 batched on torch (cpu), then Radau with a low-rank Jacobian from log L = {start})" in run.reason
+        assert run.reason.endswith(f"(structured operator; Radau with a low-rank Jacobian from log L = {start})")
         assert np.linalg.norm(run.beta[-1] - ref.beta[-1]) <= 1e-6 * np.linalg.norm(ref.beta[-1])
 
 

@@ -1,13 +1,15 @@
 """A sweep's flows as one batch on the network's operator: DOP853 with a step size per run, on torch (cpu, cuda) or
-NumPy, each run landing on its own levels.
+NumPy.
 
 ``GradientFlow``'s structured path (``structured``) integrates one run at a time with scipy's solvers. This is its
 explicit phase for a batch of runs at once, so that on a GPU a sweep is one batch: the same re-timed velocity
--g/|g|^2 in tau = -log L (``BatchVelocity``), DOP853's tableau and step-size control as scipy's, a step size per
-run, a step cut short where it would pass the run's next level (so every level is landed on, not interpolated),
-and the structured path's hand-over rules. A run leaves the batch at the last level it landed on when
+-g/|g|^2 in tau = -log L (``BatchVelocity``), in the same coordinates, and scipy's DOP853 as ``structured.ExplicitPhase``
+drives it, row by row: its tableau, error norm and step-size control, steps not cut at the levels, a level inside a
+step read from the step's dense output (7th order), and the structured path's hand-over rules. So each run takes the
+steps that path takes, and the two agree to rounding (while no accept-or-reject decision sits at it). A run leaves
+the batch at the last level it reached when
 
-- it has landed on its last level (``done``);
+- it has reached its last level (``done``);
 - it is a classification at or past DEEP_TAU, where the flow goes on on its support vectors' slow manifold
   (``deep``);
 - a level took more than its budget of steps (``stiff``: several support vectors, a regression's last decades),
@@ -15,13 +17,12 @@ and the structured path's hand-over rules. A run leaves the batch at the last le
   (``failed``), or it spent max_steps velocity evaluations (``max_steps``),
 
 and the caller carries it on from there on the host (the low-rank Radau method, the slow manifold, the push of the
-measured loss to its target). The steps differ from scipy's DOP853 in the structured path (which steps past the
-levels and interpolates), so the two agree to the integration tolerance; the same batch on NumPy and on torch agree
-to rounding.
+measured loss to its target).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,9 +31,11 @@ from scipy.integrate._ivp import dop853_coefficients as tableau
 from .array_library import array_library
 
 STAGES = tableau.N_STAGES  # 12 (and the 13th, the velocity at the new state, is the next step's first)
-A = tableau.A[:STAGES, :STAGES]
+EXTENDED = tableau.N_STAGES_EXTENDED  # 16: three more stages for a step's dense output
+A = tableau.A  # rows 13-15: the dense output's extra stages
 B = tableau.B
 E3, E5 = tableau.E3, tableau.E5  # on the 13 stages
+D = tableau.D  # the dense output's higher coefficients, on the 16 stages
 SAFETY, MIN_FACTOR, MAX_FACTOR = 0.9, 0.2, 10.0  # scipy's step-size control (scipy.integrate._ivp.rk)
 ERROR_EXPONENT = -1.0 / 8.0  # DOP853's error estimator is of order 7
 
@@ -94,6 +97,15 @@ class BatchVelocity:
         bad = ~((g2 > 0) & self.lib.isfinite(g2))
         return self.lib.where(bad[:, None], v * float("nan"), v), log_loss
 
+    def log_loss(self, y):
+        return self.loss_of(self.coordinates.outputs(y))[0]
+
+    def keep(self, index):
+        """This velocity for the rows ``index`` (an index array of the library's) only."""
+        kept = copy.copy(self)
+        kept.coordinates = self.coordinates.keep(index)
+        return kept
+
 
 @dataclass
 class Left:
@@ -118,8 +130,33 @@ class _Tableau:
 
     def __init__(self, lib):
         self.lib = lib
-        self.rows = [lib.as_array(A[s, :s]) for s in range(STAGES)]
+        self.rows = [lib.as_array(A[s, :s]) for s in range(EXTENDED)]
         self.weights, self.error5, self.error3 = lib.as_array(B), lib.as_array(E5), lib.as_array(E3)
+        self.dense = lib.as_array(D)
+
+
+def _interpolant(velocity, tableau, y_old, y_new, K, h):
+    """The step's dense output (scipy's ``DOP853._dense_output_impl``) for rows y_old -> y_new of size h, whose
+    stages are K (the first 13 of 16; K[0] the velocity at y_old, K[12] at y_new): the three more stages and the
+    polynomial's coefficients F (7, rows, p)."""
+    lib = tableau.lib
+    h_column = lib.as_array(h)[:, None]
+    K = lib.stack([*K, *([K[0]] * (EXTENDED - STAGES - 1))])  # room for the three extra stages
+    for s in range(STAGES + 1, EXTENDED):
+        K[s] = velocity(y_old + h_column * _combined(tableau.rows[s], K))[0]
+    delta = y_new - y_old
+    higher = h_column * (tableau.dense @ K.reshape(EXTENDED, -1)).reshape(-1, *y_old.shape)
+    return lib.stack([delta, h_column * K[0] - delta, 2 * delta - h_column * (K[STAGES] + K[0]), *higher])
+
+
+def _interpolated(lib, F, y_old, x):
+    """The dense output at the fractions x (per row) of the step (scipy's ``Dop853DenseOutput``)."""
+    x = lib.as_array(x)[:, None]
+    y = 0.0 * y_old
+    for i in range(F.shape[0]):
+        y = y + F[F.shape[0] - 1 - i]
+        y = y * x if i % 2 == 0 else y * (1 - x)
+    return y + y_old
 
 
 def _attempt(velocity, tableau, y, K, h, rtol, atol):
@@ -142,31 +179,29 @@ def _attempt(velocity, tableau, y, K, h, rtol, atol):
     return y_new, log_loss, error
 
 
-def _step_control(error, h, proposed, lands, rejected):
+def _step_control(error, h, rejected):
     """scipy's control of each row's step size (``rk.RungeKutta._step_impl``): whether its step of size h is accepted
-    (error < 1; NaN is not) and the next step size. A step cut short to land on a level (``lands``) keeps the longer
-    step it was proposed where its error allows growth."""
+    (error < 1; NaN is not) and the next step size."""
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = SAFETY * error**ERROR_EXPONENT
         growth = np.where(error == 0, MAX_FACTOR, np.minimum(MAX_FACTOR, factor))
         shrink = np.maximum(MIN_FACTOR, np.nan_to_num(factor, nan=MIN_FACTOR))
     growth = np.where(rejected, np.minimum(1.0, growth), growth)  # no growth right after a rejected attempt
-    grown = np.where(lands & (growth >= 1), np.maximum(h * growth, proposed), h * growth)
     accepted = error < 1
-    return accepted, np.where(accepted, grown, h * shrink)
+    return accepted, h * np.where(accepted, growth, shrink)
 
 
 class _Batch:
     """The runs still in the batch: their state on the device (rows of y, and DOP853's 13 stages K, of which K[0] is
-    the velocity at y; the velocity's coordinates, which may hold matrices of each run's) and their bookkeeping on the
+    the velocity at y; the velocity, whose coordinates may hold matrices of each run's) and their bookkeeping on the
     host, one entry per row; ``runs`` maps a row to its run."""
 
-    def __init__(self, runs, y, K, tau, step, velocity):
-        self.runs, self.y, self.K, self.velocity = runs, y, K, velocity
-        self.tau, self.step = tau, step
-        size = runs.size
-        self.next = np.ones(size, dtype=np.int64)  # the level each row is heading for
-        self.on_level = np.zeros(size, dtype=np.int64)  # accepted steps since its last level
+    def __init__(self, y, K, tau, first, velocity):
+        size = tau.size
+        self.runs, self.y, self.K, self.velocity = np.arange(size), y, K, velocity
+        self.tau, self.step, self.first = tau, first.copy(), first
+        self.next = np.zeros(size, dtype=np.int64)  # the level each row is heading for
+        self.on_level = np.zeros(size, dtype=np.int64)  # steps since its last level
         self.budget = np.zeros(size, dtype=np.int64)
         self.evaluations = np.ones(size, dtype=np.int64)
         self.rejected = np.zeros(size, dtype=bool)  # the last attempt was rejected (no growth on the next accepted)
@@ -174,11 +209,11 @@ class _Batch:
     def keep(self, rows, lib):
         if rows.all():
             return
-        for name in ("runs", "tau", "step", "next", "on_level", "budget", "evaluations", "rejected"):
+        for name in ("runs", "tau", "step", "first", "next", "on_level", "budget", "evaluations", "rejected"):
             setattr(self, name, getattr(self, name)[rows])
         index = lib.flags(np.nonzero(rows)[0])
         self.y, self.K = self.y[index], self.K[:, index]
-        self.velocity.coordinates = self.velocity.coordinates.keep(index)
+        self.velocity = self.velocity.keep(index)
 
 
 def batched_flow(
@@ -197,106 +232,124 @@ def batched_flow(
     device=None,
     progress=None,
 ) -> list[Left]:
-    """Integrate every row of ``thetas`` (R, P; NumPy) through its row of ``levels`` (R, K; +inf past a run's last), from
-    tau = levels[:, 0], recording each level landed on in ``records`` = (beta (R, K, d), log_loss (R, K),
+    """Integrate every row of ``thetas`` (R, P; NumPy) through its row of ``levels`` (R, K; +inf past a run's last),
+    from tau = levels[:, 0], recording each level reached in ``records`` = (beta (R, K, d), log_loss (R, K),
     reached (R, K), theta: a (K, P) record per run). ``level_steps``: the steps a level may take
-    (``first_level_budget`` times that on the first); ``deep_tau``: a classification leaves at or past it (None: no
-    such bound); ``drifted(measured_tau, tau)``: the structured path's drift test. Returns where each run left."""
+    (``first_level_budget`` times that on the first); ``deep_tau``: a classification leaves at the first level at or
+    past it (None: no such bound); ``drifted(measured_tau, tau)``: the structured path's drift test. Returns where each
+    run left."""
     from .structured import FEWER_COORDINATES_RTOL
 
     lib = array_library(device, "flow.device")
     velocity = BatchVelocity(problem, lib, thetas)
-    coordinates = velocity.coordinates
-    theta_of = coordinates.theta_of  # by run
+    theta_of = velocity.coordinates.theta_of  # by run
     if velocity.reduced:  # as the structured path's DOP853 in fewer coordinates (``structured.ExplicitPhase``)
         rtol = rtol * FEWER_COORDINATES_RTOL
     beta_rec, log_loss_rec, reached_rec, theta_rec = records
     count = np.isfinite(levels).sum(axis=1)
     runs = thetas.shape[0]
-    y = coordinates.start
+    y = velocity.coordinates.start
     F, log_loss = velocity(y)
-
-    def record(batch, rows, level, log_loss, y):
-        """Level ``level[i]`` reached by each row in ``rows`` (a mask), at the given log L (NumPy) and state."""
-        where = np.nonzero(rows)[0]
-        if not where.size:
-            return
-        index = lib.flags(where)
-        beta = lib.to_numpy(velocity.coordinates.beta(y)[index])
-        log_loss, y = log_loss[where], lib.to_numpy(y[index])
-        for i, row in enumerate(where):
-            run, k = batch.runs[row], level[row]
-            beta_rec[run, k], log_loss_rec[run, k], reached_rec[run, k] = beta[i], log_loss[i], levels[run, k]
-            if theta_of is None:
-                theta_rec[run][k] = y[i]
-            else:
-                theta_rec[run].record(k, theta_of[run], y[i])
-
     # the first step moves theta by about 1 % (``structured.initial_step``): |d theta / d tau| = 1 / |g|
-    g2 = lib.to_numpy(coordinates.velocity(y, velocity.loss_of)[2])
+    g2 = lib.to_numpy(velocity.coordinates.velocity(y, velocity.loss_of)[2])
     with np.errstate(invalid="ignore"):
         norms = np.linalg.norm(thetas, axis=1) * np.sqrt(g2)
     first = np.where(np.isfinite(norms) & (norms > 0), 0.01 * norms, 1e-6)
     K = lib.empty((STAGES + 1, *y.shape))
     K[0] = F
-    batch = _Batch(np.arange(runs), y, K, levels[:, 0].astype(np.float64), first, velocity)
-    batch.budget[:] = level_steps * first_level_budget
-    record(batch, np.ones(runs, dtype=bool), np.zeros(runs, dtype=np.int64), lib.to_numpy(log_loss), y)
+    batch = _Batch(y, K, levels[:, 0].astype(np.float64), first, velocity)
+    tableau = _Tableau(lib)
     left: list[Left | None] = [None] * runs
+
+    def record(rows, states, log_loss):
+        """Each of ``rows`` (the batch's) at its next level, at ``states`` (theirs, in order) and log L (NumPy)."""
+        beta = lib.to_numpy(batch.velocity.keep(lib.flags(rows)).coordinates.beta(states))
+        states = lib.to_numpy(states)
+        for i, row in enumerate(rows):
+            run, k = batch.runs[row], batch.next[row]
+            beta_rec[run, k], log_loss_rec[run, k], reached_rec[run, k] = beta[i], log_loss[i], levels[run, k]
+            if theta_of is None:
+                theta_rec[run][k] = states[i]
+            else:
+                theta_rec[run].record(k, theta_of[run], states[i])
+        batch.next[rows] += 1
+        batch.on_level[rows] = 0
+        batch.budget[rows] = level_steps
+
+    def levels_in_step(y_old, y_new, h, tau_old):
+        """Record the levels each row's accepted step passed, read from the step's dense output as
+        ``structured.ExplicitPhase`` reads them, up to the first at or past deep_tau; the rows whose measured -log L
+        drifted from a level (they stay at the level before)."""
+        off = np.zeros(batch.runs.size, dtype=bool)
+        ahead = batch.next < count[batch.runs]
+        goal = levels[batch.runs, np.where(ahead, batch.next, 0)]
+        crossing = np.nonzero(ahead & (batch.tau > tau_old) & (goal <= batch.tau))[0]
+        if not crossing.size:
+            return off
+        index = lib.flags(crossing)
+        y_from = y_old[index]
+        F = _interpolant(batch.velocity.keep(index), tableau, y_from, y_new[index], batch.K[:, index], h[crossing])
+        batch.evaluations[crossing] += EXTENDED - STAGES - 1
+        at = np.arange(crossing.size)  # the crossing rows still passing levels in this step
+        while at.size:
+            rows, part = crossing[at], lib.flags(at)
+            goal = levels[batch.runs[rows], batch.next[rows]]
+            states = _interpolated(lib, F[:, part], y_from[part], (goal - tau_old[rows]) / h[rows])
+            log_loss = lib.to_numpy(batch.velocity.keep(lib.flags(rows)).log_loss(states))
+            drift = np.array([drifted(-value, tau) for value, tau in zip(log_loss, goal)], dtype=bool)
+            off[rows[drift]] = True
+            good = np.nonzero(~drift)[0]
+            if not good.size:
+                break
+            record(rows[good], states[lib.flags(good)], log_loss[good])
+            rows = rows[good]
+            ahead = batch.next[rows] < count[batch.runs[rows]]
+            last = levels[batch.runs[rows], batch.next[rows] - 1]
+            goal = levels[batch.runs[rows], np.where(ahead, batch.next[rows], 0)]
+            past = np.zeros(rows.size, dtype=bool) if deep_tau is None else last >= deep_tau
+            at = at[good][ahead & ~past & (goal <= batch.tau[rows])]
+        return off
 
     def leave(rows, why):
         for row in np.nonzero(rows)[0]:
-            run = batch.runs[row]
-            left[run] = Left(int(batch.next[row] - 1), float(batch.step[row]), int(batch.evaluations[row]), why)
+            step = min(batch.step[row], batch.first[row])  # the structured path's first Radau step
+            left[batch.runs[row]] = Left(int(batch.next[row] - 1), float(step), int(batch.evaluations[row]), why)
 
-    done = count[batch.runs] <= 1
-    deep = np.zeros(runs, dtype=bool) if deep_tau is None else batch.tau >= deep_tau
-    leave(done, "done")
-    leave(deep & ~done, "deep")
-    batch.keep(~(done | deep), lib)
-    tableau = _Tableau(lib)
-    while batch.runs.size:
-        goal = levels[batch.runs, batch.next]
-        gap = goal - batch.tau
-        lands = batch.step >= gap
-        h = np.where(lands, gap, batch.step)
-        min_step = 10 * np.abs(np.nextafter(batch.tau, np.inf) - batch.tau)
-        underflow = h < min_step
-        if underflow.any():
-            leave(underflow, "failed")
-            batch.keep(~underflow, lib)
-            continue
-        y_new, log_loss, error = _attempt(velocity, tableau, batch.y, batch.K, h, rtol, atol)
-        batch.evaluations += STAGES
-        accepted, batch.step = _step_control(error, h, batch.step, lands, batch.rejected)
-        batch.rejected = ~accepted
-        batch.tau = np.where(accepted, np.where(lands, goal, batch.tau + h), batch.tau)
-        keep = lib.flags(accepted)[:, None]
-        batch.y = lib.where(keep, y_new, batch.y)
-        batch.K[0] = lib.where(keep, batch.K[STAGES], batch.K[0])  # the velocity at the state each row is now at
-
-        landed = accepted & lands
-        measured = -log_loss
-        off = landed & np.array([drifted(m, g) for m, g in zip(measured, goal)])
-        landed &= ~off
-        record(batch, landed, batch.next, log_loss, batch.y)
-        batch.next += landed
-        batch.on_level = np.where(landed, 0, batch.on_level + accepted)
-        batch.budget = np.where(landed, level_steps, batch.budget)
-        if progress is not None and landed.any():
-            progress.level(int(batch.next.min()), int(count.max()), float(-measured[landed].min()))
-
+    def finished():
+        """Rows past their last level, or at a level at or past deep_tau: they leave."""
         done = batch.next >= count[batch.runs]
-        deep = landed & ~done & (batch.tau >= deep_tau) if deep_tau is not None else np.zeros_like(done)
-        stiff = ~landed & (batch.on_level >= batch.budget)
-        spent = ~(done | deep | off | stiff) & (batch.evaluations > max_steps)
-        for rows, why in (
-            (done, "done"),
-            (deep, "deep"),
-            (off, "drifted"),
-            (stiff & ~off, "stiff"),
-            (spent, "max_steps"),
-        ):
-            leave(rows, why)
-        batch.keep(~(done | deep | off | stiff | spent), lib)
+        last = levels[batch.runs, batch.next - 1]
+        deep = ~done & (last >= deep_tau) if deep_tau is not None else np.zeros_like(done)
+        leave(done, "done")
+        leave(deep, "deep")
+        return done | deep
+
+    record(np.arange(runs), y, lib.to_numpy(log_loss))  # level 0, the start
+    batch.budget[:] = level_steps * first_level_budget
+    batch.keep(~finished(), lib)
+    while batch.runs.size:
+        # as ExplicitPhase: no more steps once a level has taken its budget, or with a step below scipy's least
+        stiff = batch.on_level >= batch.budget
+        underflow = ~stiff & (batch.step < 10 * np.abs(np.nextafter(batch.tau, np.inf) - batch.tau))
+        spent = ~(stiff | underflow) & (batch.evaluations > max_steps)
+        if (stiff | underflow | spent).any():
+            for rows, why in ((stiff, "stiff"), (underflow, "failed"), (spent, "max_steps")):
+                leave(rows, why)
+            batch.keep(~(stiff | underflow | spent), lib)
+            continue
+        h, tau, y_old = batch.step, batch.tau, batch.y
+        y_new, log_loss, error = _attempt(batch.velocity, tableau, y_old, batch.K, h, rtol, atol)
+        batch.evaluations += STAGES
+        accepted, batch.step = _step_control(error, h, batch.rejected)
+        batch.rejected = ~accepted
+        batch.tau = np.where(accepted, tau + h, tau)
+        batch.on_level += accepted
+        off = levels_in_step(y_old, y_new, h, tau)
+        keep = lib.flags(accepted)[:, None]
+        batch.y = lib.where(keep, y_new, y_old)
+        batch.K[0] = lib.where(keep, batch.K[STAGES], batch.K[0])  # the velocity at the state each row is now at
+        if progress is not None:
+            progress.level(int(batch.next.min()), int(count.max()), float(np.nanmax(log_loss)))
+        leave(off, "drifted")
+        batch.keep(~(finished() | off), lib)
     return left
