@@ -5,6 +5,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+SHARED = ("exp", "log", "sqrt", "abs", "maximum", "isfinite", "where", "stack")  # the same name in both libraries
+
 
 def array_library(device, setting: str = "device") -> SimpleNamespace:
     """NumPy (device None) or torch on ``device``; arrays are float64. ``setting`` names the device in errors."""
@@ -16,20 +18,13 @@ def array_library(device, setting: str = "device") -> SimpleNamespace:
             return np.subtract(theta, step, out=theta, where=alive[:, None])
 
         return SimpleNamespace(
+            **{name: getattr(np, name) for name in SHARED},
             descend=descend,
             as_array=lambda a: np.array(a, dtype=np.float64),
             to_numpy=np.asarray,
             empty=lambda shape: np.empty(shape),
-            stack=np.stack,
-            exp=np.exp,
-            log=np.log,
-            sqrt=np.sqrt,
-            abs=np.abs,
-            maximum=np.maximum,
             amax=lambda a: a.max(axis=-1),
             logsumexp=lambda a: logsumexp(a, axis=1),
-            isfinite=np.isfinite,
-            where=np.where,
             flags=lambda a: np.array(a),
         )
     import torch
@@ -45,19 +40,12 @@ def array_library(device, setting: str = "device") -> SimpleNamespace:
         return theta.sub_(step.mul_(lr).masked_fill_(~alive[:, None], 0.0))
 
     return SimpleNamespace(
+        **{name: getattr(torch, name) for name in SHARED},
         descend=descend,
         as_array=as_array,
         to_numpy=lambda t: t.cpu().numpy(),
         empty=lambda shape: torch.empty(shape, dtype=torch.float64, device=dev),
-        stack=torch.stack,
-        exp=torch.exp,
-        log=torch.log,
-        sqrt=torch.sqrt,
-        abs=torch.abs,
-        maximum=torch.maximum,
         amax=lambda a: torch.amax(a, dim=-1),
         logsumexp=lambda a: torch.logsumexp(a, dim=1),
-        isfinite=torch.isfinite,
-        where=torch.where,
         flags=lambda a: torch.as_tensor(a, device=dev),
     )
