@@ -97,9 +97,6 @@ class BatchVelocity:
         bad = ~((g2 > 0) & self.lib.isfinite(g2))
         return self.lib.where(bad[:, None], v * float("nan"), v), log_loss
 
-    def log_loss(self, y):
-        return self.loss_of(self.coordinates.outputs(y))[0]
-
     def keep(self, index):
         """This velocity for the rows ``index`` (an index array of the library's) only."""
         kept = copy.copy(self)
@@ -109,8 +106,9 @@ class BatchVelocity:
 
 @dataclass
 class Left:
-    """Where a run left the batch: the last ``level`` (index) it landed on, its step size there, the velocity
-    evaluations it spent and why it left (``done``, ``deep``, ``stiff``, ``drifted``, ``failed``, ``max_steps``)."""
+    """Where a run left the batch: the last ``level`` (index) it reached, the first step Radau takes from there (the
+    structured path's: the step size it had, at most its first), the velocity evaluations it spent, and why it left
+    (``done``, ``deep``, ``stiff``, ``drifted``, ``failed``, ``max_steps``)."""
 
     level: int
     step: float
@@ -261,9 +259,8 @@ def batched_flow(
     tableau = _Tableau(lib)
     left: list[Left | None] = [None] * runs
 
-    def record(rows, states, log_loss):
-        """Each of ``rows`` (the batch's) at its next level, at ``states`` (theirs, in order) and log L (NumPy)."""
-        beta = lib.to_numpy(batch.velocity.keep(lib.flags(rows)).coordinates.beta(states))
+    def record(rows, states, log_loss, beta):
+        """Each of ``rows`` (the batch's) at its next level, at ``states`` (theirs, in order), log L and beta (NumPy)."""
         states = lib.to_numpy(states)
         for i, row in enumerate(rows):
             run, k = batch.runs[row], batch.next[row]
@@ -295,13 +292,15 @@ def batched_flow(
             rows, part = crossing[at], lib.flags(at)
             goal = levels[batch.runs[rows], batch.next[rows]]
             states = _interpolated(lib, F[:, part], y_from[part], (goal - tau_old[rows]) / h[rows])
-            log_loss = lib.to_numpy(batch.velocity.keep(lib.flags(rows)).log_loss(states))
+            coordinates = batch.velocity.keep(lib.flags(rows)).coordinates  # these rows' own (fc: their matrices)
+            log_loss = lib.to_numpy(batch.velocity.loss_of(coordinates.outputs(states))[0])
+            beta = lib.to_numpy(coordinates.beta(states))
             drift = np.array([drifted(-value, tau) for value, tau in zip(log_loss, goal)], dtype=bool)
             off[rows[drift]] = True
             good = np.nonzero(~drift)[0]
             if not good.size:
                 break
-            record(rows[good], states[lib.flags(good)], log_loss[good])
+            record(rows[good], states[lib.flags(good)], log_loss[good], beta[good])
             rows = rows[good]
             ahead = batch.next[rows] < count[batch.runs[rows]]
             last = levels[batch.runs[rows], batch.next[rows] - 1]
@@ -324,7 +323,7 @@ def batched_flow(
         leave(deep, "deep")
         return done | deep
 
-    record(np.arange(runs), y, lib.to_numpy(log_loss))  # level 0, the start
+    record(np.arange(runs), y, lib.to_numpy(log_loss), lib.to_numpy(velocity.coordinates.beta(y)))  # level 0
     batch.budget[:] = level_steps * first_level_budget
     batch.keep(~finished(), lib)
     while batch.runs.size:

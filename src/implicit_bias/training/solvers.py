@@ -519,7 +519,7 @@ class GradientFlow:
         DEEP_TAU, the push of the measured loss to its target."""
         from ..limit_weights import DEEP_TAU
         from .batched_flow import batched_flow
-        from .structured import CLASSIFICATION_LEVEL_STEPS, EXPLICIT_LEVEL_STEPS, FIRST_LEVEL_BUDGET, drifted
+        from .structured import FIRST_LEVEL_BUDGET, drifted, level_steps
 
         init = thetas.copy()
         flow, levels, stop, K = self._structured_records(problem, thetas)
@@ -531,9 +531,7 @@ class GradientFlow:
             (flow.beta, flow.log_loss, flow.reached, flow.theta),
             rtol=self.rtol,
             atol=self.atol,
-            level_steps=min(EXPLICIT_LEVEL_STEPS, CLASSIFICATION_LEVEL_STEPS)
-            if classification
-            else EXPLICIT_LEVEL_STEPS,
+            level_steps=level_steps(problem.task),
             first_level_budget=FIRST_LEVEL_BUDGET,
             max_steps=self.max_steps,
             deep_tau=DEEP_TAU * (1 - TARGET_RTOL) if classification else None,  # as _reached
@@ -544,7 +542,7 @@ class GradientFlow:
         notes, batched = [], f"DOP853 batched on torch ({self.device})"
         for r, out in enumerate(left):
             thetas[r] = flow.theta[r][out.level]
-            radau_step = out.step if out.why in ("stiff", "drifted", "failed", "max_steps") else None
+            radau_step = None if out.why in ("done", "deep") else out.step  # where the NumPy path hands over
             advance = self._structured_advance(problem, thetas[r], levels[r, out.level], stop, radau_step=radau_step)
             advance.steps = out.evaluations
             self._carry_on(problem, advance, thetas, r, out.level + 1, levels, flow, stop, progress)
@@ -614,20 +612,17 @@ class GradientFlow:
         from ..limit_weights import DEEP_TAU
         from .implicit import SlowManifoldStart
         from .structured import (
-            CLASSIFICATION_LEVEL_STEPS,
-            EXPLICIT_LEVEL_STEPS,
             FIRST_LEVEL_BUDGET,
             ExplicitPhase,
             LowRankRadau,
             Velocity,
             drifted,
             initial_step,
+            level_steps,
         )
 
         velocity = Velocity(problem)
-        level_steps = EXPLICIT_LEVEL_STEPS
-        if problem.task == "classification":
-            level_steps = min(level_steps, CLASSIFICATION_LEVEL_STEPS)
+        per_level = level_steps(problem.task)
         # a run continued past DEEP_TAU goes on the slow manifold at once: no explicit phase to start
         deep_start = problem.task == "classification" and _reached(tau, DEEP_TAU)
         first = None if deep_start or radau_step is not None else initial_step(velocity, theta)
@@ -684,7 +679,7 @@ class GradientFlow:
                 # the first level also finds the step size and crosses the initial transient: a larger budget there
                 # (bounded: a run continued from deep in a stiff flow must hand over soon)
                 first_level = explicit.steps == 0
-                y = explicit.to_coordinates(goal, budget=level_steps * (FIRST_LEVEL_BUDGET if first_level else 1))
+                y = explicit.to_coordinates(goal, budget=per_level * (FIRST_LEVEL_BUDGET if first_level else 1))
                 there = None if y is None else coordinates.theta_of(y)
                 if there is not None and not drifted(-problem.log_loss(there), goal):
                     land(y, there)

@@ -177,6 +177,15 @@ EXPLICIT_LEVEL_STEPS = 20  # DOP853 steps (12 velocities each) a level may take 
 # Hess f(X^T r) / L is not small): there Radau crawls, and handing over sooner made diag L = 3 three times slower.
 CLASSIFICATION_LEVEL_STEPS = 5
 FIRST_LEVEL_BUDGET = 5  # times EXPLICIT_LEVEL_STEPS on the first level (diag L = 3 regression at d = 1000: 46 steps)
+
+
+def level_steps(task: str) -> int:
+    """The explicit steps a level of a flow of this task may take before Radau takes over."""
+    if task == "classification":
+        return min(EXPLICIT_LEVEL_STEPS, CLASSIFICATION_LEVEL_STEPS)
+    return EXPLICIT_LEVEL_STEPS
+
+
 DRIFT = 1e-6  # measured -log L may differ from tau by this, relative to max(1, |tau|)
 # DOP853's rtol, times this, in an operator's fewer coordinates (flow_coordinates): at the flow's own rtol the
 # measured -log L drifted from tau sooner there (fc width 100 regression at d = 1000: at log L = -19 instead of
