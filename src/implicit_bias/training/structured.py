@@ -53,12 +53,14 @@ class Velocity:
         self.classification = problem.task == "classification"
         self.evaluations = 0
 
-    def _residual(self, theta):
-        """(log L, d log L / d f, the weights of the Hessian's per-point term) at theta."""
-        return self.loss_of(self.X @ self.op.beta(theta))
-
     def loss_of(self, f):
         """(log L, d log L / d f, the weights of the Hessian's per-point term) at the outputs f."""
+        log_loss, slope, w = self._slope(f)
+        return log_loss, slope, (w if w is None or self.classification else np.full(slope.size, w))
+
+    def _slope(self, f):
+        """(log L, d log L / d f, the Hessian's weights: the points' (classification) or 1/L for every point) at the
+        outputs f; (+-inf, None, None) where a regression's loss is 0 or overflows."""
         if self.classification:
             margins = -self.y * f
             top = margins.max()
@@ -70,22 +72,22 @@ class Velocity:
         loss = 0.5 * (r @ r)
         if not (loss > 0.0 and np.isfinite(loss)):
             return (-np.inf if loss == 0.0 else np.inf), None, None
-        return np.log(loss), r / loss, np.full(r.size, 1.0 / loss)
+        return np.log(loss), r / loss, 1.0 / loss
 
     def log_loss(self, theta) -> float:
-        return self._residual(theta)[0]
+        return self._slope(self.X @ self.op.beta(theta))[0]
 
     def __call__(self, theta):
         """(-g/|g|^2, log L); NaN velocity at a stationary point or an overflow."""
         self.evaluations += 1
-        log_loss, r, _ = self._residual(theta)
+        log_loss, r, _ = self._slope(self.X @ self.op.beta(theta))
         if r is None:
             return np.full(theta.size, np.nan), log_loss
         g = self.op.pullback(self.X.T @ r, theta)
         g2 = g @ g
         if not (g2 > 0.0 and np.isfinite(g2)):
             return np.full(theta.size, np.nan), log_loss
-        return -g / g2, log_loss
+        return g * (-1.0 / g2), log_loss
 
     def jacobian(self, theta) -> LowRank:
         """The velocity's Jacobian without the slow Hess f term, as a rank-(k+1) map (k kept points)."""
