@@ -114,3 +114,19 @@ def test_gram_is_the_per_point_gradients_inner_products(network):
     theta, X = RNG.standard_normal(network.n_params), RNG.standard_normal((5, network.dim))
     grads = np.array([network.gradient(x, theta) for x in X])  # the entry list, one point at a time
     np.testing.assert_allclose(op.gram(X, theta), grads @ grads.T, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("network", CASES, ids=IDS)
+def test_the_point_maps_take_rows_of_vectors(network):
+    """``structured.PointLinearization`` says its maps take a leading axis of vectors (``stacked``: Radau's complex
+    solves put the real and imaginary parts through at once): on two rows, each row's own map, for every operator and
+    the entry list."""
+    from implicit_bias.training.structured import PointLinearization
+
+    theta, X = RNG.standard_normal(network.n_params), RNG.standard_normal((4, network.dim))
+    for op in (operators.operator(network), _entry_list(network)):
+        points = PointLinearization(op, theta, X)
+        assert points.stacked
+        a, x = RNG.standard_normal((2, 4)), RNG.standard_normal((2, network.n_params))
+        np.testing.assert_allclose(points.pullback(a), [points.pullback(row) for row in a], rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(points.jvp(x), [points.jvp(row) for row in x], rtol=1e-13, atol=1e-13)

@@ -147,6 +147,52 @@ def test_a_drifting_explicit_phase_hands_over_to_radau():
     assert structured_module.drifted(-problem.log_loss(explicit.to(after, budget=10**6)), after)
 
 
+def _dop853_on(rate, levels_apart=0.1):
+    """DenseSteps with the stiffness test over DOP853 on y' = -rate * y (three components), as the explicit phase."""
+    from scipy.integrate import DOP853
+
+    solver = DOP853(lambda t, y: -rate * y, 0.0, np.ones(3), np.inf, rtol=1e-10, atol=1e-12, first_step=1e-3 / rate)
+    return structured_module.DenseSteps(solver, structured_module.StiffnessTest()), levels_apart
+
+
+def test_the_stiffness_estimate_is_h_lambda_on_a_linear_flow(monkeypatch):
+    """Hairer's estimate h |k_13 - k_12| / |y_new - y_12| is h |lambda| exactly on y' = lambda y (k = lambda y)."""
+    steps, _ = _dop853_on(rate=7.0)
+    estimates = []
+    real = structured_module.StiffnessTest.stepped
+
+    def stepped(test, solver, y_old):
+        real(test, solver, y_old)
+        h = solver.t - solver.t_old
+        y_12 = y_old + np.dot(solver.K[:11].T, test.STAGE) * h
+        change = np.linalg.norm(solver.K[12] - solver.K[11]), np.linalg.norm(solver.y - y_12)
+        estimates.append((structured_module.h_times_lambda(h, *change), 7.0 * h))
+
+    monkeypatch.setattr(structured_module.StiffnessTest, "stepped", stepped)
+    steps.to(0.5)
+    estimate, exact = np.array(estimates).T
+    assert estimate[0] == 0.0  # the first step (h lambda = 1e-3) moved y_12 and y_new apart by less than rounding
+    resolved = exact >= 0.05  # past the first steps, whose differences are at rounding
+    assert resolved.sum() > 3
+    np.testing.assert_allclose(estimate[resolved], exact[resolved], rtol=1e-6)
+
+
+def test_a_stability_bound_level_hands_over_and_an_accuracy_bound_one_goes_on():
+    """y' = -10^4 y: DOP853's steps sit at its stability boundary (h lambda ~ 6), so a level past its budget stops
+    (None: Radau takes over) and the test calls the flow stiff. y' = -y: accuracy bounds them (h lambda < 1), so a
+    level past its budget goes on explicitly (to EXPLICIT_LEVEL_CAP times it) and reaches its goal."""
+    stiff, apart = _dop853_on(rate=1e4)
+    assert stiff.to(apart, budget=np.inf) is not None
+    assert stiff.stiffness.stiff  # most of that level's steps at the boundary
+    assert stiff.to(2 * apart, budget=20) is None  # past its budget, bounded by stability
+    smooth, apart = _dop853_on(rate=1.0, levels_apart=1.0)
+    there = smooth.to(apart, budget=1)
+    assert 1 < smooth.steps <= structured_module.EXPLICIT_LEVEL_CAP
+    np.testing.assert_allclose(there, np.exp(-1.0), rtol=1e-8)
+    assert not smooth.stiffness.stiff
+    assert smooth.to(100.0, budget=1) is None  # but not past the cap
+
+
 def test_low_rank_jacobian_is_the_exact_one_without_the_slow_term(monkeypatch):
     """At a late point of a classification flow the exact Jacobian (entry list, dense) and the low-rank one
     differ only by the Hess f(u) term, O(1/tau) against O(1) eigenvalues."""

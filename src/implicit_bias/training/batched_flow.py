@@ -12,9 +12,11 @@ the batch at the last level it reached when
 - it has reached its last level (``done``);
 - it is a classification at or past DEEP_TAU, where the flow goes on on its support vectors' slow manifold
   (``deep``);
-- a level took more than its budget of steps (``stiff``: several support vectors, a regression's last decades),
-  its measured -log L drifted from tau (``drifted``), its step underflowed or its velocity was not finite
-  (``failed``), or it spent max_steps velocity evaluations (``max_steps``),
+- its steps are bounded by DOP853's stability (``stiff``: several support vectors, a regression's last decades; the
+  structured path's ``StiffnessTest``: a level with most of its steps at the stability boundary, or one past its
+  budget with most of them at half of it or past EXPLICIT_LEVEL_CAP times its budget), its measured -log L drifted
+  from tau (``drifted``), its step underflowed or its velocity was not finite (``failed``), or it spent max_steps
+  velocity evaluations (``max_steps``),
 
 and the caller carries it on from there on the host (the low-rank Radau method, the slow manifold, the push of the
 measured loss to its target).
@@ -29,6 +31,7 @@ import numpy as np
 from scipy.integrate._ivp import dop853_coefficients as tableau
 
 from .array_library import array_library
+from .structured import EXPLICIT_LEVEL_CAP, FEWER_COORDINATES_RTOL, StiffnessTest, h_times_lambda
 
 STAGES = tableau.N_STAGES  # 12 (and the 13th, the velocity at the new state, is the next step's first)
 EXTENDED = tableau.N_STAGES_EXTENDED  # 16: three more stages for a step's dense output
@@ -159,22 +162,28 @@ def _interpolated(lib, F, y_old, x):
 
 def _attempt(velocity, tableau, y, K, h, rtol, atol):
     """One DOP853 step of size h (per row) from y, whose velocity is K[0]: the stages into K (K[STAGES], the velocity
-    at the new state), the new state, and on the host its log L and the error norm (scipy's ``_estimate_error_norm``)."""
+    at the new state), the new state, and on the host its log L, the error norm (scipy's ``_estimate_error_norm``) and
+    Hairer's |h lambda| (``structured.StiffnessTest``)."""
     lib = tableau.lib
     h_column = lib.as_array(h)[:, None]
     for s in range(1, STAGES):
-        K[s] = velocity(y + h_column * _combined(tableau.rows[s], K))[0]
+        stage = y + h_column * _combined(tableau.rows[s], K)
+        K[s] = velocity(stage)[0]
     y_new = y + h_column * _combined(tableau.weights, K)
     K[STAGES], log_loss = velocity(y_new)
     scale = atol + lib.maximum(lib.abs(y), lib.abs(y_new)) * rtol
     err5 = ((_combined(tableau.error5, K) / scale) ** 2).sum(-1)
     err3 = ((_combined(tableau.error3, K) / scale) ** 2).sum(-1)
+    velocity_change = lib.sqrt(((K[STAGES] - K[STAGES - 1]) ** 2).sum(-1))  # stage is the 12th stage's state
+    state_change = lib.sqrt(((y_new - stage) ** 2).sum(-1))
     # what the host decides on, in one copy (on a GPU each copy waits for the device)
-    err5, err3, log_loss = lib.to_numpy(lib.stack([err5, err3, log_loss]))
+    err5, err3, log_loss, velocity_change, state_change = lib.to_numpy(
+        lib.stack([err5, err3, log_loss, velocity_change, state_change])
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         size = y.shape[1]
         error = np.where((err5 == 0) & (err3 == 0), 0.0, h * err5 / np.sqrt((err5 + 0.01 * err3) * size))
-    return y_new, log_loss, error
+    return y_new, log_loss, error, h_times_lambda(h, velocity_change, state_change)
 
 
 def _step_control(error, h, rejected):
@@ -203,15 +212,25 @@ class _Batch:
         self.budget = np.zeros(size, dtype=np.int64)
         self.evaluations = np.ones(size, dtype=np.int64)
         self.rejected = np.zeros(size, dtype=bool)  # the last attempt was rejected (no growth on the next accepted)
+        # ``structured.StiffnessTest``'s counts over the steps since the last level, and its verdict
+        self.bounded = np.zeros(size, dtype=np.int64)
+        self.at_boundary = np.zeros(size, dtype=np.int64)
+        self.stiff = np.zeros(size, dtype=bool)
 
     def keep(self, rows, lib):
         if rows.all():
             return
-        for name in ("runs", "tau", "step", "first", "next", "on_level", "budget", "evaluations", "rejected"):
+        for name in BOOKKEEPING:
             setattr(self, name, getattr(self, name)[rows])
         index = lib.flags(np.nonzero(rows)[0])
         self.y, self.K = self.y[index], self.K[:, index]
         self.velocity = self.velocity.keep(index)
+
+
+BOOKKEEPING = (
+    "runs", "tau", "step", "first", "next", "on_level", "budget", "evaluations", "rejected", "bounded", "at_boundary",
+    "stiff",
+)  # fmt: skip
 
 
 def batched_flow(
@@ -236,9 +255,8 @@ def batched_flow(
     (``first_level_budget`` times that on the first); ``deep_tau``: a classification leaves at the first level at or
     past it (None: no such bound); ``drifted(measured_tau, tau)``: the structured path's drift test. Returns where each
     run left."""
-    from .structured import FEWER_COORDINATES_RTOL
-
     lib = array_library(device, "flow.device")
+    test = StiffnessTest  # its thresholds
     velocity = BatchVelocity(problem, lib, thetas)
     theta_of = velocity.coordinates.theta_of  # by run
     if velocity.reduced:  # as the structured path's DOP853 in fewer coordinates (``structured.ExplicitPhase``)
@@ -269,8 +287,10 @@ def batched_flow(
                 theta_rec[run][k] = states[i]
             else:
                 theta_rec[run].record(k, theta_of[run], states[i])
+        steps = batch.on_level[rows]  # as StiffnessTest.end_level
+        batch.stiff[rows] |= (steps >= test.MIN_STEPS) & (2 * batch.at_boundary[rows] >= steps)
         batch.next[rows] += 1
-        batch.on_level[rows] = 0
+        batch.on_level[rows] = batch.bounded[rows] = batch.at_boundary[rows] = 0
         batch.budget[rows] = level_steps
 
     def levels_in_step(y_old, y_new, h, tau_old):
@@ -306,7 +326,7 @@ def batched_flow(
             last = levels[batch.runs[rows], batch.next[rows] - 1]
             goal = levels[batch.runs[rows], np.where(ahead, batch.next[rows], 0)]
             past = np.zeros(rows.size, dtype=bool) if deep_tau is None else last >= deep_tau
-            at = at[good][ahead & ~past & (goal <= batch.tau[rows])]
+            at = at[good][ahead & ~past & ~batch.stiff[rows] & (goal <= batch.tau[rows])]  # stiff: Radau from here
         return off
 
     def leave(rows, why):
@@ -327,8 +347,13 @@ def batched_flow(
     batch.budget[:] = level_steps * first_level_budget
     batch.keep(~finished(), lib)
     while batch.runs.size:
-        # as ExplicitPhase: no more steps once a level has taken its budget, or with a step below scipy's least
-        stiff = batch.on_level >= batch.budget
+        # as ExplicitPhase: no more steps once a level has ended stiff or taken its budget bounded by stability (or its
+        # cap), or with a step below scipy's least
+        steps = batch.on_level
+        over = (steps >= batch.budget) & (
+            (steps >= EXPLICIT_LEVEL_CAP * batch.budget) | ((steps >= test.MIN_STEPS) & (2 * batch.bounded >= steps))
+        )
+        stiff = batch.stiff | over
         underflow = ~stiff & (batch.step < 10 * np.abs(np.nextafter(batch.tau, np.inf) - batch.tau))
         spent = ~(stiff | underflow) & (batch.evaluations > max_steps)
         if (stiff | underflow | spent).any():
@@ -337,12 +362,14 @@ def batched_flow(
             batch.keep(~(stiff | underflow | spent), lib)
             continue
         h, tau, y_old = batch.step, batch.tau, batch.y
-        y_new, log_loss, error = _attempt(batch.velocity, tableau, y_old, batch.K, h, rtol, atol)
+        y_new, log_loss, error, h_lambda = _attempt(batch.velocity, tableau, y_old, batch.K, h, rtol, atol)
         batch.evaluations += STAGES
         accepted, batch.step = _step_control(error, h, batch.rejected)
         batch.rejected = ~accepted
         batch.tau = np.where(accepted, tau + h, tau)
         batch.on_level += accepted
+        batch.bounded += accepted & (h_lambda >= test.BOUNDED_STEP)
+        batch.at_boundary += accepted & (h_lambda >= test.STIFF_STEP)
         off = levels_in_step(y_old, y_new, h, tau)
         keep = lib.flags(accepted)[:, None]
         batch.y = lib.where(keep, y_new, y_old)

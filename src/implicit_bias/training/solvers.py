@@ -603,10 +603,10 @@ class GradientFlow:
 
     def _structured_advance(self, problem, theta, tau, stop, radau_step=None):
         """advance(goal) on the network's structured operator (``structured``), in place: DOP853 level by level
-        while a level takes at most EXPLICIT_LEVEL_STEPS steps (a classification's, CLASSIFICATION_LEVEL_STEPS) and
+        while its steps are bounded by accuracy rather than stability (``structured.StiffnessTest``, judged at a level's
+        end and past a level's budget of EXPLICIT_LEVEL_STEPS steps, a classification's CLASSIFICATION_LEVEL_STEPS) and
         the measured -log L follows tau, then the low-rank Radau method from the last such level on; a
-        classification, from the first level at or past
-        DEEP_TAU, on its slow manifold (``slow_manifold``). ``handover`` is the tau where Radau took over (None
+        classification, from the first level at or past DEEP_TAU, on its slow manifold (``slow_manifold``). ``handover`` is the tau where Radau took over (None
         while explicit), ``deep_from`` where the slow manifold did. ``radau_step``: Radau from the start, with this
         first step (a run the batched explicit phase found stiff, ``batched_flow``)."""
         from ..limit_weights import DEEP_TAU
@@ -679,7 +679,8 @@ class GradientFlow:
                 # the first level also finds the step size and crosses the initial transient: a larger budget there
                 # (bounded: a run continued from deep in a stiff flow must hand over soon)
                 first_level = explicit.steps == 0
-                y = explicit.to_coordinates(goal, budget=per_level * (FIRST_LEVEL_BUDGET if first_level else 1))
+                budget = per_level * (FIRST_LEVEL_BUDGET if first_level else 1)
+                y = None if explicit.stiff else explicit.to_coordinates(goal, budget=budget)
                 there = None if y is None else coordinates.theta_of(y)
                 if there is not None and not drifted(-problem.log_loss(there), goal):
                     land(y, there)

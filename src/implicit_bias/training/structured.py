@@ -22,10 +22,12 @@ below 1e-16 of the largest add nothing to H and are left out of U.
 
 Most of a flow is not stiff, though (early on, and regressions until their last decades), and there an explicit
 method costs a fraction of Radau's Newton iterations: ``ExplicitPhase`` integrates it with scipy's DOP853
-at the flow's own rtol, and the solver hands over to Radau from the last level's state at the first
-level that needs more than EXPLICIT_LEVEL_STEPS steps or whose measured -log L has drifted from tau
-(``drifted``: a regression's residual at the rounding floor of theta, or a stiff part the error control let
-through).
+at the flow's own rtol, and the solver hands over to Radau from the last level's state where DOP853's steps are
+bounded by its stability rather than its accuracy (``StiffnessTest``: after a level most of whose steps sat at the
+stability boundary, or within a level that passed its budget of EXPLICIT_LEVEL_STEPS steps with most of them at half
+of it), or where the measured -log L has drifted from tau (``drifted``: a regression's residual at the rounding floor
+of theta, or a stiff part the error control let through). A level over its budget whose steps accuracy bounds stays
+explicit (Radau's steps would be as short, and dearer), up to EXPLICIT_LEVEL_CAP times its budget.
 
 Both integrate the same coordinates, built once at the run's start (``Coordinates``): theta, or fewer where the
 operator has them (``Operator.flow_coordinates``: fc's first layer in the data's row space, W_1 = W_1(0) + X^T B, a
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.integrate import DOP853, Radau
+from scipy.integrate._ivp import dop853_coefficients as tableau
 from scipy.integrate._ivp.base import OdeSolver
 from scipy.linalg import lu_factor, lu_solve
 
@@ -159,30 +162,38 @@ class ReducedCoordinates(Coordinates):
 class PointLinearization:
     """The points' outputs f(x_i; Theta) linearised at theta, in theta's coordinates: ``pullback(a)``, the gradient
     of sum_i a_i f(x_i); ``jvp(x)``, the outputs' derivative along x; ``gram``, the gradients' Gram matrix. A
-    network's fewer flow coordinates give their own (same gram: it is theta's metric)."""
+    network's fewer flow coordinates give their own (same gram: it is theta's metric). ``stacked``: the maps take
+    a leading axis of vectors (as the operators do), so that a complex vector's two parts go through at once."""
+
+    stacked = True
 
     def __init__(self, op, theta, X):
         self.op, self.theta, self.X = op, theta, X
         self.gram = op.gram(X, theta)
 
     def pullback(self, a):
-        return self.op.pullback(self.X.T @ a, self.theta)
+        return self.op.pullback(a @ self.X, self.theta)
 
     def jvp(self, x):
-        return self.X @ self.op.beta_jvp(self.theta, x)
+        return self.op.beta_jvp(self.theta, x) @ self.X.T
 
 
-EXPLICIT_LEVEL_STEPS = 20  # DOP853 steps (12 velocities each) a level may take before Radau takes over
+STAGES = tableau.N_STAGES  # DOP853's 12; its K[12] is the velocity at the step's new state
+EXPLICIT_LEVEL_STEPS = 20  # DOP853 steps (12 velocities each) a level may take before StiffnessTest judges it
 # A classification's levels get at most this many (measured at d = 1000, n = 100 against 20 and 10, alternating: to
 # -1e6, fc width d 6.0 -> 5.3 s, width 100 1.13 -> 0.88 s, diag L = 2 and conv ~3 % faster, beta within 4e-10): its
 # stiff phase is its support vectors' manifold, which the low-rank Jacobian holds. A regression's is not (early on,
 # Hess f(X^T r) / L is not small): there Radau crawls, and handing over sooner made diag L = 3 three times slower.
 CLASSIFICATION_LEVEL_STEPS = 5
 FIRST_LEVEL_BUDGET = 5  # times EXPLICIT_LEVEL_STEPS on the first level (diag L = 3 regression at d = 1000: 46 steps)
+# Where a level passes its budget but accuracy, not stability, bounds DOP853's steps, it goes on explicitly up to this
+# many times its budget: an initial transient (diag L = 3 regression at d = 1000, alpha = 0.1: 334 steps to tau = -3,
+# accuracy-bound; handing it to Radau took 7.8 s against 3-4 s) or a saddle escape at a small alpha.
+EXPLICIT_LEVEL_CAP = 10
 
 
 def level_steps(task: str) -> int:
-    """The explicit steps a level of a flow of this task may take before Radau takes over."""
+    """The explicit steps a level of a flow of this task may take before its stiffness is judged (``StiffnessTest``)."""
     if task == "classification":
         return min(EXPLICIT_LEVEL_STEPS, CLASSIFICATION_LEVEL_STEPS)
     return EXPLICIT_LEVEL_STEPS
@@ -209,22 +220,29 @@ class DenseSteps:
     """An explicit scipy solver driven step by step (not solve_ivp, which keeps every step's state: GBs at
     P = 10^6): ``to(goal, budget)`` steps until the solver is at or past goal and returns its state there, from the
     last step's dense output (one interpolant a step, for every goal inside it), or None where that took more than
-    ``budget`` steps or failed."""
+    ``budget`` steps (and ``stiffness``, a ``StiffnessTest``, says the steps are bounded by stability) or failed."""
 
-    def __init__(self, solver):
-        self.solver, self.steps = solver, 0
+    def __init__(self, solver, stiffness=None):
+        self.solver, self.steps, self.stiffness = solver, 0, stiffness
         self._dense, self._dense_at = None, None
 
     def to(self, goal, budget=np.inf):
-        solver, taken = self.solver, 0
+        solver, taken, stiffness = self.solver, 0, self.stiffness
+        if stiffness is not None:
+            stiffness.new_level()
         while solver.t < goal:
-            if taken >= budget:
+            if taken >= budget and (stiffness is None or stiffness.over_budget(budget)):
                 return None
+            y_old = solver.y  # scipy's step makes a new array
             solver.step()
             taken += 1
             self.steps += 1
             if solver.status != "running" or not np.all(np.isfinite(solver.y)):
                 return None
+            if stiffness is not None:
+                stiffness.stepped(solver, y_old)
+        if stiffness is not None:
+            stiffness.end_level()
         if solver.t == goal:
             return solver.y.copy()
         if self._dense_at != solver.t:  # DOP853: 3 more velocities an interpolant
@@ -237,10 +255,59 @@ class DenseSteps:
         self._dense = None
 
 
+class StiffnessTest:
+    """Whether DOP853's steps are bounded by its stability, not its accuracy: Hairer's estimate of |h lambda| from
+    a step's last two stages (the stiffness test of his DOP853 code), h |k_13 - k_12| / |y_new - y_12|, with k_12 the
+    velocity at the 12th stage's state y_12 and k_13 at the new state. DOP853's stability region reaches about 6.1 on
+    the negative real axis, where a stability-bound step sits (diag L = 3 regression at d = 1000: h lambda 5.7-6.2 per
+    level from tau = 4.5 on, 1-3 while accuracy bounds the steps).
+
+    Counted over a level's steps: ``stiff`` once a level of at least MIN_STEPS steps had most of them at
+    STIFF_STEP or more (Radau takes over from its end); ``over_budget``: a level past its budget had most of its steps at
+    BOUNDED_STEP or more, or has taken EXPLICIT_LEVEL_CAP times its budget."""
+
+    STIFF_STEP = 5.5  # at the boundary, to the estimate's scatter
+    BOUNDED_STEP = 3.0  # stability at least halves the step accuracy would allow
+    MIN_STEPS = 3
+    STAGE = tableau.A[STAGES - 1, : STAGES - 1]  # the 12th stage's state: y + h * (STAGE . k_1..k_11)
+
+    def __init__(self):
+        self.stiff = False
+        self.new_level()
+
+    def new_level(self):
+        self.taken = self.bounded = self.at_boundary = 0
+
+    def stepped(self, solver, y_old):
+        h = solver.t - solver.t_old
+        K = solver.K
+        y_12 = y_old + np.dot(K[: STAGES - 1].T, self.STAGE) * h  # as scipy's rk_step formed it
+        h_lambda = h_times_lambda(h, np.linalg.norm(K[STAGES] - K[STAGES - 1]), np.linalg.norm(solver.y - y_12))
+        self.taken += 1
+        self.bounded += h_lambda >= self.BOUNDED_STEP
+        self.at_boundary += h_lambda >= self.STIFF_STEP
+
+    def end_level(self):
+        self.stiff = self.stiff or (self.taken >= self.MIN_STEPS and 2 * self.at_boundary >= self.taken)
+
+    def over_budget(self, budget) -> bool:
+        return self.taken >= EXPLICIT_LEVEL_CAP * budget or (
+            self.taken >= self.MIN_STEPS and 2 * self.bounded >= self.taken
+        )
+
+
+def h_times_lambda(h, velocity_change, state_change):
+    """Hairer's |h lambda| from the norms of k_13 - k_12 and y_new - y_12 (0 where the state did not move)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(state_change > 0, velocity_change / state_change, 0.0)
+    return np.abs(h) * np.nan_to_num(ratio, nan=0.0, posinf=0.0)
+
+
 class ExplicitPhase:
     """DOP853 on the velocity from (theta, tau), one solver throughout (its steps are not cut at the levels, which
     may be many to a step); ``to(goal)`` returns theta at goal from the step's dense output (7th order), or None
-    where that took more than ``budget`` steps past the last level, or failed.
+    where that took more than ``budget`` steps past the last level and stability bounds them (``StiffnessTest``), or
+    failed; ``stiff`` says a level has ended with most of its steps at DOP853's stability boundary (Radau takes over).
 
     Where the operator has fewer coordinates the flow moves in (``Operator.flow_coordinates``: a fully-connected
     network's first layer stays in the data's row space), DOP853 integrates those (the run's own, where given: Radau
@@ -254,11 +321,15 @@ class ExplicitPhase:
         self.solver = DOP853(
             lambda t, y: coordinates(y), tau, coordinates.start, np.inf, rtol=rtol, atol=atol, first_step=first_step
         )
-        self._steps = DenseSteps(self.solver)
+        self._steps = DenseSteps(self.solver, StiffnessTest())
 
     @property
     def steps(self) -> int:
         return self._steps.steps
+
+    @property
+    def stiff(self) -> bool:
+        return self._steps.stiffness.stiff
 
     @property
     def evaluations(self) -> int:
@@ -314,14 +385,14 @@ class LowRank:
         return zero
 
     def B_T(self, x):
-        """B^T x = D G^T x."""
+        """B^T x = D G^T x (x a vector, or rows of vectors where the points' maps take them)."""
         outputs = self.points.jvp(x)
-        return self.weights * np.append(outputs, self.r @ outputs)
+        return self.weights * np.concatenate([outputs, (outputs @ self.r)[..., None]], axis=-1)
 
     def A(self, z):
-        """A z = -(G z - g (c . z)) / |g|^2."""
-        Gz = self.points.pullback(z[:-1]) + z[-1] * self.g
-        return -(Gz - self.g * (self.c @ z)) / self.g2
+        """A z = -(G z - g (c . z)) / |g|^2 (z a vector, or rows of vectors as B_T's x)."""
+        Gz = self.points.pullback(z[..., :-1]) + z[..., -1:] * self.g
+        return -(Gz - self.g * (z @ self.c)[..., None]) / self.g2
 
     def dense(self) -> np.ndarray:
         """A B^T as a square matrix over the coordinates (for tests on small networks)."""
@@ -355,15 +426,20 @@ class _Factor:
     def solve(self, b):
         if self.small is None:
             return b / self.a
-        z = lu_solve(self.small, _real_parts(self.J.B_T, b), check_finite=False)
-        return (b + _real_parts(self.J.A, z)) / self.a
+        stacked = getattr(self.J.points, "stacked", False)
+        z = lu_solve(self.small, _real_parts(self.J.B_T, b, stacked), check_finite=False)
+        return (b + _real_parts(self.J.A, z, stacked)) / self.a
 
 
-def _real_parts(linear, x):
-    """A real linear map applied to a real or complex vector (the operators compute in real arithmetic)."""
-    if np.iscomplexobj(x):
-        return linear(x.real) + 1j * linear(x.imag)
-    return linear(x)
+def _real_parts(linear, x, stacked=False):
+    """A real linear map applied to a real or complex vector (the operators compute in real arithmetic); ``stacked``:
+    the map takes both parts as two rows at once (one pass over the data: Radau's complex system is half its solves)."""
+    if not np.iscomplexobj(x):
+        return linear(x)
+    if stacked:
+        real, imaginary = linear(np.stack([x.real, x.imag]))
+        return real + 1j * imaginary
+    return linear(x.real) + 1j * linear(x.imag)
 
 
 class LowRankRadau(ManifoldStartMixin, Radau):
