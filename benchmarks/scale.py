@@ -1,10 +1,13 @@
 """Research scale: training at d = 1000, n = 100 on the structured operators, beside plain references.
 
-    python benchmarks/scale.py [--d 1000] [--n 100] [--cases gd,flow,deep,theory] [--cap 60]
+    python benchmarks/scale.py [--d 1000] [--n 100] [--alpha 0.5] [--cases gd,flow,deep,theory] [--cap 60]
     python benchmarks/scale.py --cases batched [--runs 4] [--device cpu|cuda]
 
 One line per case:
-    scale case=<network>/<task>/<solver> d=… n=… seconds=… reference_seconds=… ratio=… peak_mb=…
+    scale case=<network>/<task>/<solver> d=… n=… alpha=… seconds=… reference_seconds=… ratio=… peak_mb=…
+
+Every case starts from init ``random`` at scale ``--alpha`` (0.5, the issue's table; the rich regime's small alphas
+cost more: diag L = 3's regression crosses saddles there).
 
 - GD: seconds per step of ``GradientDescent`` (NumPy on the operator, and the torch backend on CPU) against
   the way the field's notebooks write it: the layers as ``torch.nn.Parameter`` vectors/matrices, autograd,
@@ -55,13 +58,14 @@ NETWORKS = {
     "fc_L2_wd": {"name": "fc", "depth": 2},
     "fc_L3_wd": {"name": "fc", "depth": 3},  # P = 2 * 10^6: the memory target's depth-3 case
 }
+ALPHA = 0.5  # every case's init scale (--alpha)
 REGRESSION_ONLY = {"fc_L3_wd"}  # its classification to -1e6 takes many minutes (not measured)
 
 
 def _setup(label, task, d, n):
     data = random_dataset(task, n=n, d=d, seed=0)
     network = architectures.build_network(NETWORKS[label], d)
-    theta = initialize("random", network, data.X, alpha=0.5, seed=0)
+    theta = initialize("random", network, data.X, alpha=ALPHA, seed=0)
     return Problem(network, data.X, data.y, task), theta
 
 
@@ -204,7 +208,7 @@ def batched_cases(d, n, runs, device):
                 continue
             problem, _ = _setup(label, task, d, n)
             thetas = np.stack(
-                [initialize("random", problem.network, problem.X, alpha=0.5, seed=seed) for seed in range(runs)]
+                [initialize("random", problem.network, problem.X, alpha=ALPHA, seed=seed) for seed in range(runs)]
             )
             solver = GradientFlow(log_loss_target=target)
             batched = GradientFlow(log_loss_target=target, backend="torch", device=device)
@@ -269,14 +273,17 @@ def theory_cases(d, n):
 
 
 def main():
+    global ALPHA
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--d", type=int, default=1000)
     parser.add_argument("--n", type=int, default=100)
+    parser.add_argument("--alpha", type=float, default=ALPHA, help="init scale of every case")
     parser.add_argument("--cases", default="gd,flow,deep,theory")
     parser.add_argument("--cap", type=float, default=60.0, help="seconds a reference flow may take")
     parser.add_argument("--runs", type=int, default=4, help="runs in a batch (batched)")
     parser.add_argument("--device", default="cpu", help="torch device of the batch (batched)")
     args = parser.parse_args()
+    ALPHA = args.alpha
     groups = {
         "gd": lambda: gd_cases(args.d, args.n),
         "flow": lambda: flow_cases(args.d, args.n, args.cap),
@@ -287,7 +294,7 @@ def main():
     for name in args.cases.split(","):
         for case, seconds, reference, ratio, peak in groups[name]():
             print(
-                f"scale case={case} d={args.d} n={args.n} seconds={seconds:.3g} reference_seconds={reference} "
+                f"scale case={case} d={args.d} n={args.n} alpha={ALPHA:g} seconds={seconds:.3g} reference_seconds={reference} "
                 f"ratio={'na' if ratio is None else f'{ratio:.3g}'} peak_mb={'na' if peak is None else f'{peak:.0f}'}",
                 flush=True,
             )
