@@ -193,6 +193,31 @@ def test_a_stability_bound_level_hands_over_and_an_accuracy_bound_one_goes_on():
     assert smooth.to(100.0, budget=1) is None  # but not past the cap
 
 
+def test_a_level_past_its_budget_hands_over_once_stability_halves_its_steps():
+    """Steps at h lambda = 4 (stability halves them; not at the boundary): a level past its budget hands over, but is
+    not stiff at its end (4 < STIFF_STEP); at h lambda = 2 it goes on, to EXPLICIT_LEVEL_CAP times its budget."""
+    from types import SimpleNamespace
+
+    def steps_at(h_lambda, count):
+        v = np.array([1.0, -2.0, 0.5])
+        K = np.zeros((13, 3))
+        K[12] = h_lambda * v  # k_13 - k_12 = h_lambda (y_new - y_12) with h = 1: y_12 = y_old, as k_1..k_11 are 0
+        test = structured_module.StiffnessTest()
+        for _ in range(count):
+            test.stepped(SimpleNamespace(t=1.0, t_old=0.0, K=K, y=v), np.zeros(3))
+        return test
+
+    halved = steps_at(4.0, 20)
+    assert halved.over_budget(20) is True
+    halved.end_level()
+    assert not halved.stiff
+    assert steps_at(2.0, 20).over_budget(20) is False
+    assert steps_at(2.0, 20 * structured_module.EXPLICIT_LEVEL_CAP).over_budget(20) is True
+    at_boundary = steps_at(6.0, 3)
+    at_boundary.end_level()
+    assert at_boundary.stiff
+
+
 def test_low_rank_jacobian_is_the_exact_one_without_the_slow_term(monkeypatch):
     """At a late point of a classification flow the exact Jacobian (entry list, dense) and the low-rank one
     differ only by the Hess f(u) term, O(1/tau) against O(1) eigenvalues."""

@@ -284,8 +284,8 @@ class StiffnessTest:
         y_12 = y_old + np.dot(K[: STAGES - 1].T, self.STAGE) * h  # as scipy's rk_step formed it
         h_lambda = h_times_lambda(h, np.linalg.norm(K[STAGES] - K[STAGES - 1]), np.linalg.norm(solver.y - y_12))
         self.taken += 1
-        self.bounded += h_lambda >= self.BOUNDED_STEP
-        self.at_boundary += h_lambda >= self.STIFF_STEP
+        self.bounded += int(h_lambda >= self.BOUNDED_STEP)
+        self.at_boundary += int(h_lambda >= self.STIFF_STEP)
 
     def end_level(self):
         self.stiff = self.stiff or (self.taken >= self.MIN_STEPS and 2 * self.at_boundary >= self.taken)
