@@ -251,10 +251,10 @@ def batched_flow(
 ) -> list[Left]:
     """Integrate every row of ``thetas`` (R, P; NumPy) through its row of ``levels`` (R, K; +inf past a run's last),
     from tau = levels[:, 0], recording each level reached in ``records`` = (beta (R, K, d), log_loss (R, K),
-    reached (R, K), theta: a (K, P) record per run). ``level_steps``: the steps a level may take before
-    its stiffness is judged (``first_level_budget`` times that on the first); ``deep_tau``: a classification leaves at the first level at or
-    past it (None: no such bound); ``drifted(measured_tau, tau)``: the structured path's drift test. Returns where each
-    run left."""
+    reached (R, K), theta: a (K, P) record per run). ``level_steps``: the steps a level may take before its stiffness
+    is judged (``first_level_budget`` times that on the first); ``deep_tau``: a classification leaves at the first
+    level at or past it (None: no such bound); ``drifted(measured_tau, tau)``: the structured path's drift test.
+    Returns where each run left."""
     lib = array_library(device, "flow.device")
     test = StiffnessTest  # its thresholds
     velocity = BatchVelocity(problem, lib, thetas)
