@@ -218,6 +218,32 @@ def test_a_level_past_its_budget_hands_over_once_stability_halves_its_steps():
     assert at_boundary.stiff
 
 
+def test_an_accuracy_bound_level_past_its_budget_stays_explicit_in_a_flow(monkeypatch):
+    """diag L = 3's regression from alpha = 0.1: a level takes more than its budget of DOP853 steps while accuracy bounds
+    them, and the flow goes on explicitly (a step count alone handed such levels to Radau, whose steps there are as
+    short and dearer); it hands over later, where DOP853's steps turn stability-bound, and converges."""
+    data = random_dataset("regression", n=30, d=60, seed=0)
+    network = architectures.build_network({"name": "diag", "depth": 3}, 60)
+    problem = Problem(network, data.X, data.y, "regression")
+    theta = initialize("random", network, data.X, alpha=0.1, seed=0)
+    past_budget = []  # the levels DOP853 reached in more steps than their budget
+    real = structured_module.ExplicitPhase.to_coordinates
+
+    def counted(self, goal, budget=structured_module.EXPLICIT_LEVEL_STEPS):
+        before = self.steps
+        there = real(self, goal, budget)
+        if there is not None and self.steps - before > budget:
+            past_budget.append(goal)
+        return there
+
+    monkeypatch.setattr(structured_module.ExplicitPhase, "to_coordinates", counted)
+    (run,) = GradientFlow().run(problem, theta)
+    assert run.status == "converged"
+    assert past_budget
+    handover = -float(run.reason.split("then Radau with a low-rank Jacobian from log L = ")[1].rstrip(")"))
+    assert handover >= past_budget[-1]
+
+
 def test_low_rank_jacobian_is_the_exact_one_without_the_slow_term(monkeypatch):
     """At a late point of a classification flow the exact Jacobian (entry list, dense) and the low-rank one
     differ only by the Hess f(u) term, O(1/tau) against O(1) eigenvalues."""
