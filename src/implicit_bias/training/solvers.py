@@ -606,9 +606,10 @@ class GradientFlow:
         while its steps are bounded by accuracy rather than stability (``structured.StiffnessTest``, judged at a level's
         end and past a level's budget of EXPLICIT_LEVEL_STEPS steps, a classification's CLASSIFICATION_LEVEL_STEPS) and
         the measured -log L follows tau, then the low-rank Radau method from the last such level on; a
-        classification, from the first level at or past DEEP_TAU, on its slow manifold (``slow_manifold``). ``handover`` is the tau where Radau took over (None
-        while explicit), ``deep_from`` where the slow manifold did. ``radau_step``: Radau from the start, with this
-        first step (a run the batched explicit phase found stiff, ``batched_flow``)."""
+        classification, from the first level at or past DEEP_TAU, on its slow manifold (``slow_manifold``).
+        ``handover`` is the tau where Radau took over (None while explicit), ``deep_from`` where the slow manifold did.
+        ``radau_step``: Radau from the start, with this first step (a run the batched explicit phase found stiff,
+        ``batched_flow``)."""
         from ..limit_weights import DEEP_TAU
         from .implicit import SlowManifoldStart
         from .structured import (
