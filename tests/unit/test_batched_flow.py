@@ -93,8 +93,11 @@ def _assert_the_batches_agree(spec, task, device, reference_device):
     # In fewer coordinates DOP853's rtol is 1e-12 (``structured.FEWER_COORDINATES_RTOL``), where a regression's error
     # estimates (sums of 13 stages that cancel) are at their rounding: the libraries' roundings then accept different
     # steps, and the runs agree to the integration's accuracy (1.3e-9 measured), not to rounding (1e-15 before that).
+    # A regression's explicit phase goes on into its late decades (its stiffness is judged once |r| <= |y| / 10:
+    # ``structured.judged_from``), where the flow amplifies the libraries' rounding: the same steps and hand-overs, and
+    # records 2.4e-9 apart (diag L = 3), within the integration's accuracy.
     same_steps = (spec, task) != ("fc_wide", "regression")
-    tolerance = 1e-10 if same_steps else 1e-8
+    tolerance = 1e-10 if task == "classification" else 1e-8
     host = Velocity(problem)
     assert [a.why for a in left_a] == [b.why for b in left_b]
     # the same levels, except where a run drifted (a regression's last decades sit at theta's rounding, which the two
@@ -102,6 +105,8 @@ def _assert_the_batches_agree(spec, task, device, reference_device):
     # different steps, may find them stability-bound a level apart
     assert all(a.level == b.level or a.why == "drifted" or not same_steps for a, b in zip(left_a, left_b))
     assert all(abs(a.level - b.level) <= 1 for a, b in zip(left_a, left_b))
+    if same_steps:
+        assert [a.evaluations for a in left_a] == [b.evaluations for b in left_b]
     assert any(a.level > 1 for a in left_a)  # the batch carried runs through levels
     for run in range(thetas.shape[0]):
         both = slice(0, min(left_a[run].level, left_b[run].level) + 1)

@@ -180,7 +180,7 @@ def test_the_stiffness_estimate_is_h_lambda_on_a_linear_flow(monkeypatch):
 def test_a_stability_bound_level_hands_over_and_an_accuracy_bound_one_goes_on():
     """y' = -10^4 y: DOP853's steps sit at its stability boundary (h lambda ~ 6), so a level past its budget stops
     (None: Radau takes over) and the test calls the flow stiff. y' = -y: accuracy bounds them (h lambda < 1), so a
-    level past its budget goes on explicitly (to EXPLICIT_LEVEL_CAP times it) and reaches its goal."""
+    level past its budget goes on explicitly and reaches its goal."""
     stiff, apart = _dop853_on(rate=1e4)
     assert stiff.to(apart, budget=np.inf) is not None
     assert stiff.stiffness.stiff  # most of that level's steps at the boundary
@@ -189,8 +189,7 @@ def test_a_stability_bound_level_hands_over_and_an_accuracy_bound_one_goes_on():
     there = smooth.to(apart, budget=1)
     assert 1 < smooth.steps <= structured_module.EXPLICIT_LEVEL_CAP
     np.testing.assert_allclose(there, np.exp(-1.0), rtol=1e-8)
-    assert not smooth.stiffness.stiff
-    assert smooth.to(100.0, budget=1) is None  # but not past the cap
+    assert not smooth.stiffness.stiff  # (the cap: test_a_level_past_its_budget_hands_over_once_stability_halves...)
 
 
 def test_a_level_past_its_budget_hands_over_once_stability_halves_its_steps():
@@ -241,7 +240,7 @@ def test_an_accuracy_bound_level_past_its_budget_stays_explicit_in_a_flow(monkey
     assert run.status == "converged"
     assert past_budget
     handover = -float(run.reason.split("then Radau with a low-rank Jacobian from log L = ")[1].rstrip(")"))
-    assert handover >= past_budget[-1]
+    assert handover >= past_budget[-1] - 1e-5 * abs(past_budget[-1])  # the reason's 6 digits
 
 
 def test_low_rank_jacobian_is_the_exact_one_without_the_slow_term(monkeypatch):

@@ -31,7 +31,7 @@ import numpy as np
 from scipy.integrate._ivp import dop853_coefficients as tableau
 
 from .array_library import array_library
-from .structured import EXPLICIT_LEVEL_CAP, FEWER_COORDINATES_RTOL, StiffnessTest, h_times_lambda
+from .structured import EXPLICIT_LEVEL_CAP, FEWER_COORDINATES_RTOL, StiffnessTest, h_times_lambda, judged_from
 
 STAGES = tableau.N_STAGES  # 12 (and the 13th, the velocity at the new state, is the next step's first)
 EXTENDED = tableau.N_STAGES_EXTENDED  # 16: three more stages for a step's dense output
@@ -256,7 +256,7 @@ def batched_flow(
     level at or past it (None: no such bound); ``drifted(measured_tau, tau)``: the structured path's drift test.
     Returns where each run left."""
     lib = array_library(device, "flow.device")
-    test = StiffnessTest  # its thresholds
+    test = StiffnessTest(judged_from(problem))  # its thresholds, and from where it counts
     velocity = BatchVelocity(problem, lib, thetas)
     theta_of = velocity.coordinates.theta_of  # by run
     if velocity.reduced:  # as the structured path's DOP853 in fewer coordinates (``structured.ExplicitPhase``)
@@ -368,8 +368,9 @@ def batched_flow(
         batch.rejected = ~accepted
         batch.tau = np.where(accepted, tau + h, tau)
         batch.on_level += accepted
-        batch.bounded += accepted & (h_lambda >= test.BOUNDED_STEP)
-        batch.at_boundary += accepted & (h_lambda >= test.STIFF_STEP)
+        judged = accepted & (batch.tau >= test.judged_from)
+        batch.bounded += judged & (h_lambda >= test.BOUNDED_STEP)
+        batch.at_boundary += judged & (h_lambda >= test.STIFF_STEP)
         off = levels_in_step(y_old, y_new, h, tau)
         keep = lib.flags(accepted)[:, None]
         batch.y = lib.where(keep, y_new, y_old)

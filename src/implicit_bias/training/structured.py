@@ -52,7 +52,7 @@ class Velocity:
 
     def __init__(self, problem):
         self.op = problem.network.operator
-        self.X, self.y = problem.X, problem.y
+        self.problem, self.X, self.y = problem, problem.X, problem.y
         self.classification = problem.task == "classification"
         self.evaluations = 0
 
@@ -186,10 +186,12 @@ EXPLICIT_LEVEL_STEPS = 20  # DOP853 steps (12 velocities each) a level may take 
 # Hess f(X^T r) / L is not small): there Radau crawls, and handing over sooner made diag L = 3 three times slower.
 CLASSIFICATION_LEVEL_STEPS = 5
 FIRST_LEVEL_BUDGET = 5  # times EXPLICIT_LEVEL_STEPS on the first level (diag L = 3 regression at d = 1000: 46 steps)
-# Where a level passes its budget but accuracy, not stability, bounds DOP853's steps, it goes on explicitly up to this
-# many times its budget: an initial transient (diag L = 3 regression at d = 1000, alpha = 0.1: 334 steps to tau = -3,
-# accuracy-bound; handing it to Radau took 7.8 s against 3-4 s) or a saddle escape at a small alpha.
-EXPLICIT_LEVEL_CAP = 10
+# Where a level passes its budget but accuracy, not stability, bounds DOP853's steps (or a regression's stiffness is not
+# judged yet: ``judged_from``), it goes on explicitly up to this many times its budget: an initial transient (diag L = 3
+# regression at d = 1000, alpha = 0.1: 334 steps to tau = -3, accuracy-bound; handing it to Radau took 7.8 s against
+# 3-4 s) or the saddle crossings at a small alpha (alpha = 0.01: more than 200 steps a level to tau = 0; at ten times
+# its budget it went to Radau there, 25 s against 15 s).
+EXPLICIT_LEVEL_CAP = 100
 
 
 def level_steps(task: str) -> int:
@@ -264,14 +266,16 @@ class StiffnessTest:
 
     Counted over a level's steps: ``stiff`` once a level of at least MIN_STEPS steps had most of them at
     STIFF_STEP or more (Radau takes over from its end); ``over_budget``: a level past its budget had most of its steps at
-    BOUNDED_STEP or more, or has taken EXPLICIT_LEVEL_CAP times its budget."""
+    BOUNDED_STEP or more, or has taken EXPLICIT_LEVEL_CAP times its budget. Steps before tau = ``judged_from`` are not
+    counted as bounded (a regression's, while the low-rank Jacobian is no good to Radau: ``judged_from``)."""
 
     STIFF_STEP = 5.5  # at the boundary, to the estimate's scatter
     BOUNDED_STEP = 3.0  # stability at least halves the step accuracy would allow
     MIN_STEPS = 3
     STAGE = tableau.A[STAGES - 1, : STAGES - 1]  # the 12th stage's state: y + h * (STAGE . k_1..k_11)
 
-    def __init__(self):
+    def __init__(self, judged_from=-np.inf):
+        self.judged_from = judged_from
         self.stiff = False
         self.new_level()
 
@@ -279,11 +283,13 @@ class StiffnessTest:
         self.taken = self.bounded = self.at_boundary = 0
 
     def stepped(self, solver, y_old):
+        self.taken += 1
+        if solver.t < self.judged_from:
+            return
         h = solver.t - solver.t_old
         K = solver.K
         y_12 = y_old + np.dot(K[: STAGES - 1].T, self.STAGE) * h  # as scipy's rk_step formed it
         h_lambda = h_times_lambda(h, np.linalg.norm(K[STAGES] - K[STAGES - 1]), np.linalg.norm(solver.y - y_12))
-        self.taken += 1
         self.bounded += int(h_lambda >= self.BOUNDED_STEP)
         self.at_boundary += int(h_lambda >= self.STIFF_STEP)
 
@@ -294,6 +300,22 @@ class StiffnessTest:
         return self.taken >= EXPLICIT_LEVEL_CAP * budget or (
             self.taken >= self.MIN_STEPS and 2 * self.bounded >= self.taken
         )
+
+
+def judged_from(problem) -> float:
+    """The tau from which a flow's stiffness is judged: a classification's from the start; a regression's once its
+    residual is at most LOW_RANK_RESIDUAL of |y| (L = |r|^2 / 2). Radau's low-rank Jacobian leaves out
+    Hess f(X^T r) / L, whose size against the kept U U^T / L goes as |r| / |f| (f multilinear in the layers); before that
+    its Newton iterations cut its steps below DOP853's, stability-bound as those are (diag L = 3 at d = 1000:
+    alpha = 0.01 26 -> 15 s, alpha = 0.1 4.3 -> 2.9 s, alpha = 0.5 unchanged; judged from |r| = 0.3 |y|: 16 s and
+    3.8 s, from 0.03 |y|: 18 s and 2.9 s)."""
+    y2 = float(problem.y @ problem.y)
+    if problem.task == "classification" or y2 == 0.0:
+        return -np.inf
+    return -np.log(0.5 * LOW_RANK_RESIDUAL**2 * y2)
+
+
+LOW_RANK_RESIDUAL = 0.1
 
 
 def h_times_lambda(h, velocity_change, state_change):
@@ -321,7 +343,7 @@ class ExplicitPhase:
         self.solver = DOP853(
             lambda t, y: coordinates(y), tau, coordinates.start, np.inf, rtol=rtol, atol=atol, first_step=first_step
         )
-        self._steps = DenseSteps(self.solver, StiffnessTest())
+        self._steps = DenseSteps(self.solver, StiffnessTest(judged_from(velocity.problem)))
 
     @property
     def steps(self) -> int:
