@@ -218,9 +218,10 @@ def test_a_level_past_its_budget_hands_over_once_stability_halves_its_steps():
 
 
 def test_an_accuracy_bound_level_past_its_budget_stays_explicit_in_a_flow(monkeypatch):
-    """diag L = 3's regression from alpha = 0.1: a level takes more than its budget of DOP853 steps while accuracy bounds
-    them, and the flow goes on explicitly (a step count alone handed such levels to Radau, whose steps there are as
-    short and dearer); it hands over later, where DOP853's steps turn stability-bound, and converges."""
+    """diag L = 3's regression from alpha = 0.1: levels take more than their budget of DOP853 steps before its residual
+    is a tenth of |y| (``judged_from``: there its stiffness is not judged, Radau's low-rank Jacobian being poor), and
+    the flow goes on explicitly through them (a step count alone handed such levels to Radau, whose steps there are
+    shorter and dearer); it hands over later, and converges."""
     data = random_dataset("regression", n=30, d=60, seed=0)
     network = architectures.build_network({"name": "diag", "depth": 3}, 60)
     problem = Problem(network, data.X, data.y, "regression")
@@ -241,6 +242,34 @@ def test_an_accuracy_bound_level_past_its_budget_stays_explicit_in_a_flow(monkey
     assert past_budget
     handover = -float(run.reason.split("then Radau with a low-rank Jacobian from log L = ")[1].rstrip(")"))
     assert handover >= past_budget[-1] - 1e-5 * abs(past_budget[-1])  # the reason's 6 digits
+
+
+def test_a_regressions_stiffness_is_judged_once_its_residual_is_a_tenth_of_y():
+    """judged_from is the tau = -log L at which |r| = |y| / 10: on X = I, beta = 0.9 y has that residual, and its loss
+    (the problem's own) is there; a classification is judged from the start. Steps before it are not counted: a level
+    at the stability boundary there is neither stiff nor over its budget (until the cap)."""
+    from types import SimpleNamespace
+
+    d = 4
+    network = architectures.build_network({"name": "diag", "depth": 2}, d)
+    y = np.array([1.0, -2.0, 0.5, 3.0])
+    problem = Problem(network, np.eye(d), y, "regression")
+    theta = np.concatenate([np.sqrt(np.abs(0.9 * y)), np.sign(y) * np.sqrt(np.abs(0.9 * y))])  # beta = 0.9 y
+    np.testing.assert_allclose(network.beta(theta), 0.9 * y)
+    assert structured_module.judged_from(problem) == pytest.approx(-problem.log_loss(theta), rel=1e-12)
+    classification = Problem(network, np.eye(d), np.sign(y), "classification")
+    assert structured_module.judged_from(classification) == -np.inf
+
+    v = np.array([1.0, -2.0, 0.5])
+    K = np.zeros((13, 3))
+    K[12] = 6.0 * v  # h lambda = 6 (as in test_a_level_past_its_budget_hands_over_once_stability_halves_its_steps)
+    test = structured_module.StiffnessTest(judged_from=5.0)
+    for t in (2.0, 3.0, 4.0, 5.0):  # three steps before tau = 5, one at it
+        test.stepped(SimpleNamespace(t=t, t_old=t - 1.0, K=K, y=v), np.zeros(3))
+    assert (test.taken, test.bounded, test.at_boundary) == (4, 1, 1)
+    assert not test.over_budget(2)
+    test.end_level()
+    assert not test.stiff
 
 
 def test_low_rank_jacobian_is_the_exact_one_without_the_slow_term(monkeypatch):

@@ -31,9 +31,15 @@ import numpy as np
 from scipy.integrate._ivp import dop853_coefficients as tableau
 
 from .array_library import array_library
-from .structured import EXPLICIT_LEVEL_CAP, FEWER_COORDINATES_RTOL, StiffnessTest, h_times_lambda, judged_from
+from .structured import (
+    EXPLICIT_LEVEL_CAP,
+    FEWER_COORDINATES_RTOL,
+    STAGES,  # 12 (and the 13th, the velocity at the new state, is the next step's first)
+    StiffnessTest,
+    h_times_lambda,
+    judged_from,
+)
 
-STAGES = tableau.N_STAGES  # 12 (and the 13th, the velocity at the new state, is the next step's first)
 EXTENDED = tableau.N_STAGES_EXTENDED  # 16: three more stages for a step's dense output
 A = tableau.A  # rows 13-15: the dense output's extra stages
 B = tableau.B
@@ -256,7 +262,7 @@ def batched_flow(
     level at or past it (None: no such bound); ``drifted(measured_tau, tau)``: the structured path's drift test.
     Returns where each run left."""
     lib = array_library(device, "flow.device")
-    test = StiffnessTest(judged_from(problem))  # its thresholds, and from where it counts
+    test, judged_from_tau = StiffnessTest, judged_from(problem)  # its thresholds, and from where it counts
     velocity = BatchVelocity(problem, lib, thetas)
     theta_of = velocity.coordinates.theta_of  # by run
     if velocity.reduced:  # as the structured path's DOP853 in fewer coordinates (``structured.ExplicitPhase``)
@@ -368,7 +374,7 @@ def batched_flow(
         batch.rejected = ~accepted
         batch.tau = np.where(accepted, tau + h, tau)
         batch.on_level += accepted
-        judged = accepted & (batch.tau >= test.judged_from)
+        judged = accepted & (batch.tau >= judged_from_tau)
         batch.bounded += judged & (h_lambda >= test.BOUNDED_STEP)
         batch.at_boundary += judged & (h_lambda >= test.STIFF_STEP)
         off = levels_in_step(y_old, y_new, h, tau)

@@ -302,6 +302,9 @@ class StiffnessTest:
         )
 
 
+LOW_RANK_RESIDUAL = 0.1  # a regression's stiffness is judged once |r| <= this |y| (``judged_from``)
+
+
 def judged_from(problem) -> float:
     """The tau from which a flow's stiffness is judged: a classification's from the start; a regression's once its
     residual is at most LOW_RANK_RESIDUAL of |y| (L = |r|^2 / 2). Radau's low-rank Jacobian leaves out
@@ -313,9 +316,6 @@ def judged_from(problem) -> float:
     if problem.task == "classification" or y2 == 0.0:
         return -np.inf
     return -np.log(0.5 * LOW_RANK_RESIDUAL**2 * y2)
-
-
-LOW_RANK_RESIDUAL = 0.1
 
 
 def h_times_lambda(h, velocity_change, state_change):
