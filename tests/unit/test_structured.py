@@ -26,6 +26,18 @@ def _problem(spec, task, d=6, n=4):
     return Problem(network, data.X, data.y, task), initialize("random", network, data.X, alpha=0.5, seed=0)
 
 
+def _log_loss_rounding(problem, run, target) -> float:
+    """How far a regression's measured log L at ``target`` is off by the rounding of its outputs f = X beta: d log L =
+    2 |d r| / |r| with |d r| = eps |(|X| |beta|)| (0 for a classification, whose log L is not a residual's). The
+    push to the target moves theta by the velocity, |r| / |grad|, times the deficit: at a residual of 1e-12 |y| a
+    fraction of theta's last bit, and the measured loss ends wherever its rounding has it (conv L = 3 here: 1e-4
+    short of -53.5, its rounding 1.4e-3)."""
+    if problem.task != "regression":
+        return 0.0
+    f_rounding = np.finfo(float).eps * np.linalg.norm(np.abs(problem.X) @ np.abs(run.beta[-1]))
+    return 2 * f_rounding / np.sqrt(2 * np.exp(target))
+
+
 def _structured(monkeypatch):
     monkeypatch.setattr(networks, "ENTRY_LIMIT", 0)  # every network with an operator now uses it
     monkeypatch.setattr(networks, "PARAM_LIMIT", 0)
@@ -49,7 +61,8 @@ def test_structured_flow_reaches_the_entry_lists_limit(monkeypatch, spec, task, 
     assert "structured operator; " in structured.reason
     if radau:
         assert "DOP853, then Radau with a low-rank Jacobian from log L = " in structured.reason
-    assert structured.log_loss[-1] <= solver.target(problem) + 1e-6 * abs(solver.target(problem))
+    target = solver.target(problem)
+    assert structured.log_loss[-1] <= target + max(1e-6 * abs(target), _log_loss_rounding(problem, structured, target))
     error = np.linalg.norm(structured.beta[-1] - reference.beta[-1]) / np.linalg.norm(reference.beta[-1])
     assert error < 1e-8
     # every level on the way, Radau's interpolated ones too, is where the entry list's flow was at that tau
@@ -349,7 +362,7 @@ def test_a_flow_on_the_operator_logs_its_checkpoints_and_keeps_its_bits():
     np.testing.assert_array_equal(quiet.theta_final, told.theta_final)
     assert len(lines) == 19  # checkpoints 1 .. 19 of 20 recorded (the last ends the run: no line)
     assert lines[0].startswith("flow: checkpoint 1 of 20, log L = ") and lines[-1].endswith(" s so far")
-    assert float(lines[-1].split("log L = ")[1].split(",")[0]) == pytest.approx(told.log_loss[18], rel=1e-6)
+    assert f"log L = {told.log_loss[18]:.6g}, " in lines[-1]
 
 
 def test_a_classifications_radau_steps_are_not_cut_at_the_levels(monkeypatch):
@@ -365,7 +378,7 @@ def test_a_classifications_radau_steps_are_not_cut_at_the_levels(monkeypatch):
     monkeypatch.setattr(structured_module, "EXPLICIT_LEVEL_STEPS", 0)  # Radau from the first level on
     target = -1e4
     few, many = (GradientFlow(checkpoints=K, log_loss_target=target).run(problem, theta)[0] for K in (20, 200))
-    per_level = lambda self, problem, theta, make, first, bound, reached: self._radau_step(  # noqa: E731
+    per_level = lambda self, problem, theta, make, first, bound, reached, lands=False: self._radau_step(  # noqa: E731
         problem, theta, make, first, reached
     )
     monkeypatch.setattr(Flow, "_continued_radau_step", per_level)
@@ -383,6 +396,57 @@ def test_a_classifications_radau_steps_are_not_cut_at_the_levels(monkeypatch):
     assert next(drifts, None) is None  # the drift was met
     assert fell_back.status == "converged" and fell_back.steps > many.steps
     assert np.linalg.norm(fell_back.beta[-1] - cut.beta[-1]) / np.linalg.norm(cut.beta[-1]) < 1e-8
+
+
+def test_a_regressions_radau_steps_land_on_the_levels(monkeypatch):
+    """One low-rank Radau solver carries a regression through its levels, its steps ending on each (the last two
+    before a level made equal, ``LowRankRadau.aim_at``): the same flow as a solver a level, through the same levels,
+    for a quarter fewer velocity evaluations (no sliver of a step at each level, each Newton solve started from the
+    last step's polynomial: 3483 against 4753; 4299 with scipy's own last steps). Where the measured loss drifts
+    from tau, the run goes on from the last level with a solver a level."""
+    from implicit_bias.training.solvers import GradientFlow as Flow
+
+    data = random_dataset("regression", n=10, d=30, seed=1)
+    network = architectures.build_network({"name": "diag", "depth": 2}, 30)
+    problem = Problem(network, data.X, data.y, "regression")
+    theta = initialize("random", network, data.X, alpha=0.5, seed=0)
+    monkeypatch.setattr(structured_module, "EXPLICIT_LEVEL_STEPS", 0)  # Radau from the first level on
+    (landed,) = GradientFlow().run(problem, theta)
+    with monkeypatch.context() as patch:
+        per_level = lambda self, problem, theta, make, first, bound, reached, lands=False: self._radau_step(  # noqa: E731
+            problem, theta, make, first, reached
+        )
+        patch.setattr(Flow, "_continued_radau_step", per_level)
+        (cut,) = GradientFlow().run(problem, theta)
+    assert landed.status == cut.status == "converged" and "then Radau" in landed.reason
+    assert np.array_equal(landed.progress[:-1], cut.progress[:-1])  # landed on every level
+    assert landed.steps < 0.85 * cut.steps, (landed.steps, cut.steps)
+    relative = np.linalg.norm(landed.beta - cut.beta, axis=1) / np.linalg.norm(cut.beta, axis=1)
+    assert relative[-1] < 1e-8 and relative.max() < 1e-7, relative  # Radau's rtol is 1e-7
+    drifts = iter([False] * 50 + [True])
+    monkeypatch.setattr(structured_module, "drifted", lambda measured, tau: next(drifts, False))
+    (fell_back,) = GradientFlow().run(problem, theta)
+    assert next(drifts, None) is None  # the drift was met
+    assert fell_back.status == "converged" and landed.steps < fell_back.steps < cut.steps
+    assert np.linalg.norm(fell_back.beta[-1] - cut.beta[-1]) / np.linalg.norm(cut.beta[-1]) < 1e-8
+
+
+def test_radau_aims_its_last_two_steps_at_a_level():
+    """aim_at makes the steps left to a level equal where at most two of the proposed step reach it (and drops the
+    factors of the step it replaces); a step that reaches it alone is left to scipy's clamp, and a level three or
+    more steps away is left to the error control."""
+    from types import SimpleNamespace
+
+    def aimed(t, h, goal):
+        solver = SimpleNamespace(t=t, h_abs=h, LU_real="lu", LU_complex="lu")
+        structured_module.LowRankRadau.aim_at(solver, goal)
+        return solver.h_abs, solver.LU_real is None and solver.LU_complex is None
+
+    assert aimed(1.0, 0.3, 1.5) == (0.25, True)  # two steps: 0.3 and a sliver of 0.2 become 0.25 and 0.25
+    assert aimed(1.0, 0.4, 1.5) == (0.25, True)
+    assert aimed(1.0, 0.25, 1.5) == (0.25, False)  # already equal: its factors stay
+    assert aimed(1.0, 0.6, 1.5) == (0.6, False)  # one step: scipy clamps it at the level
+    assert aimed(1.0, 0.2, 1.5) == (0.2, False)  # three steps away
 
 
 def test_the_implicit_phase_frees_its_solver(monkeypatch):

@@ -690,10 +690,9 @@ class GradientFlow:
                 explicit.close()
             advance.handover = state.tau  # theta is still the last level's state
             reached = lambda solver, y, there=None: land(y, there)  # noqa: E731
-            if problem.task == "classification":
-                radau.append(self._continued_radau_step(problem, theta, solver, h, stop, reached))
-            else:  # a regression's last decades sit at theta's rounding, where no interpolant follows the loss
-                radau.append(self._radau_step(problem, theta, solver, h, reached))
+            # a regression's last decades sit at theta's rounding, where no interpolant follows the loss: its steps land
+            lands = problem.task == "regression"
+            radau.append(self._continued_radau_step(problem, theta, solver, h, stop, reached, lands=lands))
             status, tau, more = radau[0](goal, state)
             return status, tau, spent + more
 
@@ -875,7 +874,7 @@ class GradientFlow:
         step.close = lambda: None  # each level's solver is freed as it ends
         return step
 
-    def _continued_radau_step(self, problem, theta, make_solver, first_step, bound, reached=None):
+    def _continued_radau_step(self, problem, theta, make_solver, first_step, bound, reached=None, lands=False):
         """Like ``_radau_step``, but one solver throughout, as ``structured.ExplicitPhase``: its steps are not cut at
         the levels (cut steps were 15-25 % of a classification's velocity evaluations at d = 1000 to log L = -1e6);
         Theta at a level inside a step comes from the step's dense output (Radau's collocation polynomial), and the
@@ -883,9 +882,14 @@ class GradientFlow:
         target) moves the bound. Where the measured -log L at a level has drifted from tau (``structured.drifted``),
         the run goes back to that level's predecessor and on with a solver a level (``_radau_step``).
 
-        Classification only: through a regression's last decades the loss sits at theta's rounding, where the
-        interpolated loss drifts at once (diag L = 2, d = 100, alpha = 1e-3 stalled without the fallback, and with
-        it a regression took more steps than with a solver a level)."""
+        ``lands``: the solver's steps end on every level instead (its last two before a level made equal,
+        ``LowRankRadau.aim_at``), for a regression: through its last decades the loss sits at theta's rounding, where
+        the interpolated loss drifts at once (diag L = 2, d = 100, alpha = 1e-3 stalled without the fallback, and
+        with it a regression took more steps than with a solver a level). Against a solver a level it keeps Newton's
+        start from the last step and the step size's history: diag L = 3 at d = 1000, alpha = 0.5 1.04-1.07 ->
+        0.88 s, 2.9 -> 2.5 s at alpha = 0.1. Its Jacobian then ages across levels, and in the last decades its
+        Newton error reaches the residual (diag L = 3, alpha = 0.1: measured log L -45.4 at tau = 51.5): the drift
+        check hands those levels to a solver a level, whose fresh Jacobian holds them."""
         from scipy.integrate import Radau
 
         from .implicit import stiff_rtol
@@ -901,13 +905,15 @@ class GradientFlow:
                 return codes.FLOW_CONVERGED, state.tau, 0
             rtol = stiff_rtol(self.stiff_rtol, problem.task, goal)
             if not held:
-                held.append(make_solver(state.tau, max(goal, bound), first_step, rtol))
+                held.append(make_solver(state.tau, goal if lands else max(goal, bound), first_step, rtol))
             solver = held[0]
-            if goal > solver.t_bound:
+            if lands or goal > solver.t_bound:
                 solver.t_bound, solver.status = goal, "running"
             solver.tolerate(rtol)
             start, budget = solver.nfev, self.max_steps - state.steps
             while solver.status == "running" and solver.t < goal and solver.nfev - start <= budget:
+                if lands:
+                    solver.aim_at(goal)
                 solver.step()
             spent = solver.nfev - start
             if solver.t < goal and solver.status == "running":
@@ -923,7 +929,8 @@ class GradientFlow:
             # theta is still the last level's state: on from there with a solver a level
             last_step = solver.h_abs
             close()
-            per_level.append(self._radau_step(problem, theta, make_solver, min(last_step, first_step), reached))
+            restart = last_step if lands else min(last_step, first_step)
+            per_level.append(self._radau_step(problem, theta, make_solver, restart, reached))
             status, tau, more = per_level[0](goal, state)
             return status, tau, spent + more
 
