@@ -886,8 +886,8 @@ class GradientFlow:
         ``LowRankRadau.aim_at``), for a regression: through its last decades the loss sits at theta's rounding, where
         the interpolated loss drifts at once (diag L = 2, d = 100, alpha = 1e-3 stalled without the fallback, and
         with it a regression took more steps than with a solver a level). Against a solver a level it keeps Newton's
-        start from the last step and the step size's history: diag L = 3 at d = 1000, alpha = 0.5 1.04-1.07 ->
-        0.88 s, 2.9 -> 2.5 s at alpha = 0.1. Its Jacobian then ages across levels, and in the last decades its
+        start from the last step and the step size's history: diag L = 3 at d = 1000, alpha = 0.5 0.99-1.07 ->
+        0.80-0.92 s, 2.9 -> 2.5 s at alpha = 0.1. Its Jacobian then ages across levels, and in the last decades its
         Newton error reaches the residual (diag L = 3, alpha = 0.1: measured log L -45.4 at tau = 51.5): the drift
         check hands those levels to a solver a level, whose fresh Jacobian holds them."""
         from scipy.integrate import Radau
@@ -929,6 +929,7 @@ class GradientFlow:
             # theta is still the last level's state: on from there with a solver a level
             last_step = solver.h_abs
             close()
+            # a regression's first_step is the hand-over's, far below the steps its landing solver reached
             restart = last_step if lands else min(last_step, first_step)
             per_level.append(self._radau_step(problem, theta, make_solver, restart, reached))
             status, tau, more = per_level[0](goal, state)
