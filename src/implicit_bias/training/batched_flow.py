@@ -32,7 +32,6 @@ from scipy.integrate._ivp import dop853_coefficients as tableau
 
 from .array_library import array_library
 from .structured import (
-    EXPLICIT_LEVEL_CAP,
     FEWER_COORDINATES_RTOL,
     STAGES,  # 12 (and the 13th, the velocity at the new state, is the next step's first)
     StiffnessTest,
@@ -293,8 +292,7 @@ def batched_flow(
                 theta_rec[run][k] = states[i]
             else:
                 theta_rec[run].record(k, theta_of[run], states[i])
-        steps = batch.on_level[rows]  # as StiffnessTest.end_level
-        batch.stiff[rows] |= (steps >= test.MIN_STEPS) & (2 * batch.at_boundary[rows] >= steps)
+        batch.stiff[rows] |= test.ends_stiff(batch.on_level[rows], batch.at_boundary[rows])
         batch.next[rows] += 1
         batch.on_level[rows] = batch.bounded[rows] = batch.at_boundary[rows] = 0
         batch.budget[rows] = level_steps
@@ -356,9 +354,7 @@ def batched_flow(
         # as ExplicitPhase: no more steps once a level has ended stiff or taken its budget bounded by stability (or its
         # cap), or with a step below scipy's least
         steps = batch.on_level
-        over = (steps >= batch.budget) & (
-            (steps >= EXPLICIT_LEVEL_CAP * batch.budget) | ((steps >= test.MIN_STEPS) & (2 * batch.bounded >= steps))
-        )
+        over = (steps >= batch.budget) & test.bounded_past_budget(steps, batch.bounded, batch.budget)
         stiff = batch.stiff | over
         underflow = ~stiff & (batch.step < 10 * np.abs(np.nextafter(batch.tau, np.inf) - batch.tau))
         spent = ~(stiff | underflow) & (batch.evaluations > max_steps)
