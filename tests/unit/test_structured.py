@@ -232,7 +232,7 @@ def test_a_level_past_its_budget_hands_over_once_stability_halves_its_steps():
 
 def test_an_accuracy_bound_level_past_its_budget_stays_explicit_in_a_flow(monkeypatch):
     """diag L = 3's regression from alpha = 0.1: levels take more than their budget of DOP853 steps before its residual
-    is a tenth of |y| (``judged_from``: there its stiffness is not judged, Radau's low-rank Jacobian being poor), and
+    is a tenth of |y| (``judged_from``: there its stiffness is not judged, Radau's steps being no longer), and
     the flow goes on explicitly through them (a step count alone handed such levels to Radau, whose steps there are
     shorter and dearer); it hands over later, and converges."""
     data = random_dataset("regression", n=30, d=60, seed=0)
